@@ -1,0 +1,35 @@
+import type {
+  ConnectionInfo,
+  CredentialInfo,
+  Decision,
+  InteractionKind,
+  LimitSpec,
+  Principal,
+  RequestSummary,
+} from '../interaction.ts';
+
+/** Everything a rule may look at. Built by the pipeline from an Interaction. */
+export interface PolicyInput {
+  readonly identity: Principal;
+  readonly credential: CredentialInfo;
+  readonly connection: ConnectionInfo;
+  readonly kind: InteractionKind;
+  readonly summary: RequestSummary;
+  readonly time: Date;
+}
+
+/** A compiled, immutable rule set. A reload builds a new one and swaps the reference. */
+export interface PolicyEngine {
+  decide(input: PolicyInput): Decision;
+  /** Longest token lifetime (ms) allowed for a principal with these groups, if any rule limits it. */
+  maxTokenTtlMs(groups: readonly string[]): number | null;
+  readonly ruleCount: number;
+}
+
+/** Counters for limits. One node: in memory. Several replicas: backed by the store. */
+export interface LimitTracker {
+  /** Takes a session slot or throws LimitExceeded; the returned release is idempotent. */
+  acquireSession(identityId: string, connection: string, limits: LimitSpec): () => void;
+  /** Counts one request and its estimated LLM tokens in the current minute, or throws LimitExceeded. */
+  consume(identityId: string, limits: LimitSpec, llmTokens: number): void;
+}
