@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources through tsx's loader: Gatehouse ships its sources, no build step.
+import { register } from 'tsx/esm/api';
+register();
+await import('../src/cli/main.ts');

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { InteractionRow } from '../store/types.ts';
+
+/** The fields a recorded interaction is sealed over, in a fixed order. */
+function sealedFields(row: InteractionRow): unknown[] {
+  return [
+    row.id, row.sessionId, row.seq, row.kind, row.status, row.decision, row.rule, row.reason,
+    row.method, row.target, row.model, row.summary, row.requestBody, row.responseStatus, row.responseBody,
+    row.errorCode, row.bytesIn, row.bytesOut, row.startedAt, row.completedAt, row.latencyMs,
+  ];
+}
+
+/** Each completed interaction seals its content and its predecessor's hash, so an edit or a deletion breaks the chain. */
+export function sealInteraction(row: InteractionRow, prevHash: string | null): string {
+  return createHash('sha256')
+    .update(prevHash ?? 'genesis')
+    .update('\n')
+    .update(JSON.stringify(sealedFields(row)))
+    .digest('hex');
+}
+
+export interface ChainReport {
+  readonly ok: boolean;
+  readonly checked: number;
+  /** Open or interrupted interactions: recorded before forwarding, never completed (e.g. a crash). */
+  readonly unsealed: number;
+  readonly problems: readonly string[];
+}
+
+/**
+ * Rows complete out of seq order when requests overlap, so the chain follows prevHash links rather
+ * than seq: exactly one row starts from genesis and every link is used once.
+ */
+export function verifyChain(rows: readonly InteractionRow[]): ChainReport {
+  const problems: string[] = [];
+  const sealed = rows.filter((r) => r.hash !== null);
+  const byPrev = new Map<string, InteractionRow[]>();
+  for (const row of sealed) {
+    if (sealInteraction(row, row.prevHash) !== row.hash) problems.push(`interaction ${row.id} (seq ${row.seq}) was altered after recording`);
+    const key = row.prevHash ?? 'genesis';
+    byPrev.set(key, [...(byPrev.get(key) ?? []), row]);
+  }
+  let cursor = 'genesis';
+  let walked = 0;
+  for (;;) {
+    const next = byPrev.get(cursor);
+    if (!next) break;
+    if (next.length > 1) problems.push(`chain forks after ${cursor === 'genesis' ? 'the start' : cursor.slice(0, 12)}`);
+    walked++;
+    cursor = next[0]!.hash!;
+  }
+  if (walked !== sealed.length) problems.push(`${sealed.length - walked} recorded interaction(s) are not on the chain: a record was removed or inserted`);
+  const unsealed = rows.length - sealed.length;
+  return { ok: problems.length === 0, checked: rows.length, unsealed, problems };
+}

@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { InteractionRow, SessionRow, Store } from '../store/types.ts';
+import { newId } from '../identity/token-format.ts';
+import { sealInteraction } from './hash-chain.ts';
+
+export interface OpenSession {
+  readonly principalId: string | null;
+  readonly principalName: string;
+  readonly tokenId: string | null;
+  readonly connection: string;
+  readonly protocol: string;
+  readonly clientAddr: string | null;
+}
+
+export interface RecordedSession {
+  readonly id: string;
+  readonly startedAt: number;
+}
+
+export type InteractionDraft = Pick<InteractionRow, 'kind' | 'decision' | 'rule' | 'reason' | 'method' | 'target' | 'model' | 'summary'> & {
+  readonly requestBody: string | null;
+  readonly bytesIn: number;
+};
+
+export interface InteractionOutcome {
+  readonly status: 'complete' | 'interrupted';
+  readonly decision?: string;
+  readonly rule?: string | null;
+  readonly reason?: string | null;
+  readonly responseStatus: number | null;
+  readonly responseBody: string | null;
+  readonly errorCode: string | null;
+  readonly bytesOut: number;
+  /** Replaces the write-ahead request body (e.g. once a streamed body has been read). */
+  readonly requestBody?: string | null;
+  readonly bytesIn?: number;
+}
+
+export interface OpenInteraction {
+  readonly row: InteractionRow;
+  complete(outcome: InteractionOutcome): Promise<void>;
+}
+
+/** Cuts a recorded body to the configured size, saying how much was left out. */
+export function clipBody(text: string | null, maxBytes: number): string | null {
+  if (text === null || text.length <= maxBytes / 4) return text;
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes) return text;
+  return `${Buffer.from(text).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '')}…[truncated ${bytes - maxBytes} bytes]`;
+}
+
+/**
+ * Records sessions and interactions write-ahead: the row exists before the request is forwarded and
+ * is sealed into the session's hash chain when it completes. Bodies arrive here already masked.
+ */
+export class Recorder {
+  private readonly seqs = new Map<string, number>();
+  private readonly lastHash = new Map<string, string | null>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly maxBodyBytes: number,
+    /** Masks secrets in every recorded body, whatever profile the request had: recordings never hold raw secrets. */
+    private readonly redact: (text: string) => string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private body(text: string | null): string | null {
+    return text === null ? null : clipBody(this.redact(text), this.maxBodyBytes);
+  }
+
+  async openSession(input: OpenSession): Promise<RecordedSession> {
+    const row: SessionRow = { id: newId('ses'), ...input, startedAt: this.now(), endedAt: null, endReason: null };
+    await this.store.insertSession(row);
+    this.seqs.set(row.id, 0);
+    this.lastHash.set(row.id, null);
+    return { id: row.id, startedAt: row.startedAt };
+  }
+
+  async endSession(id: string, reason: string): Promise<void> {
+    this.seqs.delete(id);
+    this.lastHash.delete(id);
+    await this.store.endSession(id, this.now(), reason);
+  }
+
+  /** Throws StoreError when the store cannot take the record: the caller must not forward. */
+  async open(sessionId: string, draft: InteractionDraft): Promise<OpenInteraction> {
+    const seq = (this.seqs.get(sessionId) ?? 0) + 1;
+    this.seqs.set(sessionId, seq);
+    const row: InteractionRow = {
+      id: newId('int'),
+      sessionId,
+      seq,
+      status: 'open',
+      ...draft,
+      requestBody: this.body(draft.requestBody),
+      responseStatus: null,
+      responseBody: null,
+      errorCode: null,
+      bytesOut: 0,
+      startedAt: this.now(),
+      completedAt: null,
+      latencyMs: null,
+      prevHash: null,
+      hash: null,
+    };
+    await this.store.insertInteraction(row);
+    let done = false;
+    return {
+      row,
+      complete: async (outcome) => {
+        if (done) return;
+        done = true;
+        await this.complete(row, outcome);
+      },
+    };
+  }
+
+  private async complete(row: InteractionRow, outcome: InteractionOutcome): Promise<void> {
+    const completedAt = this.now();
+    const final: InteractionRow = {
+      ...row,
+      status: outcome.status,
+      decision: outcome.decision ?? row.decision,
+      rule: outcome.rule === undefined ? row.rule : outcome.rule,
+      reason: outcome.reason === undefined ? row.reason : outcome.reason,
+      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody),
+      bytesIn: outcome.bytesIn ?? row.bytesIn,
+      responseStatus: outcome.responseStatus,
+      responseBody: this.body(outcome.responseBody),
+      errorCode: outcome.errorCode,
+      bytesOut: outcome.bytesOut,
+      completedAt,
+      latencyMs: completedAt - row.startedAt,
+    };
+    // Sealing and taking the chain head happen in one synchronous step, so overlapping completions
+    // in a session still form one chain.
+    const prevHash = this.lastHash.get(row.sessionId) ?? null;
+    const hash = sealInteraction(final, prevHash);
+    if (this.lastHash.has(row.sessionId)) this.lastHash.set(row.sessionId, hash);
+    try {
+      await this.store.completeInteraction(row.id, {
+        status: final.status,
+        decision: final.decision,
+        rule: final.rule,
+        reason: final.reason,
+        requestBody: final.requestBody,
+        responseStatus: final.responseStatus,
+        responseBody: final.responseBody,
+        errorCode: final.errorCode,
+        bytesIn: final.bytesIn,
+        bytesOut: final.bytesOut,
+        completedAt,
+        latencyMs: final.latencyMs,
+        prevHash,
+        hash,
+      });
+    } catch (err) {
+      // The write-ahead row stays 'open' and becomes 'interrupted' at the next start: never lost.
+      this.logger.error({ err, interaction: row.id }, 'could not complete interaction record');
+    }
+  }
+}

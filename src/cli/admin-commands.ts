@@ -1,0 +1,189 @@
+import { Command, Option } from 'commander';
+import { callApi, clientSettings, saveLogin } from './api-client.ts';
+import { table, time } from './output.ts';
+
+type Print = (text: string) => void;
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+/** Runs an API call and prints JSON (--json) or a human view. */
+function action<A extends unknown[]>(print: Print, run: (...args: A) => Promise<{ json: unknown; human: string }>) {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const { json, human } = await run(...args);
+    print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
+  };
+}
+
+export function adminCommands(print: Print): Command[] {
+  const login = new Command('login')
+    .description('save the gateway URL and an admin token for later commands (~/.config/gatehouse/cli.json, mode 0600)')
+    .requiredOption('--url <url>', 'gateway admin URL, e.g. http://127.0.0.1:8080')
+    .option('--token-stdin', 'read the admin token from standard input (default: GATEHOUSE_TOKEN)')
+    .action(
+      action(print, async (opts: { url: string; tokenStdin?: boolean }) => {
+        const token = opts.tokenStdin ? await readStdin() : process.env.GATEHOUSE_TOKEN;
+        const settings = { url: opts.url, token };
+        const who = await callApi<{ principal: { name: string } }>(settings, 'GET', '/whoami');
+        const file = await saveLogin(settings);
+        return { json: { saved: file, principal: who.principal.name }, human: `logged in as ${who.principal.name}; saved to ${file}` };
+      }),
+    );
+
+  const connections = new Command('connections').description('list and manage connections (targets behind the gateway)');
+  connections.command('list').description('list connections').action(
+    action(print, async () => {
+      const { connections: rows } = await callApi<{ connections: Record<string, unknown>[] }>(await clientSettings(), 'GET', '/connections');
+      return { json: rows, human: table(rows, ['name', 'type', 'upstream', 'tags', 'hasCredential', 'source']) };
+    }),
+  );
+  connections
+    .command('add <name>')
+    .description('add or update a connection kept in the store (credential sealed at rest)')
+    .addOption(new Option('--type <type>', 'connection type').choices(['openai', 'http']).makeOptionMandatory())
+    .requiredOption('--upstream <url>', 'upstream base URL, e.g. https://api.openai.com')
+    .option('--tag <tag>', 'tag (repeatable or comma-separated)', collect, [])
+    .option('--credential-env <VAR>', 'read the upstream bearer credential from this environment variable')
+    .option('--credential-stdin', 'read the upstream bearer credential from standard input')
+    .action(
+      action(print, async (name: string, opts: { type: string; upstream: string; tag: string[]; credentialEnv?: string; credentialStdin?: boolean }) => {
+        const value = opts.credentialStdin ? await readStdin() : opts.credentialEnv ? process.env[opts.credentialEnv] : undefined;
+        if (opts.credentialEnv && !value) throw new Error(`environment variable ${opts.credentialEnv} is empty`);
+        const body = { type: opts.type, upstream: opts.upstream, tags: opts.tag, ...(value ? { credential: value } : {}) };
+        const view = await callApi<Record<string, unknown>>(await clientSettings(), 'PUT', `/connections/${encodeURIComponent(name)}`, body);
+        return { json: view, human: `connection ${name} saved (credential ${view.hasCredential ? 'stored, sealed' : 'none'})` };
+      }),
+    );
+  connections.command('remove <name>').description('remove a connection added through the API').action(
+    action(print, async (name: string) => {
+      await callApi(await clientSettings(), 'DELETE', `/connections/${encodeURIComponent(name)}`);
+      return { json: { removed: name }, human: `connection ${name} removed` };
+    }),
+  );
+
+  const token = new Command('token').description('short-lived agent tokens (gth_)');
+  token
+    .command('create')
+    .description('issue a gth_ token bound to you (or --for a user), scoped to connections; printed once')
+    .requiredOption('--connection <name>', 'connection the token may reach (repeatable or comma-separated)', collect)
+    .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h (default and maximum from config)')
+    .option('--name <name>', 'a label to recognise the token by', 'agent token')
+    .option('--for <user>', 'issue for this user instead of yourself')
+    .option('--groups <groups>', 'groups of the --for user when first created (comma-separated)', collect, [])
+    .action(
+      action(print, async (opts: { connection: string[]; ttl?: string; name: string; for?: string; groups: string[] }) => {
+        const body = { connections: opts.connection, name: opts.name, ...(opts.ttl ? { ttl: opts.ttl } : {}), ...(opts.for ? { for: { user: opts.for, groups: opts.groups } } : {}) };
+        const created = await callApi<{ token: string; id: string; expiresAt: number }>(await clientSettings(), 'POST', '/tokens', body);
+        return { json: created, human: `${created.token}\n(id ${created.id}, expires ${time(created.expiresAt)}; shown once)` };
+      }),
+    );
+  token
+    .command('list')
+    .description('list live tokens')
+    .option('--all', 'include revoked and expired tokens')
+    .action(
+      action(print, async (opts: { all?: boolean }) => {
+        const { tokens } = await callApi<{ tokens: Record<string, any>[] }>(await clientSettings(), 'GET', `/tokens${opts.all ? '?all=true' : ''}`);
+        const rows = tokens.map((t) => ({ ...t, expires: time(t.expiresAt), revoked: time(t.revokedAt) }));
+        return { json: tokens, human: table(rows, ['id', 'kind', 'name', 'principal', 'connections', 'expires', 'revoked']) };
+      }),
+    );
+  token.command('revoke <id>').description('revoke a token (and every token bought with it); live sessions using it end').action(
+    action(print, async (id: string) => {
+      const { revoked } = await callApi<{ revoked: string[] }>(await clientSettings(), 'DELETE', `/tokens/${encodeURIComponent(id)}`);
+      return { json: { revoked }, human: `revoked ${revoked.length} token(s): ${revoked.join(', ')}` };
+    }),
+  );
+  token
+    .command('exchange')
+    .description('trade a service-account secret (GATEHOUSE_SA_SECRET or --secret-stdin) for a short-lived gth_ token')
+    .option('--ttl <duration>', 'lifetime, e.g. 15m')
+    .option('--connection <name>', 'narrow to these connections', collect)
+    .option('--secret-stdin', 'read the gts_ secret from standard input')
+    .action(
+      action(print, async (opts: { ttl?: string; connection?: string[]; secretStdin?: boolean }) => {
+        const secret = opts.secretStdin ? await readStdin() : process.env.GATEHOUSE_SA_SECRET;
+        if (!secret) throw new Error('no service-account secret: set GATEHOUSE_SA_SECRET or pass --secret-stdin');
+        const body = { ...(opts.ttl ? { ttl: opts.ttl } : {}), ...(opts.connection ? { connections: opts.connection } : {}) };
+        const created = await callApi<{ token: string; expiresAt: number }>(await clientSettings(), 'POST', '/token/exchange', body, secret);
+        return { json: created, human: created.token };
+      }),
+    );
+
+  const accounts = new Command('service-accounts').description('non-human identities whose gts_ secret buys short-lived tokens');
+  accounts
+    .command('create <name>')
+    .description('create a service account; its gts_ secret is printed once')
+    .requiredOption('--owner <person>', 'the person accountable for it')
+    .requiredOption('--connections <names>', 'connections it may reach (comma-separated)', collect)
+    .requiredOption('--expires <duration>', 'lifetime, e.g. 30d (mandatory; capped by config)')
+    .option('--groups <groups>', 'groups for policy (comma-separated)', collect, [])
+    .action(
+      action(print, async (name: string, opts: { owner: string; connections: string[]; expires: string; groups: string[] }) => {
+        const created = await callApi<{ secret: string; id: string; expiresAt: number }>(await clientSettings(), 'POST', '/service-accounts', { name, ...opts });
+        return { json: created, human: `${created.secret}\n(service account ${name}, id ${created.id}, expires ${time(created.expiresAt)}; secret shown once)` };
+      }),
+    );
+  accounts.command('list').description('list service accounts').action(
+    action(print, async () => {
+      const { serviceAccounts } = await callApi<{ serviceAccounts: Record<string, any>[] }>(await clientSettings(), 'GET', '/service-accounts');
+      const rows = serviceAccounts.map((a) => ({ ...a, expires: time(a.expiresAt), disabled: time(a.disabledAt) }));
+      return { json: serviceAccounts, human: table(rows, ['id', 'name', 'owner', 'connections', 'expires', 'disabled']) };
+    }),
+  );
+  accounts.command('disable <name>').description('disable a service account and revoke everything it issued').action(
+    action(print, async (name: string) => {
+      const result = await callApi<{ revoked: string[] }>(await clientSettings(), 'DELETE', `/service-accounts/${encodeURIComponent(name)}`);
+      return { json: result, human: `disabled ${name}; revoked ${result.revoked.length} token(s)` };
+    }),
+  );
+
+  const principals = new Command('principals').description('people and service accounts');
+  principals.command('revoke <name>').description('offboard: revoke every token of a user or service account and end their live sessions').action(
+    action(print, async (name: string) => {
+      const result = await callApi<{ revoked: string[] }>(await clientSettings(), 'POST', `/principals/${encodeURIComponent(name)}/revoke`);
+      return { json: result, human: `revoked ${result.revoked.length} token(s) of ${name}` };
+    }),
+  );
+
+  const sessions = new Command('sessions').description('recorded sessions and their interactions');
+  sessions
+    .command('list')
+    .description('list recent sessions, newest first')
+    .option('--principal <name>', 'only this identity')
+    .option('--connection <name>', 'only this connection')
+    .option('--limit <n>', 'how many', '50')
+    .action(
+      action(print, async (opts: { principal?: string; connection?: string; limit: string }) => {
+        const query = new URLSearchParams({ limit: opts.limit, ...(opts.principal ? { principal: opts.principal } : {}), ...(opts.connection ? { connection: opts.connection } : {}) });
+        const { sessions: rows } = await callApi<{ sessions: Record<string, any>[] }>(await clientSettings(), 'GET', `/sessions?${query}`);
+        const view = rows.map((s) => ({ ...s, started: time(s.startedAt), ended: time(s.endedAt), requests: s.interactionCount, denied: s.deniedCount }));
+        return { json: rows, human: table(view, ['id', 'principalName', 'connection', 'protocol', 'started', 'ended', 'requests', 'denied']) };
+      }),
+    );
+  sessions.command('show <id>').description('show a session, each interaction in order, and whether its hash chain verifies').action(
+    action(print, async (id: string) => {
+      const result = await callApi<{ session: Record<string, any>; interactions: Record<string, any>[]; chain: { ok: boolean; problems: string[] } }>(
+        await clientSettings(),
+        'GET',
+        `/sessions/${encodeURIComponent(id)}`,
+      );
+      const s = result.session;
+      const header = `session ${s.id}  ${s.principalName} → ${s.connection} (${s.protocol})  started ${time(s.startedAt)}  ended ${time(s.endedAt)}${s.endReason ? ` (${s.endReason})` : ''}`;
+      const rows = result.interactions.map((i) => ({ ...i, at: time(i.startedAt), status: i.responseStatus, ms: i.latencyMs, error: i.errorCode }));
+      const chain = result.chain.ok ? 'hash chain: verified' : `hash chain: BROKEN\n  ${result.chain.problems.join('\n  ')}`;
+      const bodies = result.interactions
+        .map((i) => `#${i.seq} ${i.method ?? ''} ${i.target ?? ''}\n  request:  ${i.requestBody ?? '-'}\n  response: ${i.responseBody ?? '-'}`)
+        .join('\n');
+      return { json: result, human: [header, table(rows, ['seq', 'at', 'kind', 'decision', 'rule', 'method', 'target', 'model', 'status', 'ms', 'error']), chain, '', bodies].join('\n') };
+    }),
+  );
+
+  return [login, connections, token, accounts, principals, sessions];
+}

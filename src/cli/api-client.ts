@@ -1,0 +1,61 @@
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { GatewayError, type ErrorCode, ERROR_CODES } from '../errors.ts';
+
+export interface ClientSettings {
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+export function cliConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gatehouse', 'cli.json');
+}
+
+/** GATEHOUSE_URL / GATEHOUSE_TOKEN win over what `gatehouse login` saved. */
+export async function clientSettings(env: NodeJS.ProcessEnv = process.env): Promise<ClientSettings> {
+  let saved: Partial<ClientSettings> = {};
+  try {
+    saved = JSON.parse(await readFile(cliConfigPath(env), 'utf8')) as Partial<ClientSettings>;
+  } catch {
+    // No saved login: environment or defaults.
+  }
+  return { url: env.GATEHOUSE_URL || saved.url || 'http://127.0.0.1:8080', token: env.GATEHOUSE_TOKEN || saved.token };
+}
+
+export async function saveLogin(settings: ClientSettings, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const file = cliConfigPath(env);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, JSON.stringify(settings, null, 2), { mode: 0o600 });
+  return file;
+}
+
+/** Calls the admin API; errors come back as the GatewayError the server sent. */
+export async function callApi<T>(settings: ClientSettings, method: string, path: string, body?: unknown, bearer = settings.token): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(`/api/v1${path}`, settings.url), {
+      method,
+      headers: {
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new GatewayError('upstream_unreachable', `cannot reach the gateway at ${settings.url} (set GATEHOUSE_URL or run gatehouse login)`, { cause: err });
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new GatewayError('internal', `the gateway answered ${response.status} with a non-JSON body`);
+  }
+  if (!response.ok) {
+    const code = json?.error?.code as ErrorCode | undefined;
+    throw new GatewayError(code && code in ERROR_CODES ? code : 'internal', json?.error?.message ?? `HTTP ${response.status}`);
+  }
+  return json as T;
+}

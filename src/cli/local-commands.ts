@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import YAML from 'yaml';
+import { GatewayError } from '../errors.ts';
+import { loadConfigFile } from '../config/load.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import { buildTestInput, checkPolicy, explainDecision, formatProblem, loadPolicy, loadPolicyFiles, type PolicyFile } from '../policy/index.ts';
+import { compileMaskingProfiles, DEFAULT_PROFILES, explainMasking } from '../masking/index.ts';
+import { classifySql, initSqlClassifier } from '../classify/sql.ts';
+
+type Print = (text: string) => void;
+
+const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
+/** The local checks read the config file directly; `${ENV}` references they do not need may be unset. */
+async function readConfig(file: string): Promise<GatewayConfig> {
+  const env = new Proxy({ ...process.env }, { get: (target, key: string) => target[key] ?? 'unset-for-local-check' });
+  return loadConfigFile(resolve(file), env);
+}
+
+function profilesOf(config: GatewayConfig | null) {
+  // The key only shapes pseudonyms; a local dry run need not match the gateway's.
+  return compileMaskingProfiles({ ...config?.masking, profiles: { ...DEFAULT_PROFILES.profiles, ...config?.masking?.profiles } }, randomBytes(32));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function optionalConfig(file: string | undefined): Promise<GatewayConfig | null> {
+  if (file) return readConfig(file);
+  try {
+    return await readConfig('gatehouse.yaml');
+  } catch (err) {
+    if (err instanceof GatewayError && /file not found/.test(err.message)) return null;
+    throw err;
+  }
+}
+
+export function localCommands(print: Print): Command[] {
+  const mask = new Command('mask').description('try masking profiles locally');
+  mask
+    .command('test [text]')
+    .description('show what a profile masks in TEXT (or standard input) and which detector found it')
+    .requiredOption('-p, --profile <name>', 'masking profile (built in: secrets, pii; or from the config)')
+    .option('-c, --config <file>', 'config file with masking profiles (default ./gatehouse.yaml if present)')
+    .action(async (text: string | undefined, opts: { profile: string; config?: string }, command: Command) => {
+      const profiles = profilesOf(await optionalConfig(opts.config));
+      const profile = profiles.get(opts.profile);
+      if (!profile) throw new GatewayError('invalid_argument', `no masking profile "${opts.profile}" (have: ${profiles.names.join(', ')})`);
+      const input = text ?? (await readStdin());
+      const result = explainMasking(profile, input);
+      if (command.optsWithGlobals().json) return print(JSON.stringify(result, null, 2));
+      const lines = result.findings.map((f) => `  ${f.type.padEnd(20)} ${f.detector.padEnd(22)} at ${f.start}-${f.end}  → ${f.replacement}`);
+      print([result.text, '', result.findings.length ? `${result.findings.length} finding(s):` : 'nothing to mask', ...lines].join('\n'));
+    });
+
+  const policy = new Command('policy').description('check and dry-run policy locally');
+  policy
+    .command('check [files...]')
+    .description('validate the policy in the config (and extra rule FILES): schema, CEL, packs, unreachable rules')
+    .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
+    .action(async (files: string[], opts: { config?: string }, command: Command) => {
+      const config = await optionalConfig(opts.config);
+      const extra: PolicyFile[] = await Promise.all(files.map(async (file) => ({ file, content: YAML.parse(await readFile(file, 'utf8')) })));
+      const dir = config?.policy.dir ? await loadPolicyFiles(resolve(dirname(resolve(opts.config ?? 'gatehouse.yaml')), config.policy.dir)) : [];
+      const result = checkPolicy(config?.policy ?? {}, { files: [...dir, ...extra], knownMaskProfiles: profilesOf(config).names });
+      if (command.optsWithGlobals().json) print(JSON.stringify(result, null, 2));
+      else {
+        for (const e of result.errors) print(`error: ${formatProblem(e)}`);
+        for (const w of result.warnings) print(`warning: ${formatProblem(w)}`);
+        print(result.errors.length === 0 ? `policy OK (${result.warnings.length} warning(s))` : `${result.errors.length} error(s)`);
+      }
+      if (result.errors.length > 0) process.exitCode = 1;
+    });
+
+  policy
+    .command('test')
+    .description('print the decision, the matched rule and why, for a request described by flags')
+    .requiredOption('--identity <name>', 'who is asking')
+    .option('--groups <groups>', 'their groups (comma-separated)', list, [])
+    .option('--kind <kind>', 'principal kind: user, service_account or admin', 'user')
+    .requiredOption('--connection <name>', 'the connection (type and tags are read from the config when it defines it)')
+    .option('--connection-type <type>', 'openai, http, postgres or mcp')
+    .option('--tags <tags>', 'connection tags (comma-separated)', list)
+    .option('--sql <statement>', 'a SQL statement')
+    .option('--http <request>', 'an HTTP request, e.g. "DELETE /v1/files/1"')
+    .option('--llm-prompt <text>', 'a prompt to an LLM')
+    .option('--model <model>', 'the LLM model')
+    .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
+    .action(async (opts: Record<string, any>, command: Command) => {
+      const config = await optionalConfig(opts.config);
+      const profiles = profilesOf(config);
+      const engine = await loadPolicy(config?.policy ?? {}, { baseDir: dirname(resolve(opts.config ?? 'gatehouse.yaml')), knownMaskProfiles: profiles.names });
+      const known = config?.connections.find((c) => c.name === opts.connection);
+      if (opts.sql !== undefined) await initSqlClassifier();
+      const detector = profiles.get('pii')!;
+      const input = buildTestInput(
+        {
+          identity: opts.identity,
+          groups: opts.groups,
+          kind: opts.kind,
+          connection: opts.connection,
+          connectionType: opts.connectionType ?? known?.type,
+          connectionTags: opts.tags ?? known?.tags,
+          sql: opts.sql,
+          http: opts.http,
+          llmPrompt: opts.llmPrompt,
+          model: opts.model,
+        },
+        { classifySql, detectEntities: (text) => detector.detectEntities(text) },
+      );
+      const explanation = explainDecision(engine, input);
+      print(command.optsWithGlobals().json ? JSON.stringify({ decision: explanation.decision, steps: explanation.steps }, null, 2) : explanation.text);
+      if (explanation.decision.action !== 'allow') process.exitCode = 3;
+    });
+
+  return [mask, policy];
+}

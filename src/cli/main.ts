@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { GatewayError } from '../errors.ts';
+import { adminCommands } from './admin-commands.ts';
+import { localCommands } from './local-commands.ts';
+import { runStart } from './start.ts';
+
+export function buildProgram(print: (text: string) => void = (text) => process.stdout.write(`${text}\n`)): Command {
+  const program = new Command('gatehouse')
+    .description('Access gateway for AI agents: authenticate, decide, mask, forward and record every request.\n\nCommands other than start and the local checks talk to a running gateway: set GATEHOUSE_URL and GATEHOUSE_TOKEN (an admin token) or run `gatehouse login`.')
+    .option('--json', 'print machine-readable JSON')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: false });
+
+  program
+    .command('start')
+    .description('run the gateway')
+    .option('-c, --config <file>', 'configuration file (default ./gatehouse.yaml; with --demo, the bundled demo config)')
+    .option('--demo', 'start a local demo model and an example configuration; prints a token to try it with')
+    .action((opts: { config?: string; demo?: boolean }) => runStart(opts));
+
+  for (const command of [...adminCommands(print), ...localCommands(print)]) program.addCommand(command);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    const message = err instanceof GatewayError ? `${err.message} (${err.code})` : (err as Error).message;
+    process.stderr.write(`gatehouse: ${message}\n`);
+    return err instanceof GatewayError && err.code === 'config_invalid' ? 2 : 1;
+  }
+}
+
+const code = await main(process.argv);
+if (code !== 0) process.exit(code);

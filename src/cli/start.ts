@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { parseMasterKey } from '../store/secret-box.ts';
+import { createLogger, startGateway } from '../server.ts';
+import { startDemoModel } from '../demo/demo-model.ts';
+
+export const DEMO_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/gatehouse.demo.yaml');
+
+/**
+ * GATEHOUSE_MASTER_KEY seals upstream credentials at rest. Only demo mode may make one up, and it
+ * keeps it next to the demo's data so restarts can still open what it sealed.
+ */
+async function masterKey(env: NodeJS.ProcessEnv, demo: boolean, dataDir: string): Promise<{ key: Buffer; note: string | null }> {
+  if (env.GATEHOUSE_MASTER_KEY) return { key: parseMasterKey(env.GATEHOUSE_MASTER_KEY), note: null };
+  if (!demo) {
+    throw new ConfigError('GATEHOUSE_MASTER_KEY is not set: generate one with `openssl rand -hex 32` and keep it in your secret manager');
+  }
+  const file = resolve(dataDir, 'demo-master.key');
+  try {
+    return { key: parseMasterKey((await readFile(file, 'utf8')).trim()), note: `demo master key read from ${file}` };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const hex = randomBytes(32).toString('hex');
+  await writeFile(file, `${hex}\n`, { mode: 0o600 });
+  return { key: parseMasterKey(hex), note: `demo mode generated a master key in ${file}; set GATEHOUSE_MASTER_KEY in production` };
+}
+
+export async function runStart(options: { config?: string; demo?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const demo = options.demo === true;
+  const configFile = resolve(options.config ?? (demo ? DEMO_CONFIG : 'gatehouse.yaml'));
+  let demoModel: Awaited<ReturnType<typeof startDemoModel>> | null = null;
+  if (demo) {
+    // The demo model is an upstream like any other: it demands its own key, which only the gateway holds.
+    const apiKey = `demo-upstream-${randomBytes(12).toString('hex')}`;
+    demoModel = await startDemoModel({ host: '127.0.0.1', port: 0, apiKey });
+    env.GATEHOUSE_DEMO_MODEL_URL = demoModel.url;
+    env.GATEHOUSE_DEMO_MODEL_KEY = apiKey;
+  }
+  const config = await loadConfigFile(configFile, env);
+  const logger = createLogger(config.log.level);
+  const { key, note } = await masterKey(env, demo, dirname(resolve(config.store.sqlitePath)));
+  if (note) logger.warn(note);
+  const gateway = await startGateway({ config, configFile, masterKey: key, env, logger });
+
+  const lines = [``, `Gatehouse is running (${gateway.store.engine} store, config ${configFile})`, `  data plane: ${gateway.url}/proxy/<connection>/…`, `  admin API:  ${gateway.adminUrl}/api/v1`];
+  if (gateway.bootstrap.oneTimeToken) {
+    lines.push('', 'Admin token (shown once; store it now):', `  export GATEHOUSE_URL=${gateway.adminUrl}`, `  export GATEHOUSE_TOKEN=${gateway.bootstrap.oneTimeToken}`);
+  }
+  if (demo) {
+    const agent = await gateway.issueAgentToken({ connections: ['demo'], ttlMs: 3600_000, name: 'demo agent token' });
+    lines.push(
+      '',
+      'Try it (a demo agent token, valid 1 hour, scoped to the "demo" connection):',
+      `  export GTH=${agent}`,
+      `  curl -s ${gateway.url}/proxy/demo/v1/chat/completions -H "Authorization: Bearer $GTH" \\`,
+      `    -H 'content-type: application/json' -d '{"model":"demo","messages":[{"role":"user","content":"Hello, gateway"}]}'`,
+      `  npx gatehouse sessions list     # needs GATEHOUSE_TOKEN (the admin token)`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    await gateway.close();
+    await demoModel?.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    gateway.reload().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'reload refused; the previous policy stays in force'));
+  });
+}

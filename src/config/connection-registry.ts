@@ -1,0 +1,120 @@
+import type { ConnectionInfo, ConnectionType } from '../interaction.ts';
+import { GatewayError } from '../errors.ts';
+import type { ConnectionRow, Store } from '../store/types.ts';
+import type { SecretBox } from '../store/secret-box.ts';
+import { CONNECTION_NAME, credentialSchema, type ConnectionConfig, type UpstreamCredential } from './schema.ts';
+
+export interface Connection extends ConnectionInfo {
+  readonly upstream: URL;
+  /** Decrypted only in memory; never serialized by the API, logs or recordings. */
+  readonly credential: UpstreamCredential | undefined;
+  readonly source: 'config' | 'api';
+}
+
+/** What the API shows of a connection: everything except the credential. */
+export interface ConnectionView {
+  readonly name: string;
+  readonly type: ConnectionType;
+  readonly upstream: string;
+  readonly tags: readonly string[];
+  readonly hasCredential: boolean;
+  readonly source: 'config' | 'api';
+}
+
+export function viewConnection(c: Connection): ConnectionView {
+  return { name: c.name, type: c.type, upstream: c.upstream.href, tags: c.tags, hasCredential: c.credential !== undefined, source: c.source };
+}
+
+const aad = (name: string) => `connection:${name}`;
+
+function freezeConnection(c: Connection): Connection {
+  return Object.freeze({ ...c, tags: Object.freeze([...c.tags]) });
+}
+
+/**
+ * Every connection the gateway can reach: the ones in gatehouse.yaml and the ones added through the
+ * admin API (kept in the store with the credential sealed under the master key).
+ */
+export class ConnectionRegistry {
+  private connections = new Map<string, Connection>();
+
+  private constructor(
+    private readonly store: Store,
+    private readonly box: SecretBox,
+    private readonly fromConfig: ReadonlyMap<string, Connection>,
+  ) {}
+
+  static async create(configured: readonly ConnectionConfig[], store: Store, box: SecretBox): Promise<ConnectionRegistry> {
+    const fromConfig = new Map<string, Connection>();
+    for (const c of configured) {
+      if (fromConfig.has(c.name)) throw new GatewayError('config_invalid', `connection "${c.name}" is defined twice in the configuration`);
+      fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, source: 'config' }));
+    }
+    const registry = new ConnectionRegistry(store, box, fromConfig);
+    await registry.reload();
+    return registry;
+  }
+
+  /** Re-reads API-defined connections (another replica may have changed them). */
+  async reload(): Promise<void> {
+    const next = new Map(this.fromConfig);
+    for (const row of await this.store.listConnections()) {
+      if (next.has(row.name)) continue;
+      next.set(row.name, this.fromRow(row));
+    }
+    this.connections = next;
+  }
+
+  private fromRow(row: ConnectionRow): Connection {
+    const credential = row.credential === null ? undefined : credentialSchema.parse(JSON.parse(this.box.open(row.credential, aad(row.name))));
+    return freezeConnection({
+      name: row.name,
+      type: row.type as ConnectionType,
+      tags: row.tags,
+      upstream: new URL(row.upstream),
+      credential,
+      source: 'api',
+    });
+  }
+
+  get(name: string): Connection | undefined {
+    return this.connections.get(name);
+  }
+
+  list(): Connection[] {
+    return [...this.connections.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async put(input: { name: string; type: 'openai' | 'http'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential }): Promise<Connection> {
+    if (!CONNECTION_NAME.test(input.name)) {
+      throw new GatewayError('invalid_argument', 'connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
+    }
+    if (this.fromConfig.has(input.name)) {
+      throw new GatewayError('conflict', `connection "${input.name}" is defined in the configuration file; change it there`);
+    }
+    const existing = await this.store.getConnection(input.name);
+    const now = Date.now();
+    // Omitting the credential on update keeps the stored one: the API never hands it back to resend.
+    const credential = input.credential ? this.box.seal(JSON.stringify(input.credential), aad(input.name)) : (existing?.credential ?? null);
+    const row: ConnectionRow = {
+      name: input.name,
+      type: input.type,
+      upstream: new URL(input.upstream).href,
+      tags: [...input.tags],
+      credential,
+      options: {},
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.store.upsertConnection(row);
+    const connection = this.fromRow(row);
+    this.connections.set(connection.name, connection);
+    return connection;
+  }
+
+  async remove(name: string): Promise<void> {
+    if (this.fromConfig.has(name)) throw new GatewayError('conflict', `connection "${name}" is defined in the configuration file; remove it there`);
+    if (!(await this.store.deleteConnection(name))) throw new GatewayError('not_found', `no connection "${name}"`);
+    this.connections.delete(name);
+  }
+}

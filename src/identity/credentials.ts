@@ -1,0 +1,172 @@
+import { AuthError, ForbiddenError, GatewayError } from '../errors.ts';
+import type { CredentialInfo, Principal } from '../interaction.ts';
+import { hashToken } from '../store/secret-box.ts';
+import type { PrincipalRow, Store, TokenKind, TokenRow } from '../store/types.ts';
+import { generateSecret, newId, secretKind, TOKEN_PREFIX } from './token-format.ts';
+
+export interface AuthContext {
+  readonly principal: Principal;
+  readonly credential: CredentialInfo;
+}
+
+export interface CredentialLimits {
+  readonly defaultTtlMs: number;
+  readonly maxTtlMs: number;
+  /** How long a verified token may be trusted from memory (revocations on this node apply at once). */
+  readonly cacheTtlMs: number;
+  /** Per-group lifetime caps from policy; null when policy sets none. */
+  readonly maxTtlForGroups: (groups: readonly string[]) => number | null;
+}
+
+interface CacheEntry {
+  readonly auth: AuthContext;
+  readonly revokedCheckAt: number;
+}
+
+export function toPrincipal(row: PrincipalRow): Principal {
+  return Object.freeze({ id: row.id, kind: row.kind, name: row.name, groups: Object.freeze([...row.groups]) });
+}
+
+export function toCredentialInfo(row: TokenRow): CredentialInfo {
+  return Object.freeze({
+    tokenId: row.id,
+    kind: row.kind,
+    name: row.name,
+    connections: row.connections ? Object.freeze([...row.connections]) : null,
+    issuedAt: row.createdAt,
+    expiresAt: row.expiresAt,
+  });
+}
+
+const HOW_TO_SEND = 'send a Gatehouse token as "Authorization: Bearer gth_…" (or the x-api-key header)';
+
+/** Issues, verifies and revokes Gatehouse's own credentials. Only hashes reach the store. */
+export class Credentials {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly limits: CredentialLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Verifies a token of the expected kind. Every failure is an AuthError with a code a client can act on. */
+  async verify(secret: string | undefined, expected: TokenKind): Promise<AuthContext> {
+    if (!secret) throw new AuthError('auth_missing', `no credential: ${HOW_TO_SEND}`);
+    const claimed = secretKind(secret);
+    if (claimed !== expected) throw wrongKind(claimed, expected);
+    const hash = hashToken(secret);
+    const now = this.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.revokedCheckAt > now) return this.checkLive(cached.auth, now);
+
+    const row = await this.store.getTokenByHash(hash);
+    if (!row || row.kind !== expected) throw new AuthError('auth_invalid', `unknown or malformed token: ${HOW_TO_SEND}`);
+    if (row.revokedAt !== null) throw new AuthError('auth_revoked', `token ${row.id} was revoked; ask for a new one`);
+    const principalRow = await this.store.getPrincipal(row.principalId);
+    if (!principalRow || principalRow.disabledAt !== null) {
+      throw new AuthError('auth_revoked', `the identity behind token ${row.id} is disabled`);
+    }
+    const auth: AuthContext = { principal: toPrincipal(principalRow), credential: toCredentialInfo(row) };
+    this.cache.set(hash, { auth, revokedCheckAt: now + this.limits.cacheTtlMs });
+    if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
+    return this.checkLive(auth, now);
+  }
+
+  private checkLive(auth: AuthContext, now: number): AuthContext {
+    const { expiresAt, tokenId } = auth.credential;
+    if (expiresAt !== null && expiresAt <= now) {
+      throw new AuthError('auth_expired', `token ${tokenId} expired at ${new Date(expiresAt).toISOString()}; ask for a new one`);
+    }
+    return auth;
+  }
+
+  /** Scope check: a token names the connections it may reach. */
+  authorizeConnection(auth: AuthContext, connection: string): void {
+    const allowed = auth.credential.connections;
+    if (allowed !== null && !allowed.includes(connection)) {
+      throw new ForbiddenError(
+        'forbidden_connection',
+        `token ${auth.credential.tokenId} is not scoped to connection "${connection}" (it may use: ${allowed.join(', ') || 'none'})`,
+      );
+    }
+  }
+
+  /** Clamp-free: a lifetime over the cap is refused so nobody believes they hold a longer one. */
+  resolveTtl(requestedMs: number | undefined, groups: readonly string[]): number {
+    const cap = Math.min(this.limits.maxTtlMs, this.limits.maxTtlForGroups(groups) ?? Infinity);
+    const ttl = requestedMs ?? Math.min(this.limits.defaultTtlMs, cap);
+    if (!(ttl > 0)) throw new GatewayError('invalid_argument', 'token lifetime must be positive');
+    if (ttl > cap) {
+      throw new GatewayError('invalid_argument', `token lifetime ${formatMs(ttl)} exceeds the allowed maximum of ${formatMs(cap)}`, {
+        details: { maxTtlMs: cap },
+      });
+    }
+    return ttl;
+  }
+
+  async issue(input: {
+    principal: Principal;
+    kind: TokenKind;
+    name: string;
+    connections: readonly string[] | null;
+    ttlMs: number | null;
+    parentId?: string | null;
+  }): Promise<{ secret: string; token: TokenRow }> {
+    const prefix = TOKEN_PREFIX[input.kind];
+    const secret = generateSecret(prefix);
+    const now = this.now();
+    const token: TokenRow = {
+      id: newId('tok'),
+      hash: hashToken(secret),
+      kind: input.kind,
+      principalId: input.principal.id,
+      name: input.name,
+      connections: input.connections ? [...input.connections] : null,
+      createdAt: now,
+      expiresAt: input.ttlMs === null ? null : now + input.ttlMs,
+      revokedAt: null,
+      parentId: input.parentId ?? null,
+    };
+    await this.store.insertToken(token);
+    return { secret, token };
+  }
+
+  async revoke(tokenId: string): Promise<string[]> {
+    const ids = await this.store.revokeToken(tokenId, this.now());
+    this.forgetCached(ids);
+    return ids;
+  }
+
+  async revokePrincipal(principalId: string): Promise<string[]> {
+    const ids = await this.store.revokePrincipalTokens(principalId, this.now());
+    this.forgetCached(ids);
+    return ids;
+  }
+
+  private forgetCached(tokenIds: readonly string[]): void {
+    if (tokenIds.length === 0) return;
+    const gone = new Set(tokenIds);
+    for (const [hash, entry] of this.cache) if (gone.has(entry.auth.credential.tokenId)) this.cache.delete(hash);
+  }
+}
+
+function wrongKind(claimed: ReturnType<typeof secretKind>, expected: TokenKind): AuthError {
+  if (claimed === 'service_account' && expected === 'agent') {
+    return new AuthError(
+      'auth_wrong_kind',
+      'service-account secrets (gts_) cannot reach targets; exchange one for a short-lived gth_ token at POST /api/v1/token/exchange (gatehouse token exchange)',
+    );
+  }
+  if (claimed === 'admin') return new AuthError('auth_wrong_kind', 'admin tokens (gta_) only work on the admin API');
+  if (claimed === 'agent') return new AuthError('auth_wrong_kind', 'agent tokens (gth_) only work on the data plane (/proxy, Postgres, MCP)');
+  if (expected === 'admin') return new AuthError('auth_invalid', 'the admin API needs an admin token (gta_…) as "Authorization: Bearer …"');
+  return new AuthError('auth_invalid', `not a Gatehouse token: ${HOW_TO_SEND}`);
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}

@@ -1,0 +1,55 @@
+import type { MaskStyle } from './config.ts';
+import type { Scanner } from './scanner.ts';
+import type { Styler } from './styler.ts';
+import type { Detector, Finding, Span } from './types.ts';
+
+/**
+ * What every masking surface (text, JSON, rows, streams) shares: the profile's scanner, the
+ * style of each detector, and how a span turns into replacement text and a finding.
+ */
+export class MaskEngine {
+  constructor(
+    readonly scanner: Scanner,
+    private readonly styles: ReadonlyMap<Detector, MaskStyle>,
+    readonly styler: Styler,
+  ) {}
+
+  styleOf(detector: Detector): MaskStyle {
+    return this.styles.get(detector) ?? 'redact';
+  }
+
+  replacement(detector: Detector, value: string): string {
+    const canonical = detector.normalize ? detector.normalize(value) : value;
+    return this.styler.replace(detector.type, this.styleOf(detector), value, canonical);
+  }
+
+  /**
+   * Masked text[from, to). `spans` must be sorted, non-overlapping and inside the range;
+   * findings get offsets shifted by `base` (the stream position of `from`, minus `from`).
+   */
+  render(text: string, spans: readonly Span[], from: number, to: number, base: number, findings: Finding[], path?: string): string {
+    if (spans.length === 0) return from === 0 && to === text.length ? text : text.slice(from, to);
+    let out = '';
+    let pos = from;
+    for (const s of spans) {
+      const replacement = this.replacement(s.detector, text.slice(s.start, s.end));
+      out += text.slice(pos, s.start) + replacement;
+      pos = s.end;
+      const finding: Finding = {
+        type: s.detector.type,
+        detector: s.detector.name,
+        start: s.start + base,
+        end: s.end + base,
+        replacement,
+        ...(path === undefined ? {} : { path }),
+      };
+      findings.push(finding);
+    }
+    return out + text.slice(pos, to);
+  }
+
+  maskText(text: string, findings: Finding[], path?: string): { text: string; spans: readonly Span[] } {
+    const spans = this.scanner.scan(text);
+    return { text: this.render(text, spans, 0, text.length, 0, findings, path), spans };
+  }
+}

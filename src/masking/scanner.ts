@@ -1,0 +1,38 @@
+import type { Detector, Span } from './types.ts';
+
+/** Runs a fixed set of detectors over a text and returns non-overlapping spans in order. */
+export interface Scanner {
+  readonly detectors: readonly Detector[];
+  scan(text: string): Span[];
+}
+
+function better(a: Span, b: Span): boolean {
+  if (a.detector.priority !== b.detector.priority) return a.detector.priority > b.detector.priority;
+  return a.end - a.start > b.end - b.start;
+}
+
+/** Keeps, of overlapping spans, the higher priority (then longer) one. Sorts in place. */
+export function resolveOverlaps(spans: Span[]): Span[] {
+  if (spans.length < 2) return spans;
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const kept: Span[] = [];
+  for (const s of spans) {
+    const last = kept[kept.length - 1];
+    if (last === undefined || s.start >= last.end) kept.push(s);
+    else if (better(s, last)) kept[kept.length - 1] = s;
+  }
+  return kept;
+}
+
+export function createScanner(detectors: readonly Detector[]): Scanner {
+  const list = [...detectors];
+  return {
+    detectors: list,
+    scan(text: string): Span[] {
+      const out: Span[] = [];
+      if (text.length === 0) return out;
+      for (const d of list) d.find(text, out);
+      return resolveOverlaps(out);
+    },
+  };
+}

@@ -1,0 +1,409 @@
+import type { Logger } from 'pino';
+import { ApprovalPending, GatewayError, LimitExceeded, MaskingError, PolicyDenied, toGatewayError } from './errors.ts';
+import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
+import type { AuthContext, Credentials } from './identity/credentials.ts';
+import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
+import type { PolicyEngine, LimitTracker } from './policy/types.ts';
+import type { MaskProfile, MaskingProfiles } from './masking/index.ts';
+import { createOpenAiSseMasker } from './masking/index.ts';
+import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
+import type { Metrics } from './metrics.ts';
+
+/**
+ * The stages every request passes, in order, whatever its protocol. Adapters do the wire work
+ * (authenticate's credential extraction, forward); everything else happens here, once.
+ */
+export const STAGES = [
+  'authenticate', // identity/: who is calling (adapter extracts the credential)
+  'classify', // classify/ + masking/ entity detection: what the request is
+  'decide', // policy/: allow, deny or approve, with obligations
+  'hold', // approvals/: wait for humans (fails closed until the approval flow exists)
+  'mask_request', // masking/: before anything leaves
+  'forward', // adapter: with credentials only the gateway holds
+  'mask_response', // masking/: streamed back through the admission's maskers
+  'record', // audit/: opened before forward (write-ahead), sealed after mask_response
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** What an adapter knows about a request after reading it off the wire. */
+export interface RequestDraft {
+  readonly kind: InteractionKind;
+  readonly summary: Omit<RequestSummary, 'entities'>;
+  /** Text scanned for sensitive entities so policy can see them (prompt text, SQL, body text). */
+  readonly scanText: string;
+  readonly body: RequestBody;
+  readonly method: string | null;
+  readonly target: string | null;
+  readonly model: string | null;
+  readonly bytesIn: number;
+}
+
+export type RequestBody =
+  | { readonly type: 'none' }
+  | { readonly type: 'json'; readonly value: unknown }
+  | { readonly type: 'text'; readonly text: string }
+  /** Bytes we do not parse (binary uploads): never masked, so refused whenever a profile applies. */
+  | { readonly type: 'opaque'; readonly description: string };
+
+export interface ResponseStream {
+  push(chunk: Buffer | string): string;
+  end(): string;
+}
+
+/** A request the pipeline let through: the adapter forwards `body` and sends the response through the maskers. */
+export interface Admission {
+  readonly interaction: Interaction;
+  readonly decision: Decision;
+  /** The request body after masking; serialize this, never the original. */
+  readonly body: RequestBody;
+  readonly masked: boolean;
+  maskResponseText(text: string): string;
+  maskResponseJson(text: string): string;
+  maskRow(columns: readonly string[], values: readonly (string | null)[]): (string | null)[];
+  /** A streaming masker for this response, or null when no profile applies (pass bytes through). */
+  responseStream(format: 'openai-sse' | 'text'): ResponseStream | null;
+  complete(outcome: InteractionOutcome): Promise<void>;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly auth: AuthContext;
+  readonly connection: ConnectionInfo;
+  /** Fires when the credential is revoked or expires: adapters end live work with it. */
+  readonly ended: AbortSignal;
+  close(reason: string): Promise<void>;
+}
+
+export interface PipelineDeps {
+  readonly credentials: Credentials;
+  readonly watch: CredentialWatch;
+  readonly policy: () => PolicyEngine;
+  readonly limits: LimitTracker;
+  readonly masking: () => MaskingProfiles;
+  /** Detects entity types for policy; null when no rule reads request.entities. */
+  readonly detectEntities: ((text: string) => string[]) | null;
+  readonly recorder: Recorder;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+const NO_ENTITIES: readonly string[] = Object.freeze([]);
+
+export class Pipeline {
+  private readonly anonymousSessions = new Map<string, Promise<string>>();
+  private readonly sharedSessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Stage 1: verifies an agent credential and its scope for this connection. */
+  async authenticate(secret: string | undefined, connection: ConnectionInfo): Promise<AuthContext> {
+    const auth = await this.deps.credentials.verify(secret, 'agent');
+    this.deps.credentials.authorizeConnection(auth, connection.name);
+    return auth;
+  }
+
+  /**
+   * Opens a recorded session. `scope` says what a concurrency slot covers: a whole connection
+   * (Postgres, MCP) or a single request (HTTP, where the session is a run of calls with one token).
+   */
+  async openSession(
+    auth: AuthContext,
+    connection: ConnectionInfo,
+    protocol: string,
+    clientAddr: string | null,
+  ): Promise<Session> {
+    const recorded = await this.deps.recorder.openSession({
+      principalId: auth.principal.id,
+      principalName: auth.principal.name,
+      tokenId: auth.credential.tokenId,
+      connection: connection.name,
+      protocol,
+      clientAddr,
+    });
+    const controller = new AbortController();
+    const unwatch = this.deps.watch.watch(auth.credential.tokenId, auth.credential.expiresAt, (reason: EndReason) => {
+      controller.abort(new GatewayError(reason === 'expired' ? 'auth_expired' : 'auth_revoked', `credential ${reason}; session ended`));
+    });
+    let closed = false;
+    return {
+      id: recorded.id,
+      auth,
+      connection,
+      ended: controller.signal,
+      close: async (reason) => {
+        if (closed) return;
+        closed = true;
+        unwatch();
+        await this.deps.recorder.endSession(recorded.id, controller.signal.aborted ? String((controller.signal.reason as Error).message) : reason);
+      },
+    };
+  }
+
+  /**
+   * The session for a run of calls with one credential on one connection (HTTP): opened on first use,
+   * closed when the credential is revoked or expires.
+   */
+  sharedSession(auth: AuthContext, connection: ConnectionInfo, protocol: string, clientAddr: string | null): Promise<Session> {
+    const key = `${auth.credential.tokenId}\u0000${connection.name}`;
+    let session = this.sharedSessions.get(key);
+    if (!session) {
+      session = this.openSession(auth, connection, protocol, clientAddr);
+      this.sharedSessions.set(key, session);
+      session.then(
+        (s) =>
+          s.ended.addEventListener('abort', () => {
+            this.sharedSessions.delete(key);
+            void s.close('credential ended').catch((err) => this.deps.logger.error({ err }, 'could not close session'));
+          }),
+        () => this.sharedSessions.delete(key),
+      );
+    }
+    return session;
+  }
+
+  /** Closes every shared session (gateway shutdown). */
+  async closeSessions(reason: string): Promise<void> {
+    const sessions = [...this.sharedSessions.values()];
+    this.sharedSessions.clear();
+    await Promise.allSettled(sessions.map(async (s) => (await s).close(reason)));
+  }
+
+  /** Stages 2–5 and the write-ahead half of 8. Throws a GatewayError (already recorded) when the request must not go on. */
+  async admit(session: Session, draft: RequestDraft, perRequestSlot = true): Promise<Admission> {
+    const { auth, connection } = session;
+    const entities = this.deps.detectEntities && draft.scanText ? this.deps.detectEntities(draft.scanText) : NO_ENTITIES;
+    const summary: RequestSummary = { ...draft.summary, entities };
+    const decision = this.decide(auth, connection, draft.kind, summary);
+
+    const base = {
+      kind: draft.kind,
+      method: draft.method,
+      target: draft.target,
+      model: draft.model,
+      summary: summary as unknown as Record<string, unknown>,
+      bytesIn: draft.bytesIn,
+    };
+    const refuse = async (error: GatewayError, recordedDecision: string): Promise<never> => {
+      const record = await this.deps.recorder.open(session.id, {
+        ...base,
+        decision: recordedDecision,
+        rule: decision.rule,
+        reason: error.message,
+        requestBody: null,
+      });
+      await record.complete({ status: 'complete', responseStatus: error.status, responseBody: null, errorCode: error.code, bytesOut: 0 });
+      this.deps.metrics.requests.inc({ connection: connection.name, kind: draft.kind, decision: recordedDecision, outcome: error.code });
+      throw error;
+    };
+
+    if (decision.action === 'deny') return refuse(new PolicyDenied(decision.rule, decision.reason), 'deny');
+    if (decision.action === 'approve') return refuse(new ApprovalPending(decision.rule, decision.approvers), 'approve');
+
+    let release: (() => void) | null = null;
+    try {
+      const limits = decision.obligations.limits;
+      this.deps.limits.consume(auth.principal.id, limits, summary.llm?.estimatedInputTokens ?? 0);
+      if (perRequestSlot) release = this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
+    } catch (err) {
+      if (err instanceof LimitExceeded) return refuse(err, 'limit');
+      throw err;
+    }
+
+    let profile: MaskProfile | null = null;
+    let body = draft.body;
+    try {
+      profile = this.profileFor(decision);
+      if (profile) body = maskRequestBody(profile, draft.body);
+    } catch (err) {
+      release?.();
+      return refuse(err instanceof GatewayError ? err : new MaskingError('request masking failed', { cause: err }), 'allow');
+    }
+
+    let record: OpenInteraction;
+    try {
+      record = await this.deps.recorder.open(session.id, {
+        ...base,
+        decision: 'allow',
+        rule: decision.rule,
+        reason: null,
+        requestBody: recordableBody(body),
+      });
+    } catch (err) {
+      release?.();
+      throw toGatewayError(err);
+    }
+
+    const interaction: Interaction = {
+      id: record.row.id,
+      sessionId: session.id,
+      kind: draft.kind,
+      identity: auth.principal,
+      credential: auth.credential,
+      connection,
+      summary,
+      startedAt: record.row.startedAt,
+    };
+    return this.admission(interaction, decision, body, profile, record, release);
+  }
+
+  private decide(auth: AuthContext, connection: ConnectionInfo, kind: InteractionKind, summary: RequestSummary): Decision {
+    try {
+      return this.deps.policy().decide({
+        identity: auth.principal,
+        credential: auth.credential,
+        connection,
+        kind,
+        summary,
+        time: new Date(),
+      });
+    } catch (err) {
+      // Policy must never throw; if it does, nothing goes through.
+      this.deps.logger.error({ err }, 'policy evaluation failed; denying');
+      return {
+        action: 'deny',
+        rule: '<error>',
+        reason: 'policy evaluation failed; the request was denied',
+        obligations: { maskingProfile: null, limits: {} },
+      };
+    }
+  }
+
+  private profileFor(decision: Decision): MaskProfile | null {
+    const name = decision.obligations.maskingProfile;
+    if (!name) return null;
+    const profile = this.deps.masking().get(name);
+    if (!profile) throw new MaskingError(`masking profile "${name}" named by rule "${decision.rule}" does not exist`);
+    return profile;
+  }
+
+  private admission(
+    interaction: Interaction,
+    decision: Decision,
+    body: RequestBody,
+    profile: MaskProfile | null,
+    record: OpenInteraction,
+    release: (() => void) | null,
+  ): Admission {
+    const { metrics } = this.deps;
+    const guard = <T>(what: string, fn: () => T): T => {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof GatewayError) throw err;
+        throw new MaskingError(`response masking failed (${what}); the response was withheld`, { cause: err });
+      }
+    };
+    return {
+      interaction,
+      decision,
+      body,
+      masked: profile !== null,
+      maskResponseText: (text) => (profile ? guard('text', () => profile.maskText(text).text) : text),
+      maskResponseJson: (text) => (profile ? guard('json', () => profile.maskJsonText(text).text) : text),
+      maskRow: (columns, values) => (profile ? guard('row', () => profile.maskRow(columns, values).values) : [...values]),
+      responseStream: (format) => {
+        if (!profile) return null;
+        const inner = format === 'openai-sse' ? createOpenAiSseMasker(profile) : textStream(profile);
+        return {
+          push: (chunk) => guard('stream', () => inner.push(chunk)),
+          end: () => guard('stream', () => inner.end()),
+        };
+      },
+      complete: async (outcome) => {
+        release?.();
+        release = null;
+        const seconds = (Date.now() - interaction.startedAt) / 1000;
+        metrics.latency.observe({ connection: interaction.connection.name }, seconds);
+        metrics.requests.inc({
+          connection: interaction.connection.name,
+          kind: interaction.kind,
+          decision: decision.action,
+          outcome: outcome.errorCode ?? String(outcome.responseStatus ?? 'ok'),
+        });
+        await record.complete(outcome);
+      },
+    };
+  }
+
+  /**
+   * Records a request refused before it had a session (no or bad credential, unknown connection),
+   * in one session per connection for anonymous callers.
+   */
+  async recordRejected(
+    connection: string,
+    protocol: string,
+    clientAddr: string | null,
+    error: GatewayError,
+    request: { method: string | null; target: string | null; kind: InteractionKind },
+    who?: AuthContext,
+  ): Promise<void> {
+    try {
+      const key = `${who?.credential.tokenId ?? 'anonymous'}\u0000${connection}\u0000${protocol}`;
+      let sessionId = this.anonymousSessions.get(key);
+      if (!sessionId) {
+        sessionId = this.deps.recorder
+          .openSession({
+            principalId: who?.principal.id ?? null,
+            principalName: who?.principal.name ?? 'anonymous',
+            tokenId: who?.credential.tokenId ?? null,
+            connection,
+            protocol,
+            clientAddr,
+          })
+          .then((s) => s.id);
+        sessionId.catch(() => this.anonymousSessions.delete(key));
+        this.anonymousSessions.set(key, sessionId);
+      }
+      const record = await this.deps.recorder.open(await sessionId, {
+        kind: request.kind,
+        decision: 'deny',
+        rule: null,
+        reason: error.message,
+        method: request.method,
+        target: request.target,
+        model: null,
+        summary: {},
+        requestBody: null,
+        bytesIn: 0,
+      });
+      await record.complete({ status: 'complete', responseStatus: error.status, responseBody: null, errorCode: error.code, bytesOut: 0 });
+      this.deps.metrics.requests.inc({ connection, kind: request.kind, decision: 'deny', outcome: error.code });
+    } catch (err) {
+      this.deps.logger.error({ err, connection }, 'could not record a rejected request');
+    }
+  }
+}
+
+function textStream(profile: MaskProfile): ResponseStream {
+  const stream = profile.createTextStream();
+  return {
+    push: (chunk) => stream.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8')),
+    end: () => stream.end(),
+  };
+}
+
+function maskRequestBody(profile: MaskProfile, body: RequestBody): RequestBody {
+  switch (body.type) {
+    case 'none':
+      return body;
+    case 'json':
+      return { type: 'json', value: profile.maskJson(body.value).value };
+    case 'text':
+      return { type: 'text', text: profile.maskText(body.text).text };
+    case 'opaque':
+      throw new MaskingError(`a masking profile applies but the request body (${body.description}) cannot be scanned; it was not sent`);
+  }
+}
+
+function recordableBody(body: RequestBody): string | null {
+  switch (body.type) {
+    case 'none':
+      return null;
+    case 'json':
+      return JSON.stringify(body.value);
+    case 'text':
+      return body.text;
+    case 'opaque':
+      return `[${body.description}]`;
+  }
+}

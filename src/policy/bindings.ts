@@ -1,0 +1,102 @@
+import { celMap, type CelInput, type CelMap } from '@bufbuild/cel';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import type { RequestSummary } from '../interaction.ts';
+import type { PolicyInput } from './types.ts';
+
+type Entries = Array<[string, unknown]>;
+
+// Maps built from entry lists: plain objects would be re-converted by CEL on every field access,
+// and records with a null prototype (Node's header objects) are refused outright.
+const map = (entries: Entries): CelMap => celMap(new Map(entries) as Map<string, CelInput>);
+const record = (value: unknown): CelMap =>
+  map(value !== null && typeof value === 'object' ? Object.entries(value as Record<string, unknown>) : []);
+const toolArguments = (value: unknown): unknown =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? record(value) : (value ?? null);
+const int = (value: number | null): bigint | null => (value === null ? null : BigInt(Math.trunc(value)));
+
+/**
+ * The CEL variables of one decision, converted on first use so a decision that reaches no
+ * condition converts nothing. Field names are snake_case; integers are CEL ints.
+ */
+export class ConditionBindings {
+  readonly #input: PolicyInput;
+  #identity: CelMap | undefined;
+  #connection: CelMap | undefined;
+  #request: CelMap | undefined;
+  #time: ReturnType<typeof timestampFromMs> | undefined;
+
+  constructor(input: PolicyInput) {
+    this.#input = input;
+  }
+
+  get identity(): CelMap {
+    const p = this.#input.identity;
+    return (this.#identity ??= map([
+      ['id', p.id],
+      ['name', p.name],
+      ['kind', p.kind],
+      ['groups', p.groups],
+    ]));
+  }
+
+  get connection(): CelMap {
+    const c = this.#input.connection;
+    return (this.#connection ??= map([
+      ['name', c.name],
+      ['type', c.type],
+      ['tags', c.tags],
+    ]));
+  }
+
+  get request(): CelMap {
+    return (this.#request ??= requestView(this.#input.kind, this.#input.summary));
+  }
+
+  get time(): ReturnType<typeof timestampFromMs> {
+    return (this.#time ??= timestampFromMs(this.#input.time.getTime()));
+  }
+}
+
+function requestView(kind: string, summary: RequestSummary): CelMap {
+  const entries: Entries = [
+    ['kind', kind],
+    ['entities', summary.entities],
+  ];
+  const { http, llm, sql, mcp } = summary;
+  // Absent families stay absent: `has(request.sql)` is false and reading it fails the condition.
+  if (http !== undefined) {
+    entries.push(['http', map([['method', http.method], ['path', http.path], ['query', http.query], ['headers', record(http.headers)]])]);
+  }
+  if (llm !== undefined) {
+    entries.push([
+      'llm',
+      map([
+        ['model', llm.model],
+        ['stream', llm.stream],
+        ['message_text', llm.messageText],
+        ['tool_names', llm.toolNames],
+        ['max_tokens', int(llm.maxTokens)],
+        ['estimated_input_tokens', int(llm.estimatedInputTokens)],
+      ]),
+    ]);
+  }
+  if (sql !== undefined) {
+    entries.push([
+      'sql',
+      map([
+        ['text', sql.text],
+        ['kinds', sql.kinds],
+        ['tables', sql.tables],
+        ['has_where', sql.hasWhere],
+        ['functions', sql.functions],
+        ['multi_statement', sql.multiStatement],
+        ['parse_error', sql.parseError],
+        ['flags', record(sql.flags)],
+      ]),
+    ]);
+  }
+  if (mcp !== undefined) {
+    entries.push(['mcp', map([['method', mcp.method], ['tool', mcp.tool], ['arguments', toolArguments(mcp.arguments)]])]);
+  }
+  return map(entries);
+}

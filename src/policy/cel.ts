@@ -1,0 +1,176 @@
+import { celEnv, celFunc, CelScalar, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import type { ConditionBindings } from './bindings.ts';
+import { normalizeSqlName } from './sql-name.ts';
+
+type Expr = ReturnType<typeof parse>['expr'];
+
+/**
+ * What a condition may read, with CEL names in snake_case. `map` marks values whose keys are data
+ * (headers, flags, tool arguments); `leaf` values have no fields.
+ */
+type FieldTree = { readonly [field: string]: FieldTree | 'leaf' | 'map' };
+
+const VARIABLES: FieldTree = {
+  identity: { id: 'leaf', name: 'leaf', kind: 'leaf', groups: 'leaf' },
+  connection: { name: 'leaf', type: 'leaf', tags: 'leaf' },
+  request: {
+    kind: 'leaf',
+    entities: 'leaf',
+    http: { method: 'leaf', path: 'leaf', query: 'leaf', headers: 'map' },
+    llm: {
+      model: 'leaf',
+      stream: 'leaf',
+      message_text: 'leaf',
+      tool_names: 'leaf',
+      max_tokens: 'leaf',
+      estimated_input_tokens: 'leaf',
+    },
+    sql: {
+      text: 'leaf',
+      kinds: 'leaf',
+      tables: 'leaf',
+      has_where: 'leaf',
+      functions: 'leaf',
+      multi_statement: 'leaf',
+      parse_error: 'leaf',
+      flags: 'map',
+    },
+    mcp: { method: 'leaf', tool: 'leaf', arguments: 'map' },
+  },
+  time: 'leaf',
+};
+
+/** Names the planner handles itself rather than through the function resolver. */
+const PLANNER_OPERATORS = new Set(['_[_]', '_[?_]', '_?._', '_?_:_', '_&&_', '_||_', '@not_strictly_false', '__not_strictly_false__']);
+
+const env = celEnv({
+  funcs: [
+    ...strings,
+    // SQL names arrive as the classifier saw them (`public.Users`, `"users"`); guardrails compare bare names.
+    celFunc('sqlName', [CelScalar.STRING], CelScalar.STRING, (name) => normalizeSqlName(name)),
+  ],
+});
+
+export interface CompiledCondition {
+  readonly source: string;
+  /** Returns `true` or `false`; anything else (a CelError, a non-bool) is a failed condition. */
+  run(bindings: ConditionBindings): unknown;
+}
+
+export type CompileResult = { readonly condition: CompiledCondition; readonly errors?: undefined } | { readonly errors: readonly string[] };
+
+/** Parses, checks names against the documented variables and functions, and plans once. */
+export function compileCondition(source: string): CompileResult {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (err) {
+    return { errors: [`syntax error: ${(err as Error).message}`] };
+  }
+  const errors: string[] = [];
+  checkExpr(parsed.expr, new Set(), errors);
+  if (errors.length > 0) return { errors: [...new Set(errors)] };
+  let program: (bindings: Record<string, CelInput>) => unknown;
+  try {
+    program = plan(env, parsed);
+  } catch (err) {
+    return { errors: [(err as Error).message] };
+  }
+  return {
+    condition: {
+      source,
+      // The activation reads variables by property access, so the lazily converting class instance
+      // stands in for a plain record.
+      run: (bindings) => program(bindings as unknown as Record<string, CelInput>),
+    },
+  };
+}
+
+/** Why a condition result is not a usable boolean, for traces. */
+export function describeConditionFailure(result: unknown): string {
+  if (isCelError(result)) return result.message;
+  return `the condition returned ${typeof result === 'bigint' ? 'an int' : typeof result} instead of true or false`;
+}
+
+function checkExpr(expr: Expr | undefined, bound: ReadonlySet<string>, errors: string[]): void {
+  if (expr === undefined) return;
+  const kind = expr.exprKind;
+  switch (kind.case) {
+    case 'identExpr':
+      checkPath(kind.value.name, [], bound, errors);
+      return;
+    case 'selectExpr': {
+      const fields: string[] = [];
+      let operand: Expr | undefined = expr;
+      while (operand?.exprKind.case === 'selectExpr') {
+        fields.unshift(operand.exprKind.value.field);
+        operand = operand.exprKind.value.operand;
+      }
+      if (operand?.exprKind.case === 'identExpr') checkPath(operand.exprKind.value.name, fields, bound, errors);
+      else checkExpr(operand, bound, errors);
+      return;
+    }
+    case 'callExpr': {
+      const { function: name, target, args } = kind.value;
+      if (!PLANNER_OPERATORS.has(name) && env.funcs.find(name) === undefined) {
+        errors.push(`unknown function "${name}"`);
+      }
+      checkExpr(target, bound, errors);
+      for (const arg of args) checkExpr(arg, bound, errors);
+      return;
+    }
+    case 'listExpr':
+      for (const element of kind.value.elements) checkExpr(element, bound, errors);
+      return;
+    case 'structExpr':
+      for (const entry of kind.value.entries) {
+        if (entry.keyKind.case === 'mapKey') checkExpr(entry.keyKind.value, bound, errors);
+        checkExpr(entry.value, bound, errors);
+      }
+      return;
+    case 'comprehensionExpr': {
+      const c = kind.value;
+      checkExpr(c.iterRange, bound, errors);
+      checkExpr(c.accuInit, bound, errors);
+      const inner = new Set(bound);
+      for (const name of [c.iterVar, c.iterVar2, c.accuVar]) if (name !== '') inner.add(name);
+      checkExpr(c.loopCondition, inner, errors);
+      checkExpr(c.loopStep, inner, errors);
+      checkExpr(c.result, inner, errors);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function checkPath(root: string, fields: readonly string[], bound: ReadonlySet<string>, errors: string[]): void {
+  if (bound.has(root)) return;
+  let node = VARIABLES[root];
+  if (node === undefined) {
+    errors.push(`unknown variable "${root}" (conditions can use ${Object.keys(VARIABLES).join(', ')})`);
+    return;
+  }
+  let path = root;
+  for (const field of fields) {
+    if (node === 'map') return;
+    if (node === 'leaf') {
+      errors.push(
+        root === 'time' && path === 'time'
+          ? `time is a timestamp and has no field "${field}": use functions such as time.getHours('UTC') or time.getDayOfWeek('Europe/Berlin')`
+          : `${path} has no field "${field}"`,
+      );
+      return;
+    }
+    const next: FieldTree | 'leaf' | 'map' | undefined = node[field];
+    if (next === undefined) {
+      const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const hint = snake !== field && node[snake] !== undefined ? `; fields are snake_case: did you mean "${snake}"?` : '';
+      errors.push(`unknown field "${path}.${field}" (fields of ${path}: ${Object.keys(node).join(', ')})${hint}`);
+      return;
+    }
+    node = next;
+    path = `${path}.${field}`;
+  }
+}

@@ -1,0 +1,150 @@
+import type { Decision, Obligations } from '../interaction.ts';
+import type { AnalyzedPolicy, RuleOrigin } from './analyze.ts';
+import { ConditionBindings } from './bindings.ts';
+import { describeConditionFailure, type CompiledCondition } from './cel.ts';
+import { parseDuration } from './duration.ts';
+import { compileMatch, firstMismatch, type CompiledMatch, type MatchField } from './match.ts';
+import type { RuleConfig } from './schema.ts';
+import type { PolicyEngine, PolicyInput } from './types.ts';
+
+export const DEFAULT_RULE = '<default>';
+
+export interface CompiledRule {
+  readonly name: string;
+  readonly config: RuleConfig;
+  readonly origin: RuleOrigin;
+  readonly match: CompiledMatch;
+  readonly condition: CompiledCondition | null;
+  /** Built once: a decision is returned by reference, so deciding allocates nothing of its own. */
+  readonly decision: Decision;
+  readonly failedDecision: Decision;
+}
+
+/** What happened at one rule, for explanations. */
+export type RuleTrace =
+  | { readonly rule: CompiledRule; readonly outcome: 'no_match'; readonly field: MatchField }
+  | { readonly rule: CompiledRule; readonly outcome: 'condition_false' }
+  | { readonly rule: CompiledRule; readonly outcome: 'condition_failed'; readonly error: string }
+  | { readonly rule: CompiledRule; readonly outcome: 'matched' };
+
+const NO_OBLIGATIONS: Obligations = Object.freeze({ maskingProfile: null, limits: Object.freeze({}) });
+
+const DEFAULT_DECISION: Decision = Object.freeze({
+  action: 'deny',
+  rule: DEFAULT_RULE,
+  reason: 'no policy rule matched this request, so it is denied by default',
+  obligations: NO_OBLIGATIONS,
+});
+
+function buildDecision(rule: RuleConfig): Decision {
+  const obligations: Obligations = Object.freeze({
+    maskingProfile: rule.mask ?? null,
+    limits: Object.freeze({ ...rule.limits }),
+  });
+  switch (rule.action) {
+    case 'allow':
+      return Object.freeze({ action: 'allow', rule: rule.name, obligations });
+    case 'deny':
+      return Object.freeze({
+        action: 'deny',
+        rule: rule.name,
+        reason: rule.reason ?? `denied by policy rule "${rule.name}"`,
+        obligations,
+      });
+    case 'approve':
+      return Object.freeze({
+        action: 'approve',
+        rule: rule.name,
+        approvers: Object.freeze([...rule.approvers]),
+        required: rule.required,
+        timeoutMs: parseDuration(rule.timeout),
+        obligations,
+      });
+  }
+}
+
+// The caller sees only that the condition failed; the CEL error can name fields of the policy,
+// so it is kept for explanations (`gatehouse policy test`) rather than sent to the agent.
+const failedDecision = (name: string): Decision =>
+  Object.freeze({
+    action: 'deny',
+    rule: name,
+    reason: `the condition of policy rule "${name}" could not be evaluated for this request, so it is denied`,
+    obligations: NO_OBLIGATIONS,
+  });
+
+export class CompiledPolicy implements PolicyEngine {
+  readonly rules: readonly CompiledRule[];
+  readonly #defaultTtlMs: number | null;
+  readonly #groupTtlMs: ReadonlyMap<string, number>;
+
+  constructor(policy: AnalyzedPolicy) {
+    this.rules = Object.freeze(
+      policy.rules.map(({ config, origin, condition }) => ({
+        name: config.name,
+        config,
+        origin,
+        match: compileMatch(config.match),
+        condition,
+        decision: buildDecision(config),
+        failedDecision: failedDecision(config.name),
+      })),
+    );
+    const lifetime = policy.settings.tokenLifetime;
+    this.#defaultTtlMs = lifetime?.default === undefined ? null : parseDuration(lifetime.default);
+    this.#groupTtlMs = new Map(Object.entries(lifetime?.groups ?? {}).map(([group, d]) => [group, parseDuration(d)]));
+  }
+
+  get ruleCount(): number {
+    return this.rules.length;
+  }
+
+  decide(input: PolicyInput): Decision {
+    return this.evaluate(input, undefined);
+  }
+
+  /** First match wins. Never throws: anything unexpected denies, naming the rule being evaluated. */
+  evaluate(input: PolicyInput, trace: RuleTrace[] | undefined): Decision {
+    let current: CompiledRule | undefined;
+    try {
+      let bindings: ConditionBindings | undefined;
+      for (const rule of this.rules) {
+        current = rule;
+        const field = firstMismatch(rule.match, input);
+        if (field !== null) {
+          trace?.push({ rule, outcome: 'no_match', field });
+          continue;
+        }
+        if (rule.condition !== null) {
+          bindings ??= new ConditionBindings(input);
+          const result = rule.condition.run(bindings);
+          if (result === false) {
+            trace?.push({ rule, outcome: 'condition_false' });
+            continue;
+          }
+          if (result !== true) {
+            trace?.push({ rule, outcome: 'condition_failed', error: describeConditionFailure(result) });
+            return rule.failedDecision;
+          }
+        }
+        trace?.push({ rule, outcome: 'matched' });
+        return rule.decision;
+      }
+      return DEFAULT_DECISION;
+    } catch (err) {
+      if (current === undefined) return DEFAULT_DECISION;
+      trace?.push({ rule: current, outcome: 'condition_failed', error: (err as Error)?.message ?? String(err) });
+      return current.failedDecision;
+    }
+  }
+
+  /** The shortest of the default and every listed group of the principal: a group can only shorten. */
+  maxTokenTtlMs(groups: readonly string[]): number | null {
+    let shortest = this.#defaultTtlMs;
+    for (const group of groups) {
+      const ttl = this.#groupTtlMs.get(group);
+      if (ttl !== undefined && (shortest === null || ttl < shortest)) shortest = ttl;
+    }
+    return shortest;
+  }
+}

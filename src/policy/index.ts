@@ -1,0 +1,23 @@
+export type { CheckPolicyOptions, PolicyCheckResult, PolicyFile, PolicyProblem } from './analyze.ts';
+export { checkPolicy, compilePolicy, formatProblem } from './compile.ts';
+export { createMemoryCounters, type CounterCharge, type CounterLimit, type LimitCounters } from './counters.ts';
+export { parseDuration } from './duration.ts';
+export { CompiledPolicy, DEFAULT_RULE } from './engine.ts';
+export { explainDecision, type DecisionExplanation } from './explain.ts';
+export { createPolicyHolder, type PolicyHolder } from './holder.ts';
+export { createLimitTracker, type InspectableLimitTracker, type LimitTrackerOptions } from './limits.ts';
+export { loadPolicy, loadPolicyFiles, type LoadPolicyOptions } from './load-files.ts';
+export { PACK_NAMES, type PackName } from './packs/index.ts';
+export {
+  policyConfigSchema,
+  policyFileSchema,
+  ruleSchema,
+  type MatchConfig,
+  type PolicyConfig,
+  type PolicyConfigInput,
+  type PolicyFileConfig,
+  type RuleConfig,
+  type RuleConfigInput,
+} from './schema.ts';
+export { buildTestInput, type TestInputDeps, type TestInputFlags } from './test-input.ts';
+export type { LimitTracker, PolicyEngine, PolicyInput } from './types.ts';

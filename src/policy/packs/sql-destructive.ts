@@ -1,0 +1,114 @@
+import type { RuleConfig } from '../schema.ts';
+import { celStringList, SQL_ONLY, sqlFlag } from './cel-snippets.ts';
+
+/**
+ * Statement kinds and flags this pack relies on, as the SQL classifier (src/classify/sql.ts) reports them.
+ * Prefix tests (`drop…`, `alter…`, `grant…`) keep the pack closed against kinds the classifier adds later.
+ */
+export const ROLE_KINDS = [
+  'create_role',
+  'alter_role',
+  'drop_role',
+  'create_user',
+  'alter_user',
+  'drop_user',
+  'create_group',
+  'alter_group',
+  'drop_group',
+  'alter_role_set',
+  'set_role',
+  'set_session_authorization',
+  'reassign_owned',
+  'drop_owned',
+] as const;
+
+/** Statements that install code the gateway never sees run (function bodies, triggers, rules, libraries). */
+export const SERVER_CODE_KINDS = [
+  'create_function',
+  'create_procedure',
+  'create_trigger',
+  'create_event_trigger',
+  'create_rule',
+  'create_language',
+  'create_extension',
+  'load',
+] as const;
+
+/** Functions that stop the server's work, reload its config, touch its files or reach other servers. */
+export const DANGEROUS_FUNCTIONS = [
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_promote',
+  'pg_read_file',
+  'pg_read_binary_file',
+  'pg_stat_file',
+  'pg_ls_dir',
+  'pg_ls_logdir',
+  'pg_ls_waldir',
+  'pg_ls_tmpdir',
+  'pg_file_write',
+  'pg_file_rename',
+  'pg_file_unlink',
+  'lo_import',
+  'lo_export',
+  'lo_from_bytea',
+  'lo_put',
+  // set_config's arguments are not among the classifier's facts, so every call is refused rather
+  // than only those that change `role`, `session_authorization` or similar settings.
+  'set_config',
+] as const;
+
+const anyKind = (test: string) => `request.sql.kinds.exists(k, ${test})`;
+
+const deny = (name: string, when: string, reason: string): RuleConfig => ({
+  name: `sql-destructive/${name}`,
+  match: SQL_ONLY,
+  when,
+  action: 'deny',
+  reason,
+});
+
+export function sqlDestructiveRules(): RuleConfig[] {
+  return [
+    deny(
+      'unparseable',
+      `request.sql.parse_error != null || ${sqlFlag('parse_error')}`,
+      'the SQL could not be parsed, so the gateway cannot check it; it was not sent',
+    ),
+    deny('do-block', anyKind("k == 'do'"), 'DO blocks run code the gateway cannot inspect'),
+    deny(
+      'server-code',
+      anyKind(`k in ${celStringList(SERVER_CODE_KINDS)}`),
+      'creating functions, procedures, triggers, rules, languages or extensions, or loading libraries, is blocked',
+    ),
+    deny(
+      'role-change',
+      anyKind(`k in ${celStringList(ROLE_KINDS)} || k.endsWith('_role') || k.endsWith('_user') || k.endsWith('_group')`),
+      'creating, changing, dropping or switching roles and users is blocked',
+    ),
+    deny('grant-revoke', anyKind("k.startsWith('grant') || k.startsWith('revoke')"), 'GRANT and REVOKE are blocked'),
+    deny('drop', anyKind("k.startsWith('drop')"), 'DROP statements are blocked'),
+    deny('truncate', anyKind("k.startsWith('truncate')"), 'TRUNCATE is blocked'),
+    deny('alter', anyKind("k.startsWith('alter')"), 'ALTER statements are blocked'),
+    // has_where is false when any UPDATE or DELETE at any depth (a CTE, EXPLAIN ANALYZE, a rule body)
+    // lacks a WHERE, so it is checked without looking at the kinds, which may show only the outer SELECT.
+    deny('update-delete-without-where', '!request.sql.has_where', 'UPDATE and DELETE need a WHERE clause'),
+    deny(
+      'copy-program',
+      `${sqlFlag('copy_to_program')} || ${sqlFlag('copy_from_program')}`,
+      'COPY … TO PROGRAM and COPY … FROM PROGRAM run shell commands on the database server',
+    ),
+    deny(
+      'copy-server-file',
+      `${sqlFlag('copy_to_file')} || ${sqlFlag('copy_from_file')}`,
+      'COPY to or from a file on the database server is blocked; use STDIN/STDOUT',
+    ),
+    deny(
+      'dangerous-function',
+      `request.sql.functions.exists(f, sqlName(f) in ${celStringList(DANGEROUS_FUNCTIONS)} || sqlName(f).startsWith('dblink'))`,
+      'the statement calls a function that can stop sessions, reload or read server files, change settings or reach other servers',
+    ),
+  ];
+}

@@ -1,0 +1,236 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hkdfSync } from 'node:crypto';
+import { dirname } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { GatewayConfig } from './config/schema.ts';
+import { loadConfigFile } from './config/load.ts';
+import { ConnectionRegistry } from './config/connection-registry.ts';
+import { openStore } from './store/index.ts';
+import { createSecretBox } from './store/secret-box.ts';
+import type { Store } from './store/types.ts';
+import { Credentials, toPrincipal } from './identity/credentials.ts';
+import { CredentialWatch } from './identity/credential-watch.ts';
+import { ServiceAccounts } from './identity/service-accounts.ts';
+import { bootstrapAdmin, type BootstrapResult } from './identity/bootstrap.ts';
+import { createLimitTracker, loadPolicy } from './policy/index.ts';
+import type { PolicyEngine } from './policy/types.ts';
+import { compileMaskingProfiles, DEFAULT_PROFILES, type MaskingProfiles } from './masking/index.ts';
+import { Recorder } from './audit/recorder.ts';
+import { Pipeline } from './pipeline.ts';
+import { createMetrics } from './metrics.ts';
+import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
+import { UpstreamPools } from './adapters/http/upstream.ts';
+import { registerApi } from './api/server.ts';
+import { GatewayError } from './errors.ts';
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  /** Re-read on reload (SIGHUP); absent when the config came from memory. */
+  readonly configFile?: string;
+  readonly masterKey: Buffer;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+}
+
+export interface Gateway {
+  /** Base URL of the data-plane listener, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** Base URL of the admin API and console (the data-plane URL unless admin.listen is set). */
+  readonly adminUrl: string;
+  readonly store: Store;
+  readonly bootstrap: BootstrapResult;
+  readonly logger: Logger;
+  /** Issues a gth_ token for the admin identity (demo banner, tests); returns the secret. */
+  issueAgentToken(input: { connections: readonly string[]; ttlMs: number; name: string }): Promise<string>;
+  /** Re-reads the config file and swaps policy and masking; the old ones stay if the new ones are invalid. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Secrets never reach a log line: these paths are censored whatever a component logs. */
+const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'credential',
+  'secret',
+  'token',
+  'password',
+  '*.credential',
+  '*.secret',
+  '*.token',
+  '*.password',
+];
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'gatehouse' } });
+}
+
+function compileMasking(config: GatewayConfig, masterKey: Buffer): MaskingProfiles {
+  // Pseudonyms must be stable across restarts and replicas but unlinkable to other deployments.
+  const key = config.masking?.key
+    ? Buffer.from(config.masking.key, 'utf8')
+    : Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'gatehouse masking pseudonyms', 32));
+  return compileMaskingProfiles({ ...config.masking, profiles: { ...DEFAULT_PROFILES.profiles, ...config.masking?.profiles } }, key);
+}
+
+/** Everything a config reload replaces, built completely before it is swapped in. */
+async function compileState(config: GatewayConfig, masterKey: Buffer, baseDir: string): Promise<{ policy: PolicyEngine; masking: MaskingProfiles }> {
+  const masking = compileMasking(config, masterKey);
+  const policy = await loadPolicy(config.policy, { baseDir, knownMaskProfiles: masking.names });
+  return { policy, masking };
+}
+
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, masterKey } = options;
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const store = await openStore({ databaseUrl: env.GATEHOUSE_DATABASE_URL || config.store.databaseUrl, sqlitePath: config.store.sqlitePath, logger });
+  const closers: (() => Promise<unknown>)[] = [() => store.close()];
+  try {
+    const interrupted = await store.markOpenInteractionsInterrupted(Date.now());
+    if (interrupted > 0) logger.warn({ interrupted }, 'interactions left open by a previous run were marked interrupted');
+
+    const baseDir = options.configFile ? dirname(options.configFile) : process.cwd();
+    let state = await compileState(config, masterKey, baseDir);
+    const box = createSecretBox(masterKey);
+    const credentials = new Credentials(store, {
+      defaultTtlMs: config.identity.tokens.defaultTtl,
+      maxTtlMs: config.identity.tokens.maxTtl,
+      cacheTtlMs: config.identity.cacheTtl,
+      maxTtlForGroups: (groups) => state.policy.maxTokenTtlMs(groups),
+    });
+    const watch = new CredentialWatch(store);
+    watch.start();
+    closers.push(async () => watch.stop());
+    const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
+    const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
+    const connections = await ConnectionRegistry.create(config.connections, store, box);
+
+    const secretsProfile = state.masking.get('secrets');
+    if (!secretsProfile) throw new GatewayError('config_invalid', 'the built-in "secrets" masking profile is missing');
+    const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, (text) => secretsProfile.maskText(text).text);
+    const metrics = createMetrics();
+    const pipeline = new Pipeline({
+      credentials,
+      watch,
+      policy: () => state.policy,
+      limits: createLimitTracker(),
+      masking: () => state.masking,
+      // The built-in pii profile holds every detector, secrets included, so rules can test any entity type.
+      detectEntities: (text) => (state.masking.get('pii') ?? secretsProfile).detectEntities(text),
+      recorder,
+      metrics,
+      logger,
+    });
+    closers.push(() => pipeline.closeSessions('gateway stopped'));
+
+    const pools = new UpstreamPools(config.http.upstreamTimeout);
+    closers.push(() => pools.close());
+    const proxy = createHttpProxy({
+      pipeline,
+      connections,
+      pools,
+      metrics,
+      logger,
+      bodyLimit: config.http.bodyLimit,
+      upstreamTimeoutMs: config.http.upstreamTimeout,
+      recordBytes: config.recording.maxBodyBytes,
+      trustProxy: config.http.trustProxy,
+    });
+
+    const ready = async () => {
+      await store.ping();
+    };
+    const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
+      const app: FastifyInstance = Fastify({
+        logger: false,
+        bodyLimit: 1024 * 1024,
+        trustProxy: config.http.trustProxy,
+        ...(serverFactory ? { serverFactory } : {}),
+      });
+      app.get('/healthz', async () => ({ status: 'ok' }));
+      app.get('/readyz', async (_request, reply) => {
+        try {
+          await ready();
+          return { status: 'ready', store: store.engine };
+        } catch {
+          return reply.code(503).send({ status: 'unavailable', store: store.engine });
+        }
+      });
+      app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+      await registerApi(app, { store, credentials, serviceAccounts, watch, connections });
+      return app;
+    };
+
+    let url: string;
+    let adminUrl: string;
+    if (config.admin.listen) {
+      const dataPlane = createServer((req, res) => {
+        if (req.url?.startsWith(PROXY_PREFIX)) return proxy(req, res);
+        if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found on the data-plane listener', code: 'not_found' } }));
+      });
+      url = await listen(dataPlane, config.http.listen.host, config.http.listen.port);
+      closers.push(() => new Promise((resolve) => dataPlane.close(resolve)));
+      dataPlane.keepAliveTimeout = 65_000;
+      const admin = await buildAdminApp();
+      adminUrl = await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+      closers.push(() => admin.close());
+    } else {
+      const app = await buildAdminApp((handler) =>
+        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : handler(req, res))),
+      );
+      await app.ready();
+      url = await listen(app.server, config.http.listen.host, config.http.listen.port);
+      app.server.keepAliveTimeout = 65_000;
+      closers.push(() => app.close());
+      adminUrl = url;
+    }
+    logger.info({ url, adminUrl, store: store.engine, connections: connections.list().length }, 'gateway listening');
+
+    let closed = false;
+    return {
+      url,
+      adminUrl,
+      store,
+      bootstrap,
+      logger,
+      issueAgentToken: async (input) => {
+        const { secret } = await credentials.issue({ principal: toPrincipal(bootstrap.principal), kind: 'agent', ...input });
+        return secret;
+      },
+      reload: async () => {
+        if (!options.configFile) throw new GatewayError('invalid_argument', 'this gateway was not started from a config file');
+        const next = await loadConfigFile(options.configFile, env);
+        state = await compileState(next, masterKey, baseDir);
+        logger.info({ rules: state.policy.ruleCount }, 'policy and masking reloaded');
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        for (const close of closers.reverse()) await close().catch((err) => logger.error({ err }, 'error while stopping'));
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The Store, written once over a minimal SQL engine. The SQL is portable between SQLite and
+ * PostgreSQL and uses `?` placeholders; each engine prepares (or rewrites) a statement once
+ * and reuses it, so the texts below are constants, built when the module loads.
+ */
+import { GatewayError } from '../errors.ts';
+import {
+  CONNECTION_COLUMNS,
+  INTERACTION_COLUMNS,
+  PRINCIPAL_COLUMNS,
+  SERVICE_ACCOUNT_COLUMNS,
+  SESSION_COLUMNS,
+  TOKEN_COLUMNS,
+  connectionParams,
+  interactionParams,
+  placeholdersFor,
+  principalParams,
+  serviceAccountParams,
+  sessionParams,
+  toConnection,
+  toInteraction,
+  toPrincipal,
+  toServiceAccount,
+  toSession,
+  toToken,
+  tokenParams,
+  type SqlValue,
+} from './rows.ts';
+import type { Engine } from './store-error.ts';
+import type {
+  ConnectionRow,
+  InteractionCompletion,
+  InteractionRow,
+  PrincipalRow,
+  ServiceAccountRow,
+  SessionFilter,
+  SessionRow,
+  SessionSummary,
+  Store,
+  TokenFilter,
+  TokenRow,
+} from './types.ts';
+
+type DbRecord = Record<string, unknown>;
+
+export interface SqlEngine {
+  readonly engine: Engine;
+  /** Added after a sub-select of a parent row that must not change until the statement commits. */
+  readonly lockShared: string;
+  all(sql: string, params: readonly SqlValue[]): Promise<DbRecord[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params: readonly SqlValue[]): Promise<number>;
+  /** Applies pending migrations atomically, one migrating process at a time. */
+  migrate(): Promise<void>;
+  /**
+   * Runs a revoking statement (which returns the ids it revoked) until the token tree is
+   * closed under revocation, and returns every id revoked.
+   */
+  revokeTree(sql: string, params: readonly SqlValue[]): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SQL = {
+  getSetting: 'SELECT value FROM settings WHERE key = ?',
+  setSetting: 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  addSetting: 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING',
+
+  insertPrincipal: `INSERT INTO principals (${PRINCIPAL_COLUMNS}) VALUES (${placeholdersFor(PRINCIPAL_COLUMNS)})`,
+  getPrincipal: `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id = ?`,
+  findPrincipal: `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE kind = ? AND name = ?`,
+  listPrincipals: `SELECT ${PRINCIPAL_COLUMNS} FROM principals ORDER BY created_at, id`,
+
+  getToken: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`,
+  getTokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`,
+
+  insertServiceAccount: `INSERT INTO service_accounts (${SERVICE_ACCOUNT_COLUMNS}) VALUES (${placeholdersFor(SERVICE_ACCOUNT_COLUMNS)})`,
+  // An id wins over another account's equal name.
+  getServiceAccount: `SELECT ${SERVICE_ACCOUNT_COLUMNS} FROM service_accounts WHERE id = ? OR name = ?
+    ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
+  listServiceAccounts: `SELECT ${SERVICE_ACCOUNT_COLUMNS} FROM service_accounts ORDER BY name`,
+  disableServiceAccount: 'UPDATE service_accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?',
+
+  upsertConnection: `INSERT INTO connections (${CONNECTION_COLUMNS}) VALUES (${placeholdersFor(CONNECTION_COLUMNS)})
+    ON CONFLICT (name) DO UPDATE SET type = excluded.type, upstream = excluded.upstream, tags_json = excluded.tags_json,
+      credential = excluded.credential, options_json = excluded.options_json, updated_at = excluded.updated_at`,
+  getConnection: `SELECT ${CONNECTION_COLUMNS} FROM connections WHERE name = ?`,
+  listConnections: `SELECT ${CONNECTION_COLUMNS} FROM connections ORDER BY name`,
+  deleteConnection: 'DELETE FROM connections WHERE name = ?',
+
+  insertSession: `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholdersFor(SESSION_COLUMNS)})`,
+  // SET expressions read the row as it was, so the first end wins in both engines.
+  endSession: `UPDATE sessions SET ended_at = COALESCE(ended_at, ?),
+    end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END WHERE id = ?`,
+  getSession: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`,
+
+  insertInteraction: `INSERT INTO interactions (${INTERACTION_COLUMNS}) VALUES (${placeholdersFor(INTERACTION_COLUMNS)})`,
+  completeInteraction: `UPDATE interactions SET status = ?, decision = ?, rule = ?, reason = ?, response_status = ?,
+    response_body = ?, error_code = ?, bytes_in = ?, bytes_out = ?, completed_at = ?, latency_ms = ?, prev_hash = ?,
+    hash = ?, request_body = ? WHERE id = ?`,
+  listInteractions: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE session_id = ? ORDER BY seq`,
+  getInteraction: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE id = ?`,
+  interruptOpen: "UPDATE interactions SET status = 'interrupted', completed_at = ? WHERE status = 'open'",
+} as const;
+
+/**
+ * Revokes a token tree in one statement: the recursive CTE finds every descendant of the
+ * seed tokens, walking through already-revoked ones, and only rows still unrevoked change
+ * (so concurrent revokers each report an id at most once).
+ */
+function revokeTreeSql(seedWhere: string): string {
+  return `WITH RECURSIVE tree (id) AS (
+      SELECT id FROM tokens WHERE ${seedWhere}
+      UNION
+      SELECT child.id FROM tokens child JOIN tree ON child.parent_id = tree.id
+    )
+    UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT id FROM tree) RETURNING id`;
+}
+const REVOKE_TOKEN_TREE = revokeTreeSql('id = ?');
+const REVOKE_PRINCIPAL_TREES = revokeTreeSql('principal_id = ?');
+
+export class SqlStore implements Store {
+  readonly engine: Engine;
+  private readonly insertTokenSql: string;
+
+  constructor(private readonly db: SqlEngine) {
+    this.engine = db.engine;
+    // A child of a revoked token is born revoked; the lock makes a concurrent revokeToken
+    // either see the new child or finish first, so no child escapes its parent's revocation.
+    this.insertTokenSql = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+      COALESCE(?, (SELECT revoked_at FROM tokens WHERE id = ?${db.lockShared})), ?)`;
+  }
+
+  migrate(): Promise<void> {
+    return this.db.migrate();
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const row = await this.one(SQL.getSetting, [key]);
+    return row ? (row.value as string) : null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.db.run(SQL.setSetting, [key, value]);
+  }
+
+  async setSettingIfAbsent(key: string, value: string): Promise<string> {
+    // A concurrent insert of the same key waits on the unique index, then does nothing;
+    // the read that follows then sees whichever value committed first.
+    await this.db.run(SQL.addSetting, [key, value]);
+    const stored = await this.getSetting(key);
+    if (stored === null) throw new GatewayError('internal', `setting ${key} vanished while being set`);
+    return stored;
+  }
+
+  async insertPrincipal(row: PrincipalRow): Promise<void> {
+    await this.db.run(SQL.insertPrincipal, principalParams(row));
+  }
+
+  async getPrincipal(id: string): Promise<PrincipalRow | null> {
+    return orNull(await this.one(SQL.getPrincipal, [id]), toPrincipal);
+  }
+
+  async findPrincipal(kind: PrincipalRow['kind'], name: string): Promise<PrincipalRow | null> {
+    return orNull(await this.one(SQL.findPrincipal, [kind, name]), toPrincipal);
+  }
+
+  async listPrincipals(): Promise<PrincipalRow[]> {
+    return (await this.db.all(SQL.listPrincipals, [])).map(toPrincipal);
+  }
+
+  async insertToken(row: TokenRow): Promise<void> {
+    // tokenParams ends with revokedAt, parentId; the parent's id is bound twice.
+    await this.db.run(this.insertTokenSql, [...tokenParams(row), row.parentId]);
+  }
+
+  async getToken(id: string): Promise<TokenRow | null> {
+    return orNull(await this.one(SQL.getToken, [id]), toToken);
+  }
+
+  async getTokenByHash(hash: string): Promise<TokenRow | null> {
+    return orNull(await this.one(SQL.getTokenByHash, [hash]), toToken);
+  }
+
+  async listTokens(filter: TokenFilter): Promise<TokenRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.principalId !== undefined) {
+      where.push('principal_id = ?');
+      params.push(filter.principalId);
+    }
+    if (!filter.includeRevoked) where.push('revoked_at IS NULL');
+    if (!filter.includeExpired) {
+      where.push('(expires_at IS NULL OR expires_at > ?)');
+      params.push(filter.now);
+    }
+    const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at, id`;
+    return (await this.db.all(sql, params)).map(toToken);
+  }
+
+  revokeToken(id: string, at: number): Promise<string[]> {
+    return this.db.revokeTree(REVOKE_TOKEN_TREE, [id, at]);
+  }
+
+  revokePrincipalTokens(principalId: string, at: number): Promise<string[]> {
+    return this.db.revokeTree(REVOKE_PRINCIPAL_TREES, [principalId, at]);
+  }
+
+  async insertServiceAccount(row: ServiceAccountRow): Promise<void> {
+    await this.db.run(SQL.insertServiceAccount, serviceAccountParams(row));
+  }
+
+  async getServiceAccount(idOrName: string): Promise<ServiceAccountRow | null> {
+    return orNull(await this.one(SQL.getServiceAccount, [idOrName, idOrName, idOrName]), toServiceAccount);
+  }
+
+  async listServiceAccounts(): Promise<ServiceAccountRow[]> {
+    return (await this.db.all(SQL.listServiceAccounts, [])).map(toServiceAccount);
+  }
+
+  async disableServiceAccount(id: string, at: number): Promise<void> {
+    expectRow(await this.db.run(SQL.disableServiceAccount, [at, id]), 'service account', id);
+  }
+
+  async upsertConnection(row: ConnectionRow): Promise<void> {
+    await this.db.run(SQL.upsertConnection, connectionParams(row));
+  }
+
+  async getConnection(name: string): Promise<ConnectionRow | null> {
+    return orNull(await this.one(SQL.getConnection, [name]), toConnection);
+  }
+
+  async listConnections(): Promise<ConnectionRow[]> {
+    return (await this.db.all(SQL.listConnections, [])).map(toConnection);
+  }
+
+  async deleteConnection(name: string): Promise<boolean> {
+    return (await this.db.run(SQL.deleteConnection, [name])) > 0;
+  }
+
+  async insertSession(row: SessionRow): Promise<void> {
+    await this.db.run(SQL.insertSession, sessionParams(row));
+  }
+
+  async endSession(id: string, at: number, reason: string): Promise<void> {
+    expectRow(await this.db.run(SQL.endSession, [at, reason, id]), 'session', id);
+  }
+
+  async getSession(id: string): Promise<SessionRow | null> {
+    return orNull(await this.one(SQL.getSession, [id]), toSession);
+  }
+
+  async listSessions(filter: SessionFilter): Promise<SessionSummary[]> {
+    const offset = filter.offset ?? 0;
+    for (const [name, value] of [['limit', filter.limit], ['offset', offset]] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new GatewayError('invalid_argument', `${name} must be a non-negative integer`);
+      }
+    }
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.principalName !== undefined) {
+      where.push('s.principal_name = ?');
+      params.push(filter.principalName);
+    }
+    if (filter.connection !== undefined) {
+      where.push('s.connection = ?');
+      params.push(filter.connection);
+    }
+    const columns = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
+    const sql = `SELECT ${columns},
+        (SELECT COUNT(*) FROM interactions i WHERE i.session_id = s.id) AS interaction_count,
+        (SELECT COUNT(*) FROM interactions i WHERE i.session_id = s.id AND i.decision = 'deny') AS denied_count
+      FROM sessions s${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY s.started_at DESC, s.id DESC LIMIT ? OFFSET ?`;
+    const rows = await this.db.all(sql, [...params, filter.limit, offset]);
+    return rows.map((r) => ({
+      ...toSession(r),
+      interactionCount: Number(r.interaction_count),
+      deniedCount: Number(r.denied_count),
+    }));
+  }
+
+  async insertInteraction(row: InteractionRow): Promise<void> {
+    await this.db.run(SQL.insertInteraction, interactionParams(row));
+  }
+
+  async completeInteraction(id: string, f: InteractionCompletion): Promise<void> {
+    const changed = await this.db.run(SQL.completeInteraction, [
+      f.status, f.decision, f.rule, f.reason, f.responseStatus, f.responseBody, f.errorCode, f.bytesIn, f.bytesOut,
+      f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, id,
+    ]);
+    expectRow(changed, 'interaction', id);
+  }
+
+  async listInteractions(sessionId: string): Promise<InteractionRow[]> {
+    return (await this.db.all(SQL.listInteractions, [sessionId])).map(toInteraction);
+  }
+
+  async getInteraction(id: string): Promise<InteractionRow | null> {
+    return orNull(await this.one(SQL.getInteraction, [id]), toInteraction);
+  }
+
+  markOpenInteractionsInterrupted(at: number): Promise<number> {
+    return this.db.run(SQL.interruptOpen, [at]);
+  }
+
+  private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {
+    return (await this.db.all(sql, params))[0];
+  }
+}
+
+function orNull<T>(record: DbRecord | undefined, to: (r: DbRecord) => T): T | null {
+  return record === undefined ? null : to(record);
+}
+
+function expectRow(changed: number, what: string, id: string): void {
+  if (changed === 0) throw new GatewayError('not_found', `${what} ${id} does not exist`);
+}

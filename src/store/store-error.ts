@@ -1,0 +1,37 @@
+import { GatewayError, StoreError } from '../errors.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+
+/** What a failed statement broke, as far as the caller can act on it. */
+export type Violation = 'unique' | 'foreign_key' | null;
+
+/**
+ * Turns an engine error into ours. A duplicate key or a missing parent row is the caller's
+ * mistake (`conflict`, `invalid_argument`); anything else means storage is not usable.
+ * `secrets` (e.g. the password from the database URL) are cut out of every message.
+ */
+export function storeFailure(
+  engine: Engine,
+  err: unknown,
+  options: { violation?: Violation; secrets?: readonly string[]; where?: string } = {},
+): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const { violation = null, secrets = [], where } = options;
+  if (violation === 'unique') {
+    return new GatewayError('conflict', `${engine} store: a row with the same key already exists`, { cause: err });
+  }
+  if (violation === 'foreign_key') {
+    return new GatewayError('invalid_argument', `${engine} store: the row refers to a row that does not exist`, {
+      cause: err,
+    });
+  }
+  const detail = redact(err instanceof Error ? err.message : String(err), secrets);
+  const place = where ? ` (${redact(where, secrets)})` : '';
+  return new StoreError(`${engine} store${place} unavailable: ${detail || 'unknown error'}`, { cause: err });
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
+  return out;
+}

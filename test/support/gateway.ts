@@ -1,0 +1,138 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { startGateway, type Gateway } from '../../src/server.ts';
+import { startDemoModel, type DemoModel } from '../../src/demo/demo-model.ts';
+
+export const UPSTREAM_KEY = `sk-upstream-${randomBytes(16).toString('hex')}`;
+export const ADMIN_TOKEN = `gta_${randomBytes(24).toString('hex')}`;
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly demo: DemoModel;
+  readonly url: string;
+  readonly dir: string;
+  /** Every log line the gateway wrote, as text. */
+  readonly logs: string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly configText: string;
+  readonly masterKey: Buffer;
+  /** Calls the admin API with the admin token; returns status and parsed JSON. */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
+  /** Issues a gth_ token through the API (as a user with groups when `user` is given). */
+  token(options?: { connections?: string[]; ttl?: string; user?: string; groups?: string[] }): Promise<string>;
+  restart(): Promise<TestGateway>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  /** YAML appended to the generated config (policy, masking, extra connections …). */
+  readonly extraYaml?: string;
+  /** YAML list items appended to `connections:`. */
+  readonly extraConnections?: string;
+  /** Replaces the default policy block. */
+  readonly policyYaml?: string;
+  readonly databaseUrl?: string;
+  readonly demo?: DemoModel;
+  readonly dir?: string;
+  readonly masterKey?: Buffer;
+  readonly upstreamTimeout?: string;
+  readonly bodyLimit?: string;
+}
+
+const DEFAULT_POLICY = `
+policy:
+  rules:
+    - name: allow-all
+      action: allow
+`;
+
+/** A gateway on a free loopback port, its own store in a temp folder, in front of the demo model. */
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-test-')));
+  const demo = options.demo ?? (await startDemoModel({ apiKey: UPSTREAM_KEY, slowMs: 3000 }));
+  const masterKey = options.masterKey ?? randomBytes(32);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    UPSTREAM_KEY,
+    GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN,
+    GATEHOUSE_DATABASE_URL: options.databaseUrl ?? '',
+  };
+  const configText = `
+http:
+  listen: 127.0.0.1:0
+  upstreamTimeout: ${options.upstreamTimeout ?? '2s'}
+  bodyLimit: ${options.bodyLimit ?? '1mb'}
+store:
+  sqlitePath: ${join(dir, 'gatehouse.db')}
+log:
+  level: info
+connections:
+  - name: openai
+    type: openai
+    upstream: ${demo.url}
+    credential: \${UPSTREAM_KEY}
+    tags: [llm]
+  - name: other
+    type: openai
+    upstream: ${demo.url}
+    credential: \${UPSTREAM_KEY}
+${options.extraConnections ?? ''}
+${options.policyYaml ?? DEFAULT_POLICY}
+${options.extraYaml ?? ''}`;
+  const config = parseConfig(configText, 'test.yaml', env);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
+  const gateway = await startGateway({ config, masterKey, env, logger });
+
+  const api: TestGateway['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
+    const response = await fetch(`${gateway.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  };
+
+  const self: TestGateway = {
+    gateway,
+    demo,
+    url: gateway.url,
+    dir,
+    logs,
+    env,
+    configText,
+    masterKey,
+    api,
+    token: async ({ connections = ['openai'], ttl, user, groups = [] } = {}) => {
+      const { status, json } = await api('POST', '/tokens', {
+        connections,
+        ...(ttl ? { ttl } : {}),
+        ...(user ? { for: { user, groups } } : {}),
+      });
+      if (status !== 201) throw new Error(`token create failed: ${status} ${JSON.stringify(json)}`);
+      return json.token as string;
+    },
+    restart: async () => {
+      await gateway.close();
+      return startTestGateway({ ...options, dir, demo, masterKey });
+    },
+    close: async () => {
+      await gateway.close();
+      if (!options.demo) await demo.close();
+      if (!options.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return self;
+}
