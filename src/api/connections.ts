@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
 import { credentialSchema } from '../config/schema.ts';
 import { viewConnection } from '../config/connection-registry.ts';
-import { parse, type ApiDeps } from './server.ts';
+import type { ApiDeps } from './server.ts';
+import { parse } from './request.ts';
 
 const connectionBody = z
   .object({

@@ -5,7 +5,8 @@ import type { Principal } from '../interaction.ts';
 import type { PrincipalRow, ServiceAccountRow, TokenRow } from '../store/types.ts';
 import { toPrincipal } from '../identity/credentials.ts';
 import { newId } from '../identity/token-format.ts';
-import { bearerOf, durationField, parse, type ApiDeps } from './server.ts';
+import type { ApiDeps } from './server.ts';
+import { bearerOf, durationField, parse } from './request.ts';
 
 const names = z.array(z.string().min(1)).min(1, 'name at least one connection');
 

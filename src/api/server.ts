@@ -1,13 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { AuthError, GatewayError, toGatewayError } from '../errors.ts';
 import type { AuthContext, Credentials } from '../identity/credentials.ts';
 import type { CredentialWatch } from '../identity/credential-watch.ts';
 import type { ServiceAccounts } from '../identity/service-accounts.ts';
 import type { ConnectionRegistry } from '../config/connection-registry.ts';
 import type { Store } from '../store/types.ts';
-import { parseDuration } from '../policy/duration.ts';
 import { errorBody, errorHeaders } from '../adapters/http/render.ts';
+import { bearerOf } from './request.ts';
 import { registerConnectionRoutes } from './connections.ts';
 import { registerIdentityRoutes } from './identity.ts';
 import { registerSessionRoutes } from './sessions.ts';
@@ -30,28 +29,6 @@ export const API_PREFIX = '/api/v1';
 
 /** Routes that authenticate with something other than an admin token. */
 const PUBLIC_ROUTES: ReadonlySet<string> = new Set([`${API_PREFIX}/token/exchange`]);
-
-export function bearerOf(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
-  return match?.[1]?.trim();
-}
-
-/** Parses a request part with zod; failures name the field. */
-export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  throw new GatewayError('invalid_argument', `${issue.path.join('.') || 'body'}: ${issue.message}`);
-}
-
-export const durationField = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 export function sendError(reply: FastifyReply, error: GatewayError): FastifyReply {
   return reply.code(error.status).headers(errorHeaders(error)).send(errorBody(error));

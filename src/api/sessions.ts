@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
 import { verifyChain } from '../audit/hash-chain.ts';
-import { parse, type ApiDeps } from './server.ts';
+import type { ApiDeps } from './server.ts';
+import { parse } from './request.ts';
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,21 @@ async function masterKey(env: NodeJS.ProcessEnv, demo: boolean, dataDir: string)
   const hex = randomBytes(32).toString('hex');
   await writeFile(file, `${hex}\n`, { mode: 0o600 });
   return { key: parseMasterKey(hex), note: `demo mode generated a master key in ${file}; set GATEHOUSE_MASTER_KEY in production` };
+}
+
+/** Calls `onChange` once things settle after an edit (editors write files in several steps). */
+function watchForChanges(paths: readonly string[], onChange: () => void): void {
+  let timer: NodeJS.Timeout | null = null;
+  for (const path of paths) {
+    try {
+      watch(path, { persistent: false }, () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(onChange, 300);
+      });
+    } catch {
+      // A path that cannot be watched still reloads on SIGHUP.
+    }
+  }
 }
 
 export async function runStart(options: { config?: string; demo?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -73,7 +89,12 @@ export async function runStart(options: { config?: string; demo?: boolean }, env
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => {
-    gateway.reload().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'reload refused; the previous policy stays in force'));
-  });
+  const reload = (why: string) => {
+    gateway.reload().then(
+      () => logger.info({ why }, 'configuration reloaded'),
+      (err) => logger.error({ why, error: (err as Error).message }, 'reload refused; the previous policy stays in force'),
+    );
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  watchForChanges([configFile, ...(config.policy.dir ? [resolve(dirname(configFile), config.policy.dir)] : [])], () => reload('file changed'));
 }

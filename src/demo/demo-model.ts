@@ -40,8 +40,10 @@ export interface DemoModelOptions {
   readonly chunkDelayMs?: number;
   /** How long the `demo-slow` model waits before answering; default 2000. */
   readonly slowMs?: number;
-  /** Keep every request in `requests`; default true. Benchmarks turn it off. */
+  /** Keep requests in `requests`; default true. Benchmarks turn it off. */
   readonly recordRequests?: boolean;
+  /** How many recent requests `requests` keeps; default 1000, which bounds memory behind `npm start`. */
+  readonly recordLimit?: number;
   readonly logger?: Pick<Logger, 'debug' | 'warn'>;
 }
 
@@ -60,7 +62,7 @@ export interface DemoModel {
   /** Base URL without `/v1`, e.g. http://127.0.0.1:PORT. */
   readonly url: string;
   readonly port: number;
-  /** Every request received, oldest first (empty when recordRequests is false). */
+  /** The most recent requests (up to recordLimit), oldest first; none when recordRequests is false. */
   readonly requests: RecordedRequest[];
   /** Requests whose client went away before the reply was complete. */
   readonly aborted: number;
@@ -69,6 +71,7 @@ export interface DemoModel {
   close(): Promise<void>;
 }
 
+const DEFAULT_RECORD_LIMIT = 1000;
 const DEFAULT_SLOW_MS = 2000;
 const RETRY_AFTER_SECONDS = 1;
 /** Marks a body that failed to parse, as distinct from an empty one. */
@@ -85,8 +88,16 @@ interface Exchange {
 type Handler = (exchange: Exchange) => Promise<void> | void;
 
 export async function startDemoModel(options: DemoModelOptions = {}): Promise<DemoModel> {
-  const { host = '127.0.0.1', port = 0, apiKey, chunkDelayMs = 0, slowMs = DEFAULT_SLOW_MS, recordRequests = true, logger } =
-    options;
+  const {
+    host = '127.0.0.1',
+    port = 0,
+    apiKey,
+    chunkDelayMs = 0,
+    slowMs = DEFAULT_SLOW_MS,
+    recordRequests = true,
+    recordLimit = DEFAULT_RECORD_LIMIT,
+    logger,
+  } = options;
   const requests: RecordedRequest[] = [];
   const held = new Set<() => void>();
   let aborted = 0;
@@ -171,6 +182,7 @@ export async function startDemoModel(options: DemoModelOptions = {}): Promise<De
     const body = await readBody(req);
     const json = body === '' ? undefined : parseJson(body);
     if (recordRequests) {
+      if (requests.length >= recordLimit) requests.shift();
       requests.push({ method, path, headers: flatHeaders(req), body, bodyJson: json === NOT_JSON ? undefined : json });
     }
     logger?.debug({ method, path }, 'demo model request');
@@ -188,8 +200,10 @@ export async function startDemoModel(options: DemoModelOptions = {}): Promise<De
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
+      // A client that left mid-request (even mid-body) needs no answer and is no fault of ours.
+      if (res.destroyed) return;
       logger?.warn({ err: error }, 'demo model failed to answer');
-      if (res.headersSent || res.destroyed) res.destroy();
+      if (res.headersSent) res.destroy();
       else sendJson(res, 500, serverError().toJson());
     });
   });

@@ -6,7 +6,7 @@
 import { LONG_MODEL } from './models.ts';
 
 /** Code points per streamed piece: small, so values a masker must catch straddle chunks. */
-const PIECE_LENGTH = 1000;
+const PIECE_LENGTH = 4;
 /** How many pieces the `demo-long` model streams. */
 export const LONG_PIECES = 200;
 

@@ -7,7 +7,7 @@ import type { CreateEmbeddingResponse, Embedding } from 'openai/resources/embedd
 import { estimateTokens, inputTexts } from './echo-text.ts';
 import type { EmbeddingBody } from './request-schemas.ts';
 
-export const DEFAULT_DIMENSIONS = 8;
+const DEFAULT_DIMENSIONS = 8;
 /** One SHA-256 digest yields eight 32-bit words, one per dimension. */
 const WORDS_PER_DIGEST = 8;
 
@@ -35,7 +35,7 @@ export function embeddings(body: EmbeddingBody): WireEmbeddingResponse {
 }
 
 /** A deterministic unit vector for `text`, rounded to float32 so both encodings carry the same numbers. */
-export function embed(text: string, dimensions: number): Float32Array {
+function embed(text: string, dimensions: number): Float32Array {
   const vector = new Float32Array(dimensions);
   for (let block = 0; block * WORDS_PER_DIGEST < dimensions; block++) {
     const digest = createHash('sha256').update(`${block}:${text}`).digest();

@@ -24,13 +24,16 @@ export function resolveOverlaps(spans: Span[]): Span[] {
   return kept;
 }
 
+const SIGNAL = /[0-9A-Z@:=_+\/-]/;
+
 export function createScanner(detectors: readonly Detector[]): Scanner {
   const list = [...detectors];
+  const gated = list.every((d) => d.signalled === true);
   return {
     detectors: list,
     scan(text: string): Span[] {
       const out: Span[] = [];
-      if (text.length === 0) return out;
+      if (text.length === 0 || (gated && !SIGNAL.test(text))) return out;
       for (const d of list) d.find(text, out);
       return resolveOverlaps(out);
     },

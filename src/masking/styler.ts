@@ -21,7 +21,7 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
-/** `****4242`: the last four letters or digits, and only when at least eight are there to hide. */
+/** `****4242`: the last four letters or digits, only of values with nine or more (so most stays hidden). */
 function partial(type: string, value: string): string {
   if (type === 'email') {
     const at = value.lastIndexOf('@');
@@ -34,7 +34,7 @@ function partial(type: string, value: string): string {
     count++;
     if (kept.length < 4) kept = value[i] + kept;
   }
-  return count >= 8 ? `****${kept}` : '****';
+  return count >= 9 ? `****${kept}` : '****';
 }
 
 export interface Styler {

@@ -47,6 +47,12 @@ export interface Detector {
    * a run that starts this way is suppressed to its end instead of being released.
    */
   readonly openPrefix?: string;
+  /**
+   * Every match contains a digit, an upper-case ASCII letter or one of `@:=_+/-`. When all of
+   * a scanner's detectors say so, text without any of those (most short JSON strings such as
+   * `"user"`, much prose) is skipped with one cheap test.
+   */
+  readonly signalled?: boolean;
 }
 
 export interface MaskResult {

@@ -61,7 +61,7 @@ function formatPath(prefix: string, path: readonly PropertyKey[]): string {
     if (typeof key === 'number') out += `[${key}]`;
     else out += out === '' ? String(key) : `.${String(key)}`;
   }
-  return out;
+  return out === '' ? '(top level)' : out;
 }
 
 function ruleNameOf(raw: unknown): string | undefined {
@@ -76,6 +76,30 @@ function zodProblems(error: z.ZodError, at: { file?: string; prefix: string; rul
     path: formatPath(at.prefix, issue.path),
     message: issue.message,
   }));
+}
+
+/** Settings that are valid but do not do what their author probably meant. */
+function settingsWarnings(settings: PolicySettings, packs: ReadonlySet<string>): PolicyProblem[] {
+  const warnings: PolicyProblem[] = [];
+  if (packs.has('data-exfiltration') && settings.sensitiveTables.length === 0 && settings.sensitiveConnectionTags.length === 0) {
+    warnings.push({
+      path: 'policy.include',
+      message: 'data-exfiltration is included but neither sensitiveTables nor sensitiveConnectionTags names anything to protect',
+    });
+  }
+  const lifetime = settings.tokenLifetime;
+  if (lifetime?.default !== undefined) {
+    const defaultMs = parseDuration(lifetime.default);
+    for (const [group, ttl] of Object.entries(lifetime.groups)) {
+      if (parseDuration(ttl) >= defaultMs) {
+        warnings.push({
+          path: `policy.tokenLifetime.groups.${group}`,
+          message: `${ttl} is not shorter than the default ${lifetime.default}; a group lifetime can only shorten tokens, so it has no effect`,
+        });
+      }
+    }
+  }
+  return warnings;
 }
 
 /**
@@ -102,26 +126,11 @@ export function analyzePolicy(config: unknown, options: CheckPolicyOptions = {})
         for (const rule of packRules(pack, settings)) rules.push({ config: rule, origin: { pack }, condition: null });
       }
     });
-    if (seenPacks.has('data-exfiltration') && settings.sensitiveTables.length === 0 && settings.sensitiveConnectionTags.length === 0) {
-      warnings.push({
-        path: 'policy.include',
-        message: 'data-exfiltration is included but neither sensitiveTables nor sensitiveConnectionTags names anything to protect',
-      });
-    }
-    const lifetime = settings.tokenLifetime;
-    if (lifetime?.default !== undefined) {
-      const defaultMs = parseDuration(lifetime.default);
-      for (const [group, ttl] of Object.entries(lifetime.groups)) {
-        if (parseDuration(ttl) >= defaultMs) {
-          warnings.push({
-            path: `policy.tokenLifetime.groups.${group}`,
-            message: `${ttl} is not shorter than the default ${lifetime.default}; a group lifetime can only shorten tokens, so it has no effect`,
-          });
-        }
-      }
-    }
-    settings.rules.forEach((raw, index) => candidates.push({ raw, path: `policy.rules[${index}]` }));
+    warnings.push(...settingsWarnings(settings, seenPacks));
   }
+  // Rules are still checked when the surrounding settings are not, so one run reports everything.
+  const rawRules = settings?.rules ?? (config as { rules?: unknown } | null | undefined)?.rules;
+  if (Array.isArray(rawRules)) rawRules.forEach((raw, index) => candidates.push({ raw, path: `policy.rules[${index}]` }));
 
   for (const { file, content } of options.files ?? []) {
     const parsed = policyFileSettingsSchema.safeParse(content ?? {});

@@ -2,44 +2,9 @@ import { celEnv, celFunc, CelScalar, isCelError, parse, plan, type CelInput } fr
 import { strings } from '@bufbuild/cel/ext';
 import type { ConditionBindings } from './bindings.ts';
 import { normalizeSqlName } from './sql-name.ts';
+import { VARIABLES, type FieldTree } from './variables.ts';
 
 type Expr = ReturnType<typeof parse>['expr'];
-
-/**
- * What a condition may read, with CEL names in snake_case. `map` marks values whose keys are data
- * (headers, flags, tool arguments); `leaf` values have no fields.
- */
-type FieldTree = { readonly [field: string]: FieldTree | 'leaf' | 'map' };
-
-const VARIABLES: FieldTree = {
-  identity: { id: 'leaf', name: 'leaf', kind: 'leaf', groups: 'leaf' },
-  connection: { name: 'leaf', type: 'leaf', tags: 'leaf' },
-  request: {
-    kind: 'leaf',
-    entities: 'leaf',
-    http: { method: 'leaf', path: 'leaf', query: 'leaf', headers: 'map' },
-    llm: {
-      model: 'leaf',
-      stream: 'leaf',
-      message_text: 'leaf',
-      tool_names: 'leaf',
-      max_tokens: 'leaf',
-      estimated_input_tokens: 'leaf',
-    },
-    sql: {
-      text: 'leaf',
-      kinds: 'leaf',
-      tables: 'leaf',
-      has_where: 'leaf',
-      functions: 'leaf',
-      multi_statement: 'leaf',
-      parse_error: 'leaf',
-      flags: 'map',
-    },
-    mcp: { method: 'leaf', tool: 'leaf', arguments: 'map' },
-  },
-  time: 'leaf',
-};
 
 /** Names the planner handles itself rather than through the function resolver. */
 const PLANNER_OPERATORS = new Set(['_[_]', '_[?_]', '_?._', '_?_:_', '_&&_', '_||_', '@not_strictly_false', '__not_strictly_false__']);
@@ -53,7 +18,6 @@ const env = celEnv({
 });
 
 export interface CompiledCondition {
-  readonly source: string;
   /** Returns `true` or `false`; anything else (a CelError, a non-bool) is a failed condition. */
   run(bindings: ConditionBindings): unknown;
 }
@@ -79,7 +43,6 @@ export function compileCondition(source: string): CompileResult {
   }
   return {
     condition: {
-      source,
       // The activation reads variables by property access, so the lazily converting class instance
       // stands in for a plain record.
       run: (bindings) => program(bindings as unknown as Record<string, CelInput>),
@@ -134,7 +97,13 @@ function checkExpr(expr: Expr | undefined, bound: ReadonlySet<string>, errors: s
       checkExpr(c.iterRange, bound, errors);
       checkExpr(c.accuInit, bound, errors);
       const inner = new Set(bound);
-      for (const name of [c.iterVar, c.iterVar2, c.accuVar]) if (name !== '') inner.add(name);
+      for (const name of [c.iterVar, c.iterVar2, c.accuVar]) {
+        if (name === '') continue;
+        // Bindings answer qualified names such as `request.sql` directly, which a shadowing
+        // loop variable would silently bypass.
+        if (fieldOf(VARIABLES, name) !== undefined) errors.push(`the loop variable "${name}" hides the variable of that name; pick another`);
+        inner.add(name);
+      }
       checkExpr(c.loopCondition, inner, errors);
       checkExpr(c.loopStep, inner, errors);
       checkExpr(c.result, inner, errors);
@@ -145,9 +114,12 @@ function checkExpr(expr: Expr | undefined, bound: ReadonlySet<string>, errors: s
   }
 }
 
+// Own properties only: `toString` is not a variable.
+const fieldOf = (tree: FieldTree, name: string) => (Object.hasOwn(tree, name) ? tree[name] : undefined);
+
 function checkPath(root: string, fields: readonly string[], bound: ReadonlySet<string>, errors: string[]): void {
   if (bound.has(root)) return;
-  let node = VARIABLES[root];
+  let node = fieldOf(VARIABLES, root);
   if (node === undefined) {
     errors.push(`unknown variable "${root}" (conditions can use ${Object.keys(VARIABLES).join(', ')})`);
     return;
@@ -163,10 +135,10 @@ function checkPath(root: string, fields: readonly string[], bound: ReadonlySet<s
       );
       return;
     }
-    const next: FieldTree | 'leaf' | 'map' | undefined = node[field];
+    const next = fieldOf(node, field);
     if (next === undefined) {
       const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-      const hint = snake !== field && node[snake] !== undefined ? `; fields are snake_case: did you mean "${snake}"?` : '';
+      const hint = snake !== field && fieldOf(node, snake) !== undefined ? `; fields are snake_case: did you mean "${snake}"?` : '';
       errors.push(`unknown field "${path}.${field}" (fields of ${path}: ${Object.keys(node).join(', ')})${hint}`);
       return;
     }

@@ -80,7 +80,7 @@ function safeDecode(text: string): string {
 
 class PostgresEngine implements SqlEngine {
   readonly engine = 'postgres';
-  readonly lockShared = '';
+  readonly lockShared = ' FOR SHARE';
   /** Named statements: pg prepares each once per pooled connection and reuses it. */
   private readonly statements = new Map<string, { name: string; text: string }>();
   private ended = false;

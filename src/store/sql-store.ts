@@ -104,9 +104,9 @@ const SQL = {
 } as const;
 
 /**
- * Revokes a token tree in one statement: the recursive CTE finds every descendant of the
- * seed tokens, walking through already-revoked ones, and only rows still unrevoked change
- * (so concurrent revokers each report an id at most once).
+ * The revoking statement: the recursive CTE finds every descendant of the seed tokens,
+ * walking through already-revoked ones, and only rows still unrevoked change (so concurrent
+ * revokers each report an id at most once). SqlEngine.revokeTree decides how often it runs.
  */
 function revokeTreeSql(seedWhere: string): string {
   return `WITH RECURSIVE tree (id) AS (
@@ -118,6 +118,8 @@ function revokeTreeSql(seedWhere: string): string {
 }
 const REVOKE_TOKEN_TREE = revokeTreeSql('id = ?');
 const REVOKE_PRINCIPAL_TREES = revokeTreeSql('principal_id = ?');
+
+const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
 
 export class SqlStore implements Store {
   readonly engine: Engine;
@@ -276,8 +278,7 @@ export class SqlStore implements Store {
       where.push('s.connection = ?');
       params.push(filter.connection);
     }
-    const columns = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
-    const sql = `SELECT ${columns},
+    const sql = `SELECT ${SESSION_COLUMNS_OF_S},
         (SELECT COUNT(*) FROM interactions i WHERE i.session_id = s.id) AS interaction_count,
         (SELECT COUNT(*) FROM interactions i WHERE i.session_id = s.id AND i.decision = 'deny') AS denied_count
       FROM sessions s${where.length ? ` WHERE ${where.join(' AND ')}` : ''}

@@ -25,7 +25,7 @@ export function storeFailure(
       cause: err,
     });
   }
-  const detail = redact(err instanceof Error ? err.message : String(err), secrets);
+  const detail = redact(errorText(err), secrets);
   const place = where ? ` (${redact(where, secrets)})` : '';
   return new StoreError(`${engine} store${place} unavailable: ${detail || 'unknown error'}`, { cause: err });
 }
@@ -34,4 +34,11 @@ export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) if (secret) out = out.split(secret).join('***');
   return out;
+}
+
+/** Node reports a failed connect to a name with several addresses as an AggregateError with no message. */
+function errorText(err: unknown): string {
+  if (err instanceof AggregateError && !err.message) return err.errors.map(errorText).join('; ');
+  if (err instanceof Error) return err.message || String((err as { code?: unknown }).code ?? '');
+  return String(err);
 }

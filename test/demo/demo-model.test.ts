@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { startDemoModel, type DemoModel } from '../../src/demo/demo-model.ts';
 import { LONG_PIECES } from '../../src/demo/echo-text.ts';
 
@@ -65,7 +64,7 @@ describe('demo model', () => {
       assert.equal(completion.choices[0]?.message.content, 'Echo: my card is 4111 1111 1111 1111');
       assert.equal(completion.choices[0]?.finish_reason, 'stop');
       const usage = completion.usage;
-      assert.ok(usage && usage.prompt_tokens > 0 && usage.completion_tokens > 0);
+      assert.ok(usage && usage.prompt_tokens > 0 && usage.completion_tokens > 0, 'usage counts both sides');
       assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
 
       const [recorded] = model.requests;
@@ -93,12 +92,12 @@ describe('demo model', () => {
       const frames = (await response.text()).split('\n\n').filter(Boolean);
       assert.equal(frames.at(-1), 'data: [DONE]');
       const chunks = frames.slice(0, -1).map((f) => JSON.parse(f.slice('data: '.length)) as ChatCompletionChunk);
-      assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
+      assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'), 'every frame is a chunk');
       assert.equal(chunks[0]?.choices[0]?.delta.role, 'assistant');
       assert.equal(chunks.at(-2)?.choices[0]?.finish_reason, 'stop');
       const last = chunks.at(-1);
       assert.deepEqual(last?.choices, []);
-      assert.ok((last?.usage?.total_tokens ?? 0) > 0);
+      assert.ok((last?.usage?.total_tokens ?? 0) > 0, 'the last chunk carries usage');
     });
 
     it('calls the first tool when asked about the weather, with JSON arguments', async () => {
@@ -111,7 +110,7 @@ describe('demo model', () => {
       assert.equal(choice?.finish_reason, 'tool_calls');
       assert.equal(choice?.message.content, null);
       const call = choice?.message.tool_calls?.[0];
-      assert.ok(call?.type === 'function');
+      assert.ok(call?.type === 'function', 'a function call');
       assert.match(call.id, /^call_/);
       assert.equal(call.function.name, 'get_weather');
       assert.deepEqual(JSON.parse(call.function.arguments), { location: 'New York' });
@@ -152,7 +151,7 @@ describe('demo model', () => {
       const final = await stream.finalChatCompletion();
       const call = final.choices[0]?.message.tool_calls?.[0];
       assert.equal(final.choices[0]?.finish_reason, 'tool_calls');
-      assert.ok(call?.type === 'function');
+      assert.ok(call?.type === 'function', 'a function call');
       assert.equal(call.function.name, 'get_weather');
       assert.deepEqual(JSON.parse(call.function.arguments), { location: 'Paris' });
       assert.ok(fragments > 1, `expected the arguments in several fragments, got ${fragments}`);
@@ -196,7 +195,7 @@ describe('demo model', () => {
       assert.deepEqual(Array.from(decoded.data[0]?.embedding ?? []), floats.data[0]?.embedding);
       assert.notDeepEqual(floats.data[0]?.embedding, floats.data[1]?.embedding);
       const norm = Math.hypot(...(floats.data[0]?.embedding ?? []));
-      assert.ok(Math.abs(norm - 1) < 1e-6);
+      assert.ok(Math.abs(norm - 1) < 1e-6, `expected a unit vector, norm ${norm}`);
       const again = await openai.embeddings.create({ model: 'demo-embedding', input: 'alpha', encoding_format: 'float' });
       assert.deepEqual(again.data[0]?.embedding, floats.data[0]?.embedding);
       const wide = await openai.embeddings.create({ model: 'demo-embedding', input: 'alpha', dimensions: 20, encoding_format: 'float' });
@@ -222,7 +221,7 @@ describe('demo model', () => {
       const final = await stream.finalResponse();
       assert.equal(final.output_text, 'Echo: a longer streamed answer');
       const deltas = types.filter((t) => t === 'response.output_text.delta').length;
-      assert.ok(deltas > 2);
+      assert.ok(deltas > 2, `expected several text deltas, got ${deltas}`);
       assert.deepEqual(
         types.filter((t) => t !== 'response.output_text.delta'),
         [
@@ -242,10 +241,10 @@ describe('demo model', () => {
     it('lists and retrieves models', async () => {
       const ids: string[] = [];
       for await (const m of openai.models.list()) ids.push(m.id);
-      assert.ok(ids.includes('demo') && ids.includes('demo-hold'));
+      assert.ok(ids.includes('demo') && ids.includes('demo-hold'), `listed ${ids.join(', ')}`);
       assert.equal((await openai.models.retrieve('demo')).id, 'demo');
       await assert.rejects(openai.models.retrieve('gpt-nonexistent'), (e) => {
-        assert.ok(e instanceof OpenAI.NotFoundError);
+        assert.ok(e instanceof OpenAI.NotFoundError, String(e));
         assert.equal(e.code, 'model_not_found');
         return true;
       });
@@ -311,7 +310,7 @@ describe('demo model', () => {
       it(c.name, async () => {
         await assert.rejects(c.call(openai), (e) => {
           assert.ok(e instanceof c.type, `expected ${c.type.name}, got ${String(e)}`);
-          assert.ok(e instanceof OpenAI.APIError);
+          assert.ok(e instanceof OpenAI.APIError, String(e));
           assert.equal(e.status, c.status);
           assert.equal(e.code, c.code);
           if (c.param) assert.equal(e.param, c.param);
@@ -349,8 +348,8 @@ describe('demo model', () => {
     it('does not echo a wrong key back whole', async () => {
       const wrong = 'sk-this-key-must-not-come-back-9876';
       await assert.rejects(client(model, wrong).models.list(), (e) => {
-        assert.ok(e instanceof OpenAI.AuthenticationError);
-        assert.ok(!e.message.includes(wrong));
+        assert.ok(e instanceof OpenAI.AuthenticationError, String(e));
+        assert.ok(!e.message.includes(wrong), 'the whole key came back');
         return true;
       });
     });
@@ -360,7 +359,8 @@ describe('demo model', () => {
     it('demo-slow answers only after slowMs', async () => {
       const started = performance.now();
       const completion = await openai.chat.completions.create({ model: 'demo-slow', messages: [{ role: 'user', content: 'x' }] });
-      assert.ok(performance.now() - started >= 280);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 280, `answered after ${elapsed} ms`);
       assert.equal(completion.choices[0]?.message.content, 'Echo: x');
     });
 
@@ -428,8 +428,22 @@ describe('demo model aborts and options', () => {
       const { text } = await streamedText(stream);
       assert.equal(text, 'Echo: hi');
       // role, 2 content chunks, finish and [DONE]: four pauses.
-      assert.ok(performance.now() - started >= 90);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 90, `streamed in ${elapsed} ms`);
       assert.equal(model.requests.length, 0);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('keeps only the most recent recordLimit requests', async () => {
+    const model = await startDemoModel({ recordLimit: 3 });
+    try {
+      for (let n = 1; n <= 5; n++) await (await fetch(`${model.url}/v1/models?n=${n}`)).arrayBuffer();
+      assert.deepEqual(
+        model.requests.map((r) => r.path),
+        ['/v1/models?n=3', '/v1/models?n=4', '/v1/models?n=5'],
+      );
     } finally {
       await model.close();
     }

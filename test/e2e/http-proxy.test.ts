@@ -14,7 +14,7 @@ async function startEchoApi(): Promise<{ server: Server; url: string; seen: { he
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     seen.push({ headers: req.headers, body, url: req.url ?? '' });
-    if (req.url?.startsWith('/stream')) {
+    if (req.url?.endsWith('/stream')) {
       res.writeHead(200, { 'content-type': 'text/plain' });
       for (let i = 0; i < 5; i++) {
         res.write(`part ${i}\n`);

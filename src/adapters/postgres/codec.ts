@@ -133,7 +133,7 @@ export class FrontendParser {
         this.startPending(chunk, pos, Math.min(frameLength, Math.max(available, MIN_PENDING_CAPACITY)), frameLength);
         return null;
       }
-      const frame = Buffer.from(chunk.subarray(pos, pos + frameLength));
+      const frame = chunk.subarray(pos, pos + frameLength);
       pos += frameLength;
       const err = this.emit(frame, chunk.length - pos, onMessage);
       if (err !== null) return err;

@@ -19,6 +19,7 @@ function looksRandom(v: string): boolean {
 export const awsSecretKeyDetector: Detector = {
   type: 'aws_secret_key',
   name: 'aws_secret_key',
+  signalled: true,
   priority: PRIORITY.aws_secret_key,
   find(text: string, out: Span[]): void {
     CONTEXT.lastIndex = 0;

@@ -13,6 +13,7 @@ const PLACEHOLDER = /^(?:\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|<[^>]*>|\*+|x+|%s|\{[^}]
 export const databaseUrlDetector: Detector = {
   type: 'database_url',
   name: 'database_url',
+  signalled: true,
   priority: PRIORITY.database_url,
   find(text: string, out: Span[]): void {
     if (text.indexOf('://') === -1) return;

@@ -17,6 +17,7 @@ const DENSITY_SUFFIX = /^\d+(?:\.\d+)?x\./;
 export const emailDetector: Detector = {
   type: 'email',
   name: 'email',
+  signalled: true,
   priority: PRIORITY.email,
   normalize: (v) => v.toLowerCase(),
   find(text: string, out: Span[]): void {
@@ -28,10 +29,12 @@ export const emailDetector: Detector = {
         if (c >= 128 || LOCAL[c] === 0) break;
         start--;
       }
-      // A local part neither starts nor ends with a dot and has no `..`.
+      // A local part neither starts nor ends with a dot (`..` inside is a typo, still an address).
       while (start < at && (text.charCodeAt(start) === 46 || text.charCodeAt(start) === 39)) start++;
       let next = at + 1;
-      if (start < at && text.charCodeAt(at - 1) !== 46 && !text.slice(start, at).includes('..')) {
+      // `postgres://app@db.internal`: a URL's user, not an address.
+      const inUrl = start >= 3 && text.startsWith('://', start - 3);
+      if (start < at && !inUrl && text.charCodeAt(at - 1) !== 46) {
         DOMAIN.lastIndex = at + 1;
         const m = DOMAIN.exec(text);
         if (m !== null && !DENSITY_SUFFIX.test(m[0])) {

@@ -15,7 +15,7 @@ const IBAN_LENGTHS: Readonly<Record<string, number>> = {
 };
 
 // Country and check digits, then the start of the BBAN (printed in groups of four, or not at all).
-const CANDIDATE = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){4}/g;
+const CANDIDATE = /(?<![A-Za-z0-9])[A-Z][A-Z]\d\d(?: ?[A-Z0-9]){4}/g;
 const ALNUM_UPPER = /[A-Z0-9]/;
 
 /** Reads `length` IBAN characters from `start`, allowing single spaces every four; returns the end or -1. */
@@ -47,6 +47,7 @@ function readIban(text: string, start: number, length: number): number {
 export const ibanDetector: Detector = {
   type: 'iban',
   name: 'iban',
+  signalled: true,
   priority: PRIORITY.iban,
   normalize: (v) => v.replace(/ /g, ''),
   find(text: string, out: Span[]): void {

@@ -7,11 +7,12 @@ const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g');
 // Version numbers and section numbers look exactly like addresses; what precedes them tells.
 const VERSION_CONTEXT =
-  /(?:\bv|version|\bver\.?|release|build|firmware|kernel|update|upgrade|bump(?:ed)?|\btag|section|chapter|\bstep|figure|table|§|==|~=|>=|<=|@)\s*[:=]?\s*(?:to\s*)?$/i;
+  /(?:\bv|version|\bver\.?|release|build|firmware|kernel|update|upgrade|bump(?:ed)?|\btag|section|chapter|\bstep|figure|table|§|==|~=|>=|<=)\s*[:=]?\s*(?:to\s*)?$/i;
 
 export const ipv4Detector: Detector = {
   type: 'ipv4',
   name: 'ipv4',
+  signalled: true,
   priority: PRIORITY.ipv4,
   find(text: string, out: Span[]): void {
     IPV4.lastIndex = 0;
@@ -43,6 +44,7 @@ function hexDigitCount(s: string): number {
 export const ipv6Detector: Detector = {
   type: 'ipv6',
   name: 'ipv6',
+  signalled: true,
   priority: PRIORITY.ipv6,
   normalize: (v) => v.toLowerCase(),
   find(text: string, out: Span[]): void {

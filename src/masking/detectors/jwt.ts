@@ -13,6 +13,7 @@ function hasAlgHeader(token: string): boolean {
 
 export const jwtDetector: Detector = regexDetector({
   type: 'jwt',
+  signalled: true,
   priority: PRIORITY.jwt,
   patterns: [JWT],
   accept: (m) => hasAlgHeader(m[0]),

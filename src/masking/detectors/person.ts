@@ -22,6 +22,9 @@ interface PersonMatch {
 
 // compromise keeps titles and trailing punctuation in its match; the name is what we mask.
 const LEADING_TITLE = /^(?:(?:mr|mrs|ms|dr|prof|sir)\.?\s+)/i;
+// compromise also tags lower-case words, e-mail addresses and passwords as people; a name
+// as written in text is capitalised words (initials and particles allowed) and nothing else.
+const NAME_SHAPE = /^\p{Lu}[\p{L}'’-]*\.?(?:\s+(?:\p{Lu}[\p{L}'’-]*\.?|(?:de|da|di|del|der|van|von|la|le|bin|al)(?=\s)))*$/u;
 
 export const personDetector: Detector = {
   type: 'person',
@@ -37,8 +40,8 @@ export const personDetector: Detector = {
       let end = start + p.offset.length;
       const title = LEADING_TITLE.exec(text.slice(start, end));
       if (title !== null) start += title[0].length;
-      while (end > start && /[\s.,;:!?'"]/.test(text[end - 1]!)) end--;
-      if (end > start) out.push({ start, end, detector: personDetector });
+      while (end > start && /[^\p{L}.]/u.test(text[end - 1]!)) end--;
+      if (NAME_SHAPE.test(text.slice(start, end))) out.push({ start, end, detector: personDetector });
     }
   },
 };

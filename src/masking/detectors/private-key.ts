@@ -13,6 +13,7 @@ export const PRIVATE_KEY_FOOTER = /-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)
 export const privateKeyDetector: Detector = {
   type: 'private_key',
   name: 'private_key',
+  signalled: true,
   priority: PRIORITY.private_key,
   find(text: string, out: Span[]): void {
     let at = text.indexOf('-----BEGIN ');

@@ -11,6 +11,8 @@ export interface RegexDetectorSpec {
   readonly accept?: (match: RegExpExecArray, text: string) => boolean;
   readonly normalize?: (value: string) => string;
   readonly openPrefix?: string;
+  /** See Detector.signalled; true for every built-in regex detector. */
+  readonly signalled?: boolean;
 }
 
 /** The common detector shape: regex candidates, then an optional validation of each. */
@@ -24,6 +26,7 @@ export function regexDetector(spec: RegexDetectorSpec): Detector {
     priority: spec.priority,
     ...(spec.normalize ? { normalize: spec.normalize } : {}),
     ...(spec.openPrefix ? { openPrefix: spec.openPrefix } : {}),
+    ...(spec.signalled ? { signalled: true } : {}),
     find(text: string, out: Span[]): void {
       const accept = spec.accept;
       for (const re of spec.patterns) {

@@ -1,9 +1,10 @@
 import type { Detector, Span } from '../types.ts';
 import { PRIORITY } from './priority.ts';
 
-// Dashed or spaced 3-2-4. Nine plain digits are an SSN only after an SSN-ish word.
-const GROUPED = /(?<![\w\-.])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w]|[-.]\d)/g;
-const PLAIN = /(?<![\w\-.])(\d{3})(\d{2})(\d{4})(?![\w]|[-.]\d)/g;
+// Dashed or spaced 3-2-4. Nine plain digits are an SSN only after an SSN-ish word. Digits are
+// spelled out rather than `\d{3}` so that V8 can skip ahead (several times faster).
+const GROUPED = /(?<![\w\-.])(\d\d\d)([- ])(\d\d)\2(\d\d\d\d)(?![\w]|[-.]\d)/g;
+const PLAIN = /(?<![\w\-.])(\d\d\d)(\d\d)(\d\d\d\d)(?![\w]|[-.]\d)/g;
 const PLAIN_CONTEXT = /(?:ssn|social security|soc\.? ?sec|taxpayer id|\btin\b)[^\n]{0,24}$/i;
 
 /** Numbers the SSA never issues: area 000, 666, 900–999; group 00; serial 0000; and the famous misused ones. */
@@ -17,6 +18,7 @@ export function validSsnParts(area: string, group: string, serial: string): bool
 export const usSsnDetector: Detector = {
   type: 'us_ssn',
   name: 'us_ssn',
+  signalled: true,
   priority: PRIORITY.us_ssn,
   normalize: (v) => v.replace(/\D/g, ''),
   find(text: string, out: Span[]): void {

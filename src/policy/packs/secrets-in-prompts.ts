@@ -5,7 +5,7 @@ import { celStringList } from './cel-snippets.ts';
  * The masking engine adds the family type `secret` whenever a secret detector fires; the detector
  * types are listed as well so a summary built by another detector source is still caught.
  */
-export const SECRET_ENTITY_TYPES = [
+const SECRET_ENTITY_TYPES = [
   'secret',
   'aws_access_key',
   'aws_secret_key',

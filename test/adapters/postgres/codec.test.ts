@@ -203,6 +203,20 @@ describe('FrontendParser: buffers', () => {
     assert.deepEqual(kept[0]!.raw, snapshot);
   });
 
+  it('reassembles a 1 MiB message from small chunks', () => {
+    const data = Buffer.alloc(1024 * 1024, 'abcdefgh');
+    const frame = msg('d', data);
+    const chunks: Buffer[] = [];
+    for (let pos = 0; pos < frame.length; pos += 1000) chunks.push(frame.subarray(pos, pos + 1000));
+    const got = pushAll(typedParser(), chunks);
+    assert.deepEqual(got.errors, []);
+    assert.equal(got.messages.length, 1);
+    const m = got.messages[0]!;
+    assert.ok(m.type === 'copyData');
+    assert.ok(m.data.equals(data));
+    assert.equal(m.raw.length, frame.length);
+  });
+
   it('does not allocate what a peer only announces', () => {
     const p = typedParser();
     const huge = Buffer.concat([Buffer.from('Q'), i32(64 * 1024 * 1024), Buffer.from('select')]);

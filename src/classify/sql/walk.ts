@@ -1,0 +1,214 @@
+/**
+ * Collects facts from a whole libpg-query parse tree: every node, at every depth, because a
+ * data-changing statement can hide inside a SELECT (`WITH x AS (DELETE …) SELECT …`),
+ * EXPLAIN ANALYZE, PREPARE, a cursor, a rule or a function body.
+ *
+ * The tree is JSON: a node is `{ TypeName: { field: … } }`, except fields whose type is a
+ * specific struct, which appear unwrapped (`DeleteStmt.relation` is a bare RangeVar,
+ * `SelectStmt.withClause` a bare WithClause). The walk is iterative: the parser accepts
+ * expressions thousands of levels deep, deeper than a recursive walk's JS stack.
+ */
+import { statementKind } from './statement-kinds.ts';
+
+type Node = Readonly<Record<string, unknown>>;
+
+export const SQL_FLAGS = [
+  'copy_to_program',
+  'copy_from_program',
+  'copy_to_stdout',
+  'copy_from_stdin',
+  'copy_to_file',
+  'copy_from_file',
+  'select_star',
+  'has_limit',
+  'do_block',
+  'parse_error',
+  'empty',
+] as const;
+export type SqlFlag = (typeof SQL_FLAGS)[number];
+
+export interface TreeFacts {
+  readonly kinds: Set<string>;
+  readonly tables: Set<string>;
+  readonly functions: Set<string>;
+  hasWhere: boolean;
+  readonly flags: Set<SqlFlag>;
+}
+
+/** CTE names visible at a point of the tree; null when none. */
+type Scope = ReadonlySet<string> | null;
+
+interface Frame {
+  readonly value: unknown;
+  /** Node type when known (wrapped node, or a typed field listed in UNWRAPPED); null for anything else. */
+  readonly type: string | null;
+  readonly scope: Scope;
+  readonly top: boolean;
+}
+
+/** Typed fields that hold a bare node we must recognise (a bare RangeVar is recognised by its `relname`). */
+const UNWRAPPED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  SelectStmt: { larg: 'SelectStmt', rarg: 'SelectStmt' },
+  CallStmt: { funccall: 'FuncCall' },
+};
+
+/** What a MERGE branch does, so rules about insert, update and delete see it too. */
+const MERGE_ACTIONS: Readonly<Record<string, string>> = { CMD_INSERT: 'insert', CMD_UPDATE: 'update', CMD_DELETE: 'delete' };
+
+/** DROP of these object types names tables. */
+const TABLE_LIKE_DROPS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE']);
+
+const isTypeName = (key: string): boolean => {
+  const c = key.charCodeAt(0);
+  return c >= 65 && c <= 90;
+};
+
+const asNode = (v: unknown): Node | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : null);
+const asList = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
+const sval = (v: unknown): string | undefined => {
+  const s = asNode(asNode(v)?.['String'])?.['sval'];
+  return typeof s === 'string' ? s : undefined;
+};
+
+export function newTreeFacts(): TreeFacts {
+  return { kinds: new Set(), tables: new Set(), functions: new Set(), hasWhere: true, flags: new Set() };
+}
+
+/** Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. */
+export function walkStatement(stmt: Node, facts: TreeFacts): void {
+  const stack: Frame[] = [{ value: stmt, type: null, scope: null, top: true }];
+  const children: Frame[] = [];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { value, scope } = frame;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], type: null, scope, top: false });
+      continue;
+    }
+    const node = asNode(value);
+    if (node === null) continue;
+    let withClause: Node | null = null;
+    if (frame.type !== null) {
+      visit(frame.type, node, scope, frame.top, facts);
+      withClause = asNode(node['withClause']);
+    } else if (typeof node['relname'] === 'string') {
+      // a bare RangeVar is a typed field (a DML target, CREATE TABLE's name …): never a CTE reference
+      addTable(node, null, facts);
+    }
+    const childScope = withClause === null ? scope : pushWith(withClause, scope, children);
+    const unwrapped = frame.type === null ? undefined : UNWRAPPED[frame.type];
+    for (const key in node) {
+      if (key === 'withClause' && withClause !== null) continue; // pushWith queued its CTEs
+      const child = node[key];
+      if (child === null || typeof child !== 'object') continue;
+      const type = isTypeName(key) ? key : (unwrapped?.[key] ?? null);
+      // a wrapper's only key is the node type; its node is still this statement's top, if any
+      children.push({ value: child, type, scope: childScope, top: frame.top && frame.type === null });
+    }
+    // reversed onto the stack so nodes are visited in tree order (kinds come out in statement order)
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    children.length = 0;
+  }
+}
+
+/**
+ * Queues a statement's CTEs with the names each may see, and returns the scope of the rest of
+ * the statement. A plain CTE sees only the CTEs before it; so `WITH x AS (SELECT * FROM x)`
+ * reads a real table x. WITH RECURSIVE lets every CTE see all of them.
+ */
+function pushWith(withClause: Node, scope: Scope, children: Frame[]): Scope {
+  const ctes = asList(withClause['ctes']).map((c) => asNode(asNode(c)?.['CommonTableExpr'])).filter((c) => c !== null);
+  const names = ctes.map((c) => c['ctename']).filter((n): n is string => typeof n === 'string');
+  const all = new Set([...(scope ?? []), ...names]);
+  const recursive = withClause['recursive'] === true;
+  ctes.forEach((cte, i) => {
+    const visible = recursive ? all : new Set([...(scope ?? []), ...names.slice(0, i)]);
+    children.push({ value: cte, type: 'CommonTableExpr', scope: visible, top: false });
+  });
+  return all;
+}
+
+function visit(type: string, node: Node, scope: Scope, top: boolean, facts: TreeFacts): void {
+  const kind = statementKind(type, node);
+  // INSERT … VALUES parses its rows as a SELECT that reads nothing; only a bare VALUES statement is a query
+  if (kind !== null && !(type === 'SelectStmt' && !top && node['valuesLists'] !== undefined)) facts.kinds.add(kind);
+  switch (type) {
+    case 'SelectStmt':
+      if (node['intoClause'] !== undefined) facts.kinds.add('create_table');
+      if (asList(node['targetList']).some(isStarTarget)) facts.flags.add('select_star');
+      break;
+    case 'InsertStmt':
+      // an upsert rewrites existing rows: a rule about 'update' must see it
+      if (asNode(node['onConflictClause'])?.['action'] === 'ONCONFLICT_UPDATE') facts.kinds.add('update');
+      break;
+    case 'MergeWhenClause': {
+      const action = MERGE_ACTIONS[node['commandType'] as string];
+      if (action !== undefined) facts.kinds.add(action);
+      break;
+    }
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+      // WHERE CURRENT OF is a whereClause too (CurrentOfExpr): it touches one row
+      if (node['whereClause'] === undefined) facts.hasWhere = false;
+      break;
+    case 'CopyStmt':
+      facts.flags.add(copyFlag(node));
+      break;
+    case 'DoStmt':
+      facts.flags.add('do_block');
+      break;
+    case 'FuncCall':
+      addFunction(node, facts);
+      break;
+    case 'RangeVar':
+      addTable(node, scope, facts);
+      break;
+    case 'DropStmt':
+      if (TABLE_LIKE_DROPS.has(node['removeType'] as string)) {
+        for (const obj of asList(node['objects'])) {
+          const parts = asList(asNode(asNode(obj)?.['List'])?.['items']).map(sval);
+          if (parts.length > 0 && parts.every((p) => p !== undefined)) facts.tables.add(parts.join('.'));
+        }
+      }
+      break;
+  }
+}
+
+function isStarTarget(target: unknown): boolean {
+  const ref = asNode(asNode(asNode(asNode(target)?.['ResTarget'])?.['val'])?.['ColumnRef']);
+  return asList(ref?.['fields']).some((f) => asNode(f)?.['A_Star'] !== undefined);
+}
+
+function copyFlag(node: Node): SqlFlag {
+  const from = node['is_from'] === true;
+  if (node['is_program'] === true) return from ? 'copy_from_program' : 'copy_to_program';
+  if (typeof node['filename'] === 'string') return from ? 'copy_from_file' : 'copy_to_file';
+  return from ? 'copy_from_stdin' : 'copy_to_stdout';
+}
+
+/**
+ * Names come folded by the parser: unquoted identifiers lower-cased, quoted ones kept.
+ * An unqualified name that a visible CTE defines is that CTE, not a table.
+ */
+function addTable(rangeVar: Node, scope: Scope, facts: TreeFacts): void {
+  const relname = rangeVar['relname'] as string;
+  const schema = rangeVar['schemaname'];
+  const catalog = rangeVar['catalogname'];
+  if (typeof schema !== 'string') {
+    if (scope?.has(relname)) return;
+    facts.tables.add(relname);
+    return;
+  }
+  facts.tables.add(typeof catalog === 'string' ? `${catalog}.${schema}.${relname}` : `${schema}.${relname}`);
+}
+
+/**
+ * Lower-cased even when quoted: a quoted "PG_SLEEP" is a different function that rarely exists,
+ * and matching it as pg_sleep can only make a rule stricter, never looser.
+ */
+function addFunction(call: Node, facts: TreeFacts): void {
+  const parts = asList(call['funcname']).map(sval);
+  if (parts.length === 0 || parts.some((p) => p === undefined)) return;
+  const names = (parts as string[]).map((p) => p.toLowerCase());
+  facts.functions.add(names[names.length - 1]!);
+  if (names.length > 1) facts.functions.add(names.join('.'));
+}

@@ -1,0 +1,41 @@
+/**
+ * The masking engine: detectors for secrets and PII, styles, and the surfaces adapters call
+ * (text, JSON, result rows, text streams, OpenAI SSE). Everything fails closed with
+ * MaskingError (`masking_failed`).
+ */
+export { compileMaskingProfiles } from './compile.ts';
+export {
+  maskingConfigSchema,
+  maskingProfileSchema,
+  maskStyleSchema,
+  type MaskingConfig,
+  type MaskingConfigInput,
+  type MaskingProfileConfig,
+  type MaskingProfileInput,
+  type MaskStyle,
+  type CustomPatternConfig,
+  type ValidatorName,
+} from './config.ts';
+export { DEFAULT_PROFILES } from './defaults.ts';
+export { detectEntities } from './detect-entities.ts';
+export {
+  ENTITY_TYPES,
+  SECRET_TYPES,
+  PII_TYPES,
+  familyOf,
+  type EntityType,
+  type EntityFamily,
+  type SecretType,
+  type PiiType,
+} from './entity-types.ts';
+export { explainMasking, type ExplainedFinding, type MaskingExplanation } from './explain.ts';
+export { createOpenAiSseMasker, type OpenAiSseMasker, type OpenAiSseMaskerOptions } from './openai-sse.ts';
+export type {
+  Finding,
+  JsonMaskResult,
+  MaskingProfiles,
+  MaskProfile,
+  MaskResult,
+  RowMaskResult,
+  TextStreamMasker,
+} from './types.ts';

@@ -1,0 +1,143 @@
+import type { MaskStyle } from './config.ts';
+import type { MaskEngine } from './engine.ts';
+import { type FieldMatcher, formatJsonPath } from './json-path.ts';
+import type { ScanBudget } from './scan-budget.ts';
+import { FIELD_TYPE } from './styler.ts';
+import type { Finding } from './types.ts';
+
+export interface FieldRule {
+  readonly style: MaskStyle;
+  /** The path as configured, for the finding's detector name. */
+  readonly source: string;
+}
+
+/** Returned by the walk for a value that `drop` removes from its object or array. */
+const DROP: unique symbol = Symbol('drop');
+type Walked = unknown | typeof DROP;
+
+const NO_STATES: readonly number[] = [];
+// Integers this long may be card numbers written as JSON numbers.
+const SCANNED_INTEGER = 1e8;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  // JSON.parse makes `__proto__` an own key; plain assignment would set the prototype instead.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
+ * Walks a parsed JSON value: every string is scanned, named paths are masked whatever they
+ * hold, keys are left alone. Copy-on-write: unchanged subtrees keep their identity and the
+ * input is never mutated.
+ */
+export class JsonMasker {
+  private readonly stack: (string | number)[] = [];
+
+  constructor(
+    private readonly engine: MaskEngine,
+    private readonly fields: FieldMatcher<FieldRule> | null,
+    private readonly budget: ScanBudget,
+    private readonly findings: Finding[],
+  ) {}
+
+  mask(value: unknown): unknown {
+    const root = this.fields?.root;
+    const out = root ? this.maskNamed(root, value) : this.walk(value, this.fields?.initial ?? NO_STATES);
+    return out === DROP ? null : out;
+  }
+
+  private walk(value: unknown, states: readonly number[]): Walked {
+    if (typeof value === 'string') return this.maskString(value);
+    if (typeof value === 'number') return this.maskNumber(value);
+    if (Array.isArray(value)) return this.walkArray(value, states);
+    if (isPlainObject(value)) return this.walkObject(value, states);
+    return value;
+  }
+
+  private child(value: unknown, key: string | number, states: readonly number[]): Walked {
+    this.stack.push(key);
+    try {
+      if (states.length === 0) return this.walk(value, NO_STATES);
+      const next = this.fields!.step(states, key);
+      return next.matched === null ? this.walk(value, next.states) : this.maskNamed(next.matched, value);
+    } finally {
+      this.stack.pop();
+    }
+  }
+
+  private walkArray(arr: readonly unknown[], states: readonly number[]): Walked {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < arr.length; i++) {
+      const v = arr[i];
+      const m = this.child(v, i, states);
+      if (out === null && m === v) continue;
+      out ??= arr.slice(0, i);
+      if (m !== DROP) out.push(m);
+    }
+    return out ?? arr;
+  }
+
+  private walkObject(obj: Record<string, unknown>, states: readonly number[]): Walked {
+    const keys = Object.keys(obj);
+    let out: Record<string, unknown> | null = null;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = obj[k];
+      const m = this.child(v, k, states);
+      if (out === null && m === v) continue;
+      if (out === null) {
+        out = {};
+        for (let j = 0; j < i; j++) setOwn(out, keys[j]!, obj[keys[j]!]);
+      }
+      if (m !== DROP) setOwn(out, k, m);
+    }
+    return out ?? obj;
+  }
+
+  private maskString(s: string): Walked {
+    const text = this.budget.take(s);
+    const spans = this.engine.scanner.scan(text);
+    if (spans.length === 0) return text;
+    const path = formatJsonPath(this.stack);
+    if (spans.some((sp) => this.engine.styleOf(sp.detector) === 'drop')) {
+      for (const sp of spans) {
+        this.findings.push({ type: sp.detector.type, detector: sp.detector.name, start: sp.start, end: sp.end, replacement: '', path });
+      }
+      return DROP;
+    }
+    return this.engine.render(text, spans, 0, text.length, 0, this.findings, path);
+  }
+
+  private maskNumber(n: number): Walked {
+    if (!Number.isInteger(n) || Math.abs(n) < SCANNED_INTEGER) return n;
+    const s = String(n);
+    const spans = this.engine.scanner.scan(s);
+    const whole = spans[0];
+    if (whole === undefined || whole.start !== 0 || whole.end !== s.length) return n;
+    const path = formatJsonPath(this.stack);
+    if (this.engine.styleOf(whole.detector) === 'drop') {
+      this.findings.push({ type: whole.detector.type, detector: whole.detector.name, start: 0, end: s.length, replacement: '', path });
+      return DROP;
+    }
+    return this.engine.render(s, spans, 0, s.length, 0, this.findings, path);
+  }
+
+  private maskNamed(rule: FieldRule, value: unknown): Walked {
+    if (value === null || value === undefined) return rule.style === 'drop' ? DROP : value;
+    const repr = typeof value === 'string' ? value : JSON.stringify(value);
+    const replacement = rule.style === 'drop' ? '' : this.engine.styler.replace(FIELD_TYPE, rule.style, repr, repr);
+    this.findings.push({
+      type: FIELD_TYPE,
+      detector: `field:${rule.source}`,
+      start: 0,
+      end: repr.length,
+      replacement,
+      path: formatJsonPath(this.stack),
+    });
+    return rule.style === 'drop' ? DROP : replacement;
+  }
+}
