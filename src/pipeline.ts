@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { ApprovalPending, GatewayError, LimitExceeded, MaskingError, PolicyDenied, toGatewayError } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
@@ -65,6 +66,12 @@ export interface Admission {
   complete(outcome: InteractionOutcome): Promise<void>;
 }
 
+/**
+ * What a concurrency slot covers: one request (HTTP, where a session is a run of calls with one
+ * token) or the whole session (a Postgres connection is one agent for as long as it is open).
+ */
+export type SlotScope = 'request' | 'session';
+
 export interface Session {
   readonly id: string;
   readonly auth: AuthContext;
@@ -92,6 +99,8 @@ const NO_ENTITIES: readonly string[] = Object.freeze([]);
 export class Pipeline {
   private readonly anonymousSessions = new Map<string, Promise<string>>();
   private readonly sharedSessions = new Map<string, Promise<Session>>();
+  /** Slots held for a whole session (scope 'session'), released by Session.close. */
+  private readonly sessionSlots = new WeakMap<Session, () => void>();
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -121,11 +130,12 @@ export class Pipeline {
       clientAddr,
     });
     const controller = new AbortController();
+    const slot = this.sessionSlots;
     const unwatch = this.deps.watch.watch(auth.credential.tokenId, auth.credential.expiresAt, (reason: EndReason) => {
       controller.abort(new GatewayError(reason === 'expired' ? 'auth_expired' : 'auth_revoked', `credential ${reason}; session ended`));
     });
     let closed = false;
-    return {
+    const session: Session = {
       id: recorded.id,
       auth,
       connection,
@@ -133,10 +143,13 @@ export class Pipeline {
       close: async (reason) => {
         if (closed) return;
         closed = true;
+        slot.get(session)?.();
+        slot.delete(session);
         unwatch();
         await this.deps.recorder.endSession(recorded.id, controller.signal.aborted ? String((controller.signal.reason as Error).message) : reason);
       },
     };
+    return session;
   }
 
   /**
@@ -169,7 +182,7 @@ export class Pipeline {
   }
 
   /** Stages 2–5 and the write-ahead half of 8. Throws a GatewayError (already recorded) when the request must not go on. */
-  async admit(session: Session, draft: RequestDraft, perRequestSlot = true): Promise<Admission> {
+  async admit(session: Session, draft: RequestDraft, slot: SlotScope = 'request'): Promise<Admission> {
     const { auth, connection } = session;
     const entities = this.deps.detectEntities && draft.scanText ? this.deps.detectEntities(draft.scanText) : NO_ENTITIES;
     const summary: RequestSummary = { ...draft.summary, entities };
@@ -203,7 +216,12 @@ export class Pipeline {
     try {
       const limits = decision.obligations.limits;
       this.deps.limits.consume(auth.principal.id, limits, summary.llm?.estimatedInputTokens ?? 0);
-      if (perRequestSlot) release = this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
+      if (slot === 'request') {
+        release = this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
+      } else if (!this.sessionSlots.has(session)) {
+        // taken on the first admitted statement, under that decision's limits, until the session closes
+        this.sessionSlots.set(session, this.deps.limits.acquireSession(auth.principal.id, connection.name, limits));
+      }
     } catch (err) {
       if (err instanceof LimitExceeded) return refuse(err, 'limit');
       throw err;
@@ -376,9 +394,11 @@ export class Pipeline {
 
 function textStream(profile: MaskProfile): ResponseStream {
   const stream = profile.createTextStream();
+  // A multi-byte character may be split across chunks; the decoder carries the partial bytes over.
+  const decoder = new StringDecoder('utf8');
   return {
-    push: (chunk) => stream.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8')),
-    end: () => stream.end(),
+    push: (chunk) => stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)),
+    end: () => stream.push(decoder.end()) + stream.end(),
   };
 }
 

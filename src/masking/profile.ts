@@ -112,7 +112,6 @@ export function compileProfile(name: string, cfg: MaskingProfileConfig, styler: 
   const profile: MaskProfile = {
     name,
     styles,
-    holdBack: cfg.holdBack,
     maskText: (text) => failClosed(() => maskText(text)),
     maskJson: (value) =>
       failClosed(() => {

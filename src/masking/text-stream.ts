@@ -136,8 +136,12 @@ export class TextStream implements TextStreamMasker {
         const out = this.releaseUpTo(claim.start, spans, true);
         return out + this.suppress(claim.detector, this.held.length, Mode.Run);
       }
-      // An ordinary long run (base64 blob, minified line): release all but a tail.
-      cut = Math.max(cut, len - (this.options.holdBack >> 1));
+      // An ordinary long run (minified JSON, a blob): release all but a tail, cutting where
+      // a token ends (`","`) when there is one, so that a value is not cut in two.
+      const forced = len - (this.options.holdBack >> 1);
+      let boundary = forced;
+      while (boundary > cut && TOKEN_CHAR.test(this.held[boundary - 1]!)) boundary--;
+      cut = Math.max(cut, boundary > cut ? boundary : forced);
     }
     return this.releaseUpTo(cut, spans);
   }

@@ -92,7 +92,6 @@ export interface MaskProfile {
   detectEntities(text: string): string[];
   /** The style each detected type is masked with (for documentation and the CLI). */
   readonly styles: ReadonlyMap<string, MaskStyle>;
-  readonly holdBack: number;
 }
 
 export interface MaskingProfiles {

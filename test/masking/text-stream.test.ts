@@ -137,6 +137,19 @@ test('a long harmless run is released once it outgrows the window', () => {
   assert.equal(released + s.end(), blob);
 });
 
+test('a minified JSON line longer than the window is cut between values, not inside one', () => {
+  const p = profileOf({ entities: { secret: 'redact' }, holdBack: 64 });
+  const key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  // Different padding puts the window's forced cuts at every offset of the key.
+  for (let pad = 40; pad < 80; pad++) {
+    const json = JSON.stringify({ note: 'x'.repeat(pad), provider: 'aws', value: key, more: 'y'.repeat(80) });
+    for (const size of [1, 3]) {
+      const { out } = streamIn(p, splitEvery(json, size));
+      assert.equal(out, json.replace(key, '[AWS_SECRET_KEY]'), `pad ${pad}, chunks of ${size}`);
+    }
+  }
+});
+
 test('end() releases everything and the stream refuses further use', () => {
   const s = pii.createTextStream();
   assert.equal(s.push('a@example.com'), '');

@@ -24,8 +24,22 @@ export const ipv4Detector: Detector = {
   },
 };
 
-// Every IPv6 form but the bare `::` and `::1` has two colons with at most four hex digits between.
-const IPV6_ANCHOR = /:[0-9A-Fa-f]{0,4}:/g;
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/**
+ * Every IPv6 form but the bare `::` and `::1` has two colons with at most four hex digits
+ * between them; colons are found with indexOf and the rest is checked in place.
+ */
+function nextAnchor(text: string, from: number): number {
+  for (let p = text.indexOf(':', from); p !== -1; p = text.indexOf(':', p + 1)) {
+    let q = p + 1;
+    while (q < text.length && q - p <= 4 && isHex(text.charCodeAt(q))) q++;
+    if (text.charCodeAt(q) === 58) return p;
+  }
+  return -1;
+}
 
 function isHexOrColonOrDot(c: number): boolean {
   return (c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46;
@@ -33,6 +47,14 @@ function isHexOrColonOrDot(c: number): boolean {
 
 function isWordChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/** `::` or at least six colons (eight groups, or six and an IPv4 tail): cheaper than isIPv6 on `08:15:05`. */
+function mayBeIpv6(s: string): boolean {
+  if (s.includes('::')) return true;
+  let colons = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 58) colons++;
+  return colons >= 6;
 }
 
 function hexDigitCount(s: string): number {
@@ -48,20 +70,19 @@ export const ipv6Detector: Detector = {
   priority: PRIORITY.ipv6,
   normalize: (v) => v.toLowerCase(),
   find(text: string, out: Span[]): void {
-    IPV6_ANCHOR.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = IPV6_ANCHOR.exec(text)) !== null) {
-      let start = m.index;
+    for (let p = nextAnchor(text, 0); p !== -1; ) {
+      let start = p;
       while (start > 0 && isHexOrColonOrDot(text.charCodeAt(start - 1))) start--;
-      let end = m.index + m[0].length;
+      let end = p + 1;
       while (end < text.length && isHexOrColonOrDot(text.charCodeAt(end))) end++;
-      IPV6_ANCHOR.lastIndex = end;
+      p = nextAnchor(text, end);
       // A sentence-ending dot is not part of the address.
       while (end > start && text.charCodeAt(end - 1) === 46) end--;
       while (start < end && text.charCodeAt(start) === 46) start++;
       if (start > 0 && isWordChar(text.charCodeAt(start - 1))) continue;
       if (end < text.length && isWordChar(text.charCodeAt(end))) continue;
       let candidate = text.slice(start, end);
+      if (!mayBeIpv6(candidate)) continue;
       // `at 2001:db8::1: retrying` — a colon that ends the address in prose.
       if (!isIPv6(candidate) && candidate.endsWith(':') && !candidate.endsWith('::')) {
         candidate = candidate.slice(0, -1);

@@ -42,7 +42,8 @@ function validNanp(ten: string): boolean {
 }
 
 // `+` then digits with at most two separators between digits, e.g. `+44 (0)20 7946 0958`.
-const INTERNATIONAL = /(?<![\w+])\+\d(?:[ .\-()]{0,2}\d){6,17}/g;
+// Run only where indexOf finds a `+`.
+const INTERNATIONAL = /(?<![\w+])\+\d(?:[ .\-()]{0,2}\d){6,17}/y;
 // (415) 555-2671, 415-555-2671, 415.555.2671, 1-800-555-0199. Not the tail of a longer
 // digit group sequence (`4111 1111 …`).
 const NANP = /(?<![\w+\-.]|\d )(?:1[ .-]?)?(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}(?![\w]|[.-]\d)/g;
@@ -51,9 +52,10 @@ const NANP = /(?<![\w+\-.]|\d )(?:1[ .-]?)?(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .-])[2-
 const NATIONAL = /(?<![\w+\-.\/]|\d )0\d(?:\d{0,3}(?: \d{2,6}){1,4}(?![\w]|[.\/-]\d| \d)|(?:\.\d\d){4}(?![\w]|[.\/-]\d))/g;
 
 function pushInternational(text: string, out: Span[]): void {
-  INTERNATIONAL.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = INTERNATIONAL.exec(text)) !== null) {
+  for (let plus = text.indexOf('+'); plus !== -1; plus = text.indexOf('+', plus + 1)) {
+    INTERNATIONAL.lastIndex = plus;
+    const m = INTERNATIONAL.exec(text);
+    if (m === null) continue;
     const start = m.index;
     let candidate = m[0];
     // Back off one digit group at a time until the number is valid (or too short).
