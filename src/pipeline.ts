@@ -6,7 +6,7 @@ import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
 import type { PolicyEngine, LimitTracker } from './policy/types.ts';
 import type { MaskProfile, MaskingProfiles } from './masking/index.ts';
-import { createOpenAiSseMasker } from './masking/index.ts';
+import { createOpenAiSseMasker, SECRET_TYPES } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -87,8 +87,8 @@ export interface PipelineDeps {
   readonly policy: () => PolicyEngine;
   readonly limits: LimitTracker;
   readonly masking: () => MaskingProfiles;
-  /** Detects entity types for policy; null when no rule reads request.entities. */
-  readonly detectEntities: ((text: string) => string[]) | null;
+  /** Detects entity types for policy; called only when some rule reads request.entities. */
+  readonly detectEntities: (text: string) => string[];
   readonly recorder: Recorder;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -184,16 +184,17 @@ export class Pipeline {
   /** Stages 2–5 and the write-ahead half of 8. Throws a GatewayError (already recorded) when the request must not go on. */
   async admit(session: Session, draft: RequestDraft, slot: SlotScope = 'request'): Promise<Admission> {
     const { auth, connection } = session;
-    const entities = this.deps.detectEntities && draft.scanText ? this.deps.detectEntities(draft.scanText) : NO_ENTITIES;
+    const policy = this.deps.policy();
+    const entities = policy.readsEntities && draft.scanText ? this.deps.detectEntities(draft.scanText) : NO_ENTITIES;
     const summary: RequestSummary = { ...draft.summary, entities };
-    const decision = this.decide(auth, connection, draft.kind, summary);
+    const decision = this.decide(policy, auth, connection, draft.kind, summary);
 
     const base = {
       kind: draft.kind,
       method: draft.method,
       target: draft.target,
       model: draft.model,
-      summary: summary as unknown as Record<string, unknown>,
+      summary: recordableSummary(summary),
       bytesIn: draft.bytesIn,
     };
     const refuse = async (error: GatewayError, recordedDecision: string): Promise<never> => {
@@ -241,11 +242,13 @@ export class Pipeline {
     try {
       record = await this.deps.recorder.open(session.id, {
         ...base,
+        // The target may be SQL text carrying values: recorded as masked as the body.
+        target: profile && draft.target ? profile.maskText(draft.target).text : draft.target,
         decision: 'allow',
         rule: decision.rule,
         reason: null,
         requestBody: recordableBody(body),
-      });
+      }, profile !== null && coversSecrets(profile));
     } catch (err) {
       release?.();
       throw toGatewayError(err);
@@ -264,9 +267,9 @@ export class Pipeline {
     return this.admission(interaction, decision, body, profile, record, release);
   }
 
-  private decide(auth: AuthContext, connection: ConnectionInfo, kind: InteractionKind, summary: RequestSummary): Decision {
+  private decide(policy: PolicyEngine, auth: AuthContext, connection: ConnectionInfo, kind: InteractionKind, summary: RequestSummary): Decision {
     try {
-      return this.deps.policy().decide({
+      return policy.decide({
         identity: auth.principal,
         credential: auth.credential,
         connection,
@@ -392,6 +395,18 @@ export class Pipeline {
   }
 }
 
+const coverage = new WeakMap<MaskProfile, boolean>();
+
+/** Whether a profile runs every secret detector (then the recorder need not scan its output again). */
+function coversSecrets(profile: MaskProfile): boolean {
+  let covers = coverage.get(profile);
+  if (covers === undefined) {
+    covers = SECRET_TYPES.every((type) => profile.styles.has(type));
+    coverage.set(profile, covers);
+  }
+  return covers;
+}
+
 function textStream(profile: MaskProfile): ResponseStream {
   const stream = profile.createTextStream();
   // A multi-byte character may be split across chunks; the decoder carries the partial bytes over.
@@ -413,6 +428,19 @@ function maskRequestBody(profile: MaskProfile, body: RequestBody): RequestBody {
     case 'opaque':
       throw new MaskingError(`a masking profile applies but the request body (${body.description}) cannot be scanned; it was not sent`);
   }
+}
+
+/**
+ * The summary as recorded: the raw prompt and SQL text are left out, because the request body
+ * (masked) already holds them and the summary is never masked.
+ */
+function recordableSummary(summary: RequestSummary): Record<string, unknown> {
+  const { llm, sql, ...rest } = summary;
+  return {
+    ...rest,
+    ...(llm ? { llm: { ...llm, messageText: undefined } } : {}),
+    ...(sql ? { sql: { ...sql, text: undefined } } : {}),
+  };
 }
 
 function recordableBody(body: RequestBody): string | null {

@@ -23,6 +23,8 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { registerApi } from './api/server.ts';
+import { startPostgresListener } from './adapters/postgres/server.ts';
+import { initSqlClassifier } from './classify/sql.ts';
 import { GatewayError } from './errors.ts';
 
 export interface GatewayOptions {
@@ -39,6 +41,9 @@ export interface Gateway {
   readonly url: string;
   /** Base URL of the admin API and console (the data-plane URL unless admin.listen is set). */
   readonly adminUrl: string;
+  /** The PostgreSQL listener's port and base URL (postgres://host:port), or null when it is not started. */
+  readonly pgPort: number | null;
+  readonly postgresUrl: string | null;
   readonly store: Store;
   readonly bootstrap: BootstrapResult;
   readonly logger: Logger;
@@ -201,15 +206,42 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.ready();
       url = await listen(app.server, config.http.listen.host, config.http.listen.port);
       app.server.keepAliveTimeout = 65_000;
-      closers.push(() => app.close());
+      closers.push(async () => {
+        await app.close();
+        // the server was started with server.listen, not app.listen, so fastify does not close it
+        if (app.server.listening) {
+          app.server.closeAllConnections();
+          await new Promise((resolve) => app.server.close(resolve));
+        }
+      });
       adminUrl = url;
     }
-    logger.info({ url, adminUrl, store: store.engine, connections: connections.list().length }, 'gateway listening');
+    // Started when configured, or when a postgres connection exists to be reached.
+    let postgres: { port: number; url: string } | null = null;
+    if (config.postgres.listen || connections.list().some((c) => c.type === 'postgres')) {
+      await initSqlClassifier();
+      const listen = config.postgres.listen ?? { host: '127.0.0.1', port: 15432 };
+      const listener = await startPostgresListener({
+        host: listen.host,
+        port: listen.port,
+        tls: config.postgres.tls,
+        allowCleartextOverNetwork: config.postgres.allowCleartextOverNetwork,
+        pipeline,
+        connections,
+        logger,
+        upstreamTimeoutMs: config.http.upstreamTimeout,
+      });
+      closers.push(() => listener.close());
+      postgres = { port: listener.port, url: listener.url };
+    }
+    logger.info({ url, adminUrl, postgres: postgres?.url ?? null, store: store.engine, connections: connections.list().length }, 'gateway listening');
 
     let closed = false;
     return {
       url,
       adminUrl,
+      pgPort: postgres?.port ?? null,
+      postgresUrl: postgres?.url ?? null,
       store,
       bootstrap,
       logger,

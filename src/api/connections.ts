@@ -1,19 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
-import { credentialSchema } from '../config/schema.ts';
+import { checkConnectionShape, CONNECTION_TYPES, credentialSchema } from '../config/schema.ts';
 import { viewConnection } from '../config/connection-registry.ts';
 import type { ApiDeps } from './server.ts';
 import { parse } from './request.ts';
 
 const connectionBody = z
   .object({
-    type: z.enum(['openai', 'http']),
-    upstream: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    type: z.enum(CONNECTION_TYPES),
+    upstream: z.url({ error: 'expected a URL' }),
     credential: credentialSchema.optional(),
     tags: z.array(z.string().min(1)).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine(checkConnectionShape);
 
 export function registerConnectionRoutes(api: FastifyInstance, { connections }: ApiDeps): void {
   api.get('/connections', async () => ({ connections: connections.list().map(viewConnection) }));

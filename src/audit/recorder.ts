@@ -66,8 +66,9 @@ export class Recorder {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private body(text: string | null): string | null {
-    return text === null ? null : clipBody(this.redact(text), this.maxBodyBytes);
+  private body(text: string | null, secretsMasked: boolean): string | null {
+    if (text === null) return null;
+    return clipBody(secretsMasked ? text : this.redact(text), this.maxBodyBytes);
   }
 
   async openSession(input: OpenSession): Promise<RecordedSession> {
@@ -84,8 +85,12 @@ export class Recorder {
     await this.store.endSession(id, this.now(), reason);
   }
 
-  /** Throws StoreError when the store cannot take the record: the caller must not forward. */
-  async open(sessionId: string, draft: InteractionDraft): Promise<OpenInteraction> {
+  /**
+   * Throws StoreError when the store cannot take the record: the caller must not forward.
+   * `secretsMasked` says the bodies already went through a profile with every secret detector,
+   * so scanning them again would find nothing.
+   */
+  async open(sessionId: string, draft: InteractionDraft, secretsMasked = false): Promise<OpenInteraction> {
     const seq = (this.seqs.get(sessionId) ?? 0) + 1;
     this.seqs.set(sessionId, seq);
     const row: InteractionRow = {
@@ -94,7 +99,8 @@ export class Recorder {
       seq,
       status: 'open',
       ...draft,
-      requestBody: this.body(draft.requestBody),
+      target: draft.target === null || secretsMasked ? draft.target : this.redact(draft.target),
+      requestBody: this.body(draft.requestBody, secretsMasked),
       responseStatus: null,
       responseBody: null,
       errorCode: null,
@@ -112,12 +118,12 @@ export class Recorder {
       complete: async (outcome) => {
         if (done) return;
         done = true;
-        await this.complete(row, outcome);
+        await this.complete(row, outcome, secretsMasked);
       },
     };
   }
 
-  private async complete(row: InteractionRow, outcome: InteractionOutcome): Promise<void> {
+  private async complete(row: InteractionRow, outcome: InteractionOutcome, secretsMasked: boolean): Promise<void> {
     const completedAt = this.now();
     const final: InteractionRow = {
       ...row,
@@ -125,10 +131,10 @@ export class Recorder {
       decision: outcome.decision ?? row.decision,
       rule: outcome.rule === undefined ? row.rule : outcome.rule,
       reason: outcome.reason === undefined ? row.reason : outcome.reason,
-      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody),
+      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody, secretsMasked),
       bytesIn: outcome.bytesIn ?? row.bytesIn,
       responseStatus: outcome.responseStatus,
-      responseBody: this.body(outcome.responseBody),
+      responseBody: this.body(outcome.responseBody, secretsMasked),
       errorCode: outcome.errorCode,
       bytesOut: outcome.bytesOut,
       completedAt,

@@ -18,6 +18,33 @@ const CACHE_ENTRIES = 2048;
 const CACHE_MAX_TEXT = 8 * 1024;
 
 /**
+ * Longer statements are not parsed: the WASM parser runs on the event loop, and a multi-megabyte
+ * text would stall every other session for its whole parse. They are classified as unparseable,
+ * which the default policy denies; a rule can still allow `request.sql.parse_error` explicitly.
+ */
+export const MAX_CLASSIFIED_CHARS = 1024 * 1024;
+
+/** Prepared-statement and cursor names a text creates and uses; kept beside the facts, which policy sees. */
+export interface SqlStatementNames {
+  readonly prepared: readonly string[];
+  readonly executed: readonly string[];
+  readonly declared: readonly string[];
+  readonly fetched: readonly string[];
+}
+const NONE: readonly string[] = Object.freeze([]);
+const NO_NAMES: SqlStatementNames = Object.freeze({ prepared: NONE, executed: NONE, declared: NONE, fetched: NONE });
+const names = new WeakMap<SqlFacts, SqlStatementNames>();
+
+/**
+ * The names `PREPARE name AS …` defines and `EXECUTE name` runs, and the cursors `DECLARE`
+ * opens and `FETCH`/`MOVE` read, so an adapter can classify EXECUTE and FETCH by what the name
+ * was prepared or declared with.
+ */
+export function sqlStatementNames(facts: SqlFacts): SqlStatementNames {
+  return names.get(facts) ?? NO_NAMES;
+}
+
+/**
  * Keyed by the exact text: the facts are a pure function of the text (the parser has no
  * session state: no search_path, no catalog), so a repeated statement cannot deserve a
  * different answer. Cached facts are frozen and shared.
@@ -37,6 +64,9 @@ export async function initSqlClassifier(): Promise<void> {
  */
 export function classifySql(text: string): SqlFacts {
   if (!ready) return failed(text, 'SQL classifier not initialised (initSqlClassifier was not awaited)');
+  if (text.length > MAX_CLASSIFIED_CHARS) {
+    return failed(text, `statement of ${text.length} characters exceeds the classifier's limit of ${MAX_CLASSIFIED_CHARS}`);
+  }
   const cacheable = text.length <= CACHE_MAX_TEXT;
   const hit = cacheable ? cache.get(text) : undefined;
   if (hit !== undefined) return hit;
@@ -96,7 +126,7 @@ function facts(text: string, tree: TreeFacts, statementCount: number, parseError
   // every flag is present, false or true, so a policy condition never trips over a missing key
   const flags: Record<string, boolean> = {};
   for (const f of SQL_FLAGS) flags[f] = tree.flags.has(f);
-  return Object.freeze({
+  const result: SqlFacts = Object.freeze({
     text,
     kinds: Object.freeze([...tree.kinds]),
     tables: Object.freeze([...tree.tables]),
@@ -106,4 +136,12 @@ function facts(text: string, tree: TreeFacts, statementCount: number, parseError
     parseError,
     flags: Object.freeze(flags),
   });
+  if (tree.prepared.size + tree.executed.size + tree.declared.size + tree.fetched.size > 0) {
+    const list = (set: Set<string>) => (set.size === 0 ? NONE : Object.freeze([...set]));
+    names.set(
+      result,
+      Object.freeze({ prepared: list(tree.prepared), executed: list(tree.executed), declared: list(tree.declared), fetched: list(tree.fetched) }),
+    );
+  }
+  return result;
 }

@@ -85,7 +85,7 @@ export class ConnectionRegistry {
     return [...this.connections.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async put(input: { name: string; type: 'openai' | 'http'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential }): Promise<Connection> {
+  async put(input: { name: string; type: 'openai' | 'http' | 'postgres'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential }): Promise<Connection> {
     if (!CONNECTION_NAME.test(input.name)) {
       throw new GatewayError('invalid_argument', 'connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
     }

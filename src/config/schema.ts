@@ -41,15 +41,39 @@ const credentialSchema = z.union([
 ]);
 export type UpstreamCredential = z.output<typeof credentialSchema>;
 
+export const CONNECTION_TYPES = ['openai', 'http', 'postgres'] as const;
+
+/**
+ * The upstream URL and credential must suit the connection type: http(s) for openai and http;
+ * postgres://host:port/dbname?sslmode=… with a basic (username + password) credential for postgres.
+ */
+export function checkConnectionShape(
+  c: { type: (typeof CONNECTION_TYPES)[number]; upstream: string; credential?: UpstreamCredential | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const protocol = URL.canParse(c.upstream) ? new URL(c.upstream).protocol : '';
+  if (c.type === 'postgres') {
+    if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+      ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected a postgres://host:port/dbname URL' });
+    }
+    if (c.credential !== undefined && c.credential.type !== 'basic') {
+      ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a postgres connection needs { type: basic, username, value }' });
+    }
+  } else if (protocol !== 'http:' && protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected an http:// or https:// URL' });
+  }
+}
+
 export const connectionSchema = z
   .object({
     name: z.string().regex(CONNECTION_NAME, 'lower-case letters, digits, ".", "_" or "-", at most 63 characters'),
-    type: z.enum(['openai', 'http']),
-    upstream: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    type: z.enum(CONNECTION_TYPES),
+    upstream: z.url({ error: 'expected a URL' }),
     credential: credentialSchema.optional(),
     tags: z.array(z.string().min(1)).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine(checkConnectionShape);
 export type ConnectionConfig = z.output<typeof connectionSchema>;
 export { credentialSchema };
 
@@ -69,6 +93,16 @@ export const configSchema = z
       .object({ listen: listenAddress.optional() })
       .strict()
       .default({}),
+    /** The PostgreSQL listener; started when this section sets `listen` or any postgres connection exists. */
+    postgres: z
+      .object({
+        listen: listenAddress.optional(),
+        tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        /** Accept a token as a cleartext password over plain TCP from non-loopback clients. */
+        allowCleartextOverNetwork: z.boolean().default(false),
+      })
+      .strict()
+      .default({ allowCleartextOverNetwork: false }),
     store: z
       .object({
         sqlitePath: z.string().min(1).default('./data/gatehouse.db'),

@@ -75,6 +75,7 @@ const failedDecision = (name: string): Decision =>
 
 export class CompiledPolicy implements PolicyEngine {
   readonly rules: readonly CompiledRule[];
+  readonly readsEntities: boolean;
   readonly #defaultTtlMs: number | null;
   readonly #groupTtlMs: ReadonlyMap<string, number>;
 
@@ -90,6 +91,7 @@ export class CompiledPolicy implements PolicyEngine {
         failedDecision: failedDecision(config.name),
       })),
     );
+    this.readsEntities = this.rules.some((rule) => rule.config.when?.includes('entities') === true);
     const lifetime = policy.settings.tokenLifetime;
     this.#defaultTtlMs = lifetime?.default === undefined ? null : parseDuration(lifetime.default);
     this.#groupTtlMs = new Map(Object.entries(lifetime?.groups ?? {}).map(([group, d]) => [group, parseDuration(d)]));

@@ -43,6 +43,9 @@ export async function createPolicyHolder(load: () => Promise<PolicyEngine> | Pol
     get ruleCount() {
       return current.ruleCount;
     },
+    get readsEntities() {
+      return current.readsEntities;
+    },
     decide(input: PolicyInput): Decision {
       return current.decide(input);
     },

@@ -24,6 +24,8 @@ export interface PolicyEngine {
   /** Longest token lifetime (ms) allowed for a principal with these groups, if any rule limits it. */
   maxTokenTtlMs(groups: readonly string[]): number | null;
   readonly ruleCount: number;
+  /** Whether any condition reads `request.entities`: only then must requests be scanned before deciding. */
+  readonly readsEntities: boolean;
 }
 
 /** Counters for limits. One node: in memory. Several replicas: backed by the store. */

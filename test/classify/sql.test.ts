@@ -1,6 +1,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifySql, initSqlClassifier, SQL_FLAGS } from '../../src/classify/sql.ts';
+import { classifySql, initSqlClassifier, MAX_CLASSIFIED_CHARS, SQL_FLAGS, sqlStatementNames } from '../../src/classify/sql.ts';
 import type { SqlFlag } from '../../src/classify/sql.ts';
 
 interface Case {
@@ -127,11 +127,20 @@ const cases: readonly Case[] = [
   { sql: 'create extension dblink', kinds: ['create_extension'] },
   { sql: "create function f() returns int language sql as 'select 1'", kinds: ['create_function'] },
   { sql: 'create sequence s', kinds: ['create_other'], tables: ['s'] },
-  { sql: 'create trigger tr after insert on t for each row execute function f()', kinds: ['create_other'], tables: ['t'] },
+  { sql: 'create trigger tr after insert on t for each row execute function f()', kinds: ['create_other', 'create_trigger'], tables: ['t'] },
+  { sql: 'create event trigger e on ddl_command_start execute function f()', kinds: ['create_other', 'create_event_trigger'] },
+  { sql: 'create rule r as on select to t do instead nothing', kinds: ['create_other', 'create_rule'], tables: ['t'] },
+  { sql: "create procedure p() language sql as 'select 1'", kinds: ['create_function', 'create_procedure'] },
+  { sql: 'create database d', kinds: ['create_other', 'create_database'] },
   { sql: 'alter table t add column c int', kinds: ['alter_table'], tables: ['t'] },
   { sql: 'alter table t rename to u', kinds: ['alter_table'], tables: ['t'] },
   { sql: 'alter view v rename to w', kinds: ['alter_other'], tables: ['v'] },
-  { sql: 'alter system set work_mem = 1', kinds: ['alter_other'] },
+  { sql: 'alter system set work_mem = 1', kinds: ['alter_other', 'alter_system'] },
+  { sql: 'alter database d owner to x', kinds: ['alter_other', 'alter_database'] },
+  { sql: 'alter database d set work_mem = 1', kinds: ['alter_other', 'alter_database'] },
+  { sql: 'drop database d', kinds: ['drop', 'drop_database'] },
+  { sql: 'drop owned by alice', kinds: ['drop', 'drop_owned'] },
+  { sql: 'reassign owned by alice to mallory', kinds: ['reassign_owned'] },
   { sql: 'drop table if exists a, s.b cascade', kinds: ['drop'], tables: ['a', 's.b'] },
   { sql: 'drop function f()', kinds: ['drop'] },
   { sql: 'truncate t1, t2', kinds: ['truncate'], tables: ['t1', 't2'] },
@@ -139,14 +148,20 @@ const cases: readonly Case[] = [
   // roles and privileges
   { sql: 'GRANT SELECT ON t TO bob', kinds: ['grant'], tables: ['t'] },
   { sql: 'REVOKE ALL ON t FROM bob', kinds: ['revoke'], tables: ['t'] },
-  { sql: 'grant pg_read_server_files to bob', kinds: ['grant'] },
+  { sql: 'grant pg_read_server_files to bob', kinds: ['grant', 'grant_role'] },
+  { sql: 'revoke admin from bob', kinds: ['revoke', 'revoke_role'] },
+  { sql: 'alter role bob set search_path = evil', kinds: ['alter_role', 'alter_role_set'] },
   { sql: 'ALTER ROLE bob SUPERUSER', kinds: ['alter_role'] },
   { sql: "alter user bob with password 'x'", kinds: ['alter_role'] },
   { sql: 'alter role bob rename to alice', kinds: ['alter_role'] },
-  { sql: 'create user eve superuser', kinds: ['create_role'] },
+  { sql: 'create user eve superuser', kinds: ['create_role', 'create_user'] },
+  { sql: 'create group g', kinds: ['create_role', 'create_group'] },
   { sql: 'drop role eve', kinds: ['drop_role'] },
   // session settings and the rest
-  { sql: 'SET ROLE postgres', kinds: ['set'] },
+  { sql: 'SET ROLE postgres', kinds: ['set', 'set_role'] },
+  { sql: 'set local role postgres', kinds: ['set', 'set_role'] },
+  { sql: 'SET SESSION AUTHORIZATION postgres', kinds: ['set', 'set_session_authorization'] },
+  { sql: 'reset session authorization', kinds: ['reset'] },
   { sql: 'SET search_path TO evil, public', kinds: ['set'] },
   { sql: 'reset role', kinds: ['reset'] },
   { sql: 'reset all', kinds: ['reset'] },
@@ -157,7 +172,7 @@ const cases: readonly Case[] = [
   { sql: 'vacuum full t', kinds: ['vacuum'], tables: ['t'] },
   { sql: 'analyze t', kinds: ['analyze'], tables: ['t'] },
   { sql: 'discard all', kinds: ['discard'] },
-  { sql: "load 'evil.so'", kinds: ['other'] },
+  { sql: "load 'evil.so'", kinds: ['load'] },
   { sql: 'checkpoint', kinds: ['other'] },
   // LIMIT
   { sql: 'select 1 fetch first 1 rows only', kinds: ['select'], flags: ['has_limit'] },
@@ -229,6 +244,29 @@ describe('classifySql', () => {
       assert.equal(facts.flags['empty'], false);
     });
   }
+
+  it('names the prepared statements and cursors a text defines and uses, at any depth', () => {
+    const none = { prepared: [], executed: [], declared: [], fetched: [] };
+    assert.deepEqual(sqlStatementNames(classifySql('PREPARE p (int) AS DELETE FROM t WHERE id = $1')), { ...none, prepared: ['p'] });
+    assert.deepEqual(sqlStatementNames(classifySql('explain analyze execute p(1); execute "Q"')), { ...none, executed: ['p', 'Q'] });
+    assert.deepEqual(sqlStatementNames(classifySql('create table x as execute p')).executed, ['p']);
+    assert.deepEqual(sqlStatementNames(classifySql('declare c binary cursor for select * from t; fetch 2 from c; move next in "C"')), {
+      ...none,
+      declared: ['c'],
+      fetched: ['c', 'C'],
+    });
+    assert.deepEqual(sqlStatementNames(classifySql('select 1')), none);
+  });
+
+  it(`classifies text longer than ${MAX_CLASSIFIED_CHARS} characters as unparseable without parsing it`, () => {
+    const sql = `select 1 -- ${'x'.repeat(MAX_CLASSIFIED_CHARS)}`;
+    const started = performance.now();
+    const facts = classifySql(sql);
+    assert.ok(performance.now() - started < 50, 'refused without a parse');
+    assert.equal(facts.flags['parse_error'], true);
+    assert.match(facts.parseError ?? '', /exceeds the classifier's limit/);
+    assert.equal(classifySql(`select 1 -- ${'x'.repeat(1000)}`).parseError, null);
+  });
 
   it('reports the parser message', () => {
     assert.equal(classifySql('select from where').parseError, 'syntax error at or near "where"');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestGateway, ADMIN_TOKEN, UPSTREAM_KEY, type TestGateway } from '../support/gateway.ts';
+import { startDemoModel, type DemoModel } from '../../src/demo/demo-model.ts';
 
 const API_CREDENTIAL = 'sk-api-added-credential-0123456789abcdef';
 
@@ -11,9 +12,13 @@ describe('secrets never leak: not to agents, logs, recordings, API responses or 
   const issued: string[] = [];
   const responses: string[] = [];
 
+  let second: DemoModel;
+
   before(async () => {
     t = await startTestGateway();
-    const put = await t.api('PUT', '/connections/added', { type: 'openai', upstream: t.demo.url, credential: API_CREDENTIAL });
+    // A second model that accepts only the API-added credential.
+    second = await startDemoModel({ apiKey: API_CREDENTIAL });
+    const put = await t.api('PUT', '/connections/added', { type: 'openai', upstream: second.url, credential: API_CREDENTIAL });
     assert.equal(put.status, 201);
     responses.push(JSON.stringify(put.json));
     const token = await t.token({ connections: ['openai', 'added'] });
@@ -47,10 +52,13 @@ describe('secrets never leak: not to agents, logs, recordings, API responses or 
     }
     for (const s of (await t.api('GET', '/sessions')).json.sessions) responses.push(JSON.stringify((await t.api('GET', `/sessions/${s.id}`)).json));
   });
-  after(() => t.close());
+  after(async () => {
+    await t.close();
+    await second.close();
+  });
 
   test('the upstream credentials reached the upstream (so the test is meaningful)', () => {
-    const keys = t.demo.requests.map((r) => r.headers.authorization);
+    const keys = [...t.demo.requests, ...second.requests].map((r) => r.headers.authorization);
     assert.ok(keys.includes(`Bearer ${UPSTREAM_KEY}`));
     assert.ok(keys.includes(`Bearer ${API_CREDENTIAL}`));
   });

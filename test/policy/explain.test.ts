@@ -62,7 +62,7 @@ describe('explainDecision', () => {
   });
 
   it('refuses engines it did not build', () => {
-    const foreign = { decide: engine.decide.bind(engine), maxTokenTtlMs: () => null, ruleCount: 0 };
+    const foreign = { decide: engine.decide.bind(engine), maxTokenTtlMs: () => null, ruleCount: 0, readsEntities: false };
     assert.throws(() => explainDecision(foreign, sqlInput({})), (err: { code: string }) => err.code === 'invalid_argument');
   });
 });

@@ -13,6 +13,8 @@ export const ADMIN_TOKEN = `gta_${randomBytes(24).toString('hex')}`;
 
 export interface TestGateway {
   readonly gateway: Gateway;
+  /** The PostgreSQL listener's port (when started with the `postgres` option). */
+  readonly pgPort: number;
   readonly demo: DemoModel;
   readonly url: string;
   readonly dir: string;
@@ -42,6 +44,13 @@ export interface TestGatewayOptions {
   readonly masterKey?: Buffer;
   readonly upstreamTimeout?: string;
   readonly bodyLimit?: string;
+  /** Starts the PostgreSQL listener on a free loopback port. */
+  readonly postgres?: { readonly tls?: { readonly cert: string; readonly key: string }; readonly allowCleartextOverNetwork?: boolean };
+}
+
+function postgresYaml(pg: NonNullable<TestGatewayOptions['postgres']>): string {
+  const tls = pg.tls ? `\n  tls:\n    cert: ${pg.tls.cert}\n    key: ${pg.tls.key}` : '';
+  return `postgres:\n  listen: 127.0.0.1:0\n  allowCleartextOverNetwork: ${pg.allowCleartextOverNetwork ?? false}${tls}\n`;
 }
 
 const DEFAULT_POLICY = `
@@ -83,7 +92,8 @@ connections:
     credential: \${UPSTREAM_KEY}
 ${options.extraConnections ?? ''}
 ${options.policyYaml ?? DEFAULT_POLICY}
-${options.extraYaml ?? ''}`;
+${options.extraYaml ?? ''}
+${options.postgres ? postgresYaml(options.postgres) : ''}`;
   const config = parseConfig(configText, 'test.yaml', env);
   const logs: string[] = [];
   const sink = new Writable({
@@ -107,6 +117,7 @@ ${options.extraYaml ?? ''}`;
 
   const self: TestGateway = {
     gateway,
+    pgPort: gateway.pgPort ?? 0,
     demo,
     url: gateway.url,
     dir,

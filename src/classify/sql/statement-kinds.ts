@@ -41,12 +41,59 @@ const FIXED: Readonly<Record<string, string>> = {
   FetchStmt: 'fetch',
   ClosePortalStmt: 'close_cursor',
   CommentStmt: 'comment',
+  // no family of their own: the precise kind is the only one
+  LoadStmt: 'load',
+  ReassignOwnedStmt: 'reassign_owned',
   // CREATE AGGREGATE / OPERATOR / TYPE …, CREATE TYPE … AS (…), CREATE RULE, IMPORT FOREIGN SCHEMA
   DefineStmt: 'create_other',
   CompositeTypeStmt: 'create_other',
   RuleStmt: 'create_other',
   ImportForeignSchemaStmt: 'create_other',
 };
+
+/**
+ * Finer kinds reported after the family kind above, so that a rule can name exactly what it means
+ * (`set_role`) while rules written against the family (`set`, `create_other`) keep matching.
+ */
+const PRECISE_FIXED: Readonly<Record<string, string>> = {
+  AlterRoleSetStmt: 'alter_role_set',
+  DropOwnedStmt: 'drop_owned',
+  CreateTrigStmt: 'create_trigger',
+  CreateEventTrigStmt: 'create_event_trigger',
+  RuleStmt: 'create_rule',
+  CreatePLangStmt: 'create_language',
+  DropdbStmt: 'drop_database',
+  CreatedbStmt: 'create_database',
+  AlterSystemStmt: 'alter_system',
+  AlterDatabaseStmt: 'alter_database',
+  AlterDatabaseSetStmt: 'alter_database',
+  AlterDatabaseRefreshCollStmt: 'alter_database',
+};
+
+/** Settings whose change switches the identity the session acts as. */
+const IDENTITY_SETTINGS: Readonly<Record<string, string>> = {
+  role: 'set_role',
+  session_authorization: 'set_session_authorization',
+};
+
+/** The precise kind of a statement node, when it is finer than its family kind; otherwise null. */
+export function preciseKind(type: string, node: Node): string | null {
+  const fixed = PRECISE_FIXED[type];
+  if (fixed !== undefined) return fixed;
+  switch (type) {
+    case 'VariableSetStmt':
+      return node['kind'] === 'VAR_RESET' || node['kind'] === 'VAR_RESET_ALL' ? null : (IDENTITY_SETTINGS[node['name'] as string] ?? null);
+    case 'CreateFunctionStmt':
+      return node['is_procedure'] === true ? 'create_procedure' : null;
+    case 'CreateRoleStmt':
+      return node['stmt_type'] === 'ROLESTMT_USER' ? 'create_user' : node['stmt_type'] === 'ROLESTMT_GROUP' ? 'create_group' : null;
+    case 'GrantRoleStmt':
+      return node['is_grant'] === true ? 'grant_role' : 'revoke_role';
+    case 'AlterOwnerStmt':
+      return node['objectType'] === 'OBJECT_DATABASE' ? 'alter_database' : null;
+  }
+  return null;
+}
 
 /** Parts of other statements, not statements of their own (function bodies, PL/pgSQL assignments). */
 const NOT_STATEMENTS = new Set(['RawStmt', 'ReturnStmt', 'PLAssignStmt']);

