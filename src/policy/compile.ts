@@ -4,7 +4,7 @@ import { CompiledPolicy } from './engine.ts';
 
 export function formatProblem(problem: PolicyProblem): string {
   const where = problem.file === undefined ? problem.path : `${problem.file}: ${problem.path}`;
-  return `${where}: ${problem.message}`;
+  return `${where}${problem.rule === undefined ? '' : ` (rule "${problem.rule}")`}: ${problem.message}`;
 }
 
 /** Errors and warnings of a policy (the `policy:` section, plus folder files), without building it. */
