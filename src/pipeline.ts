@@ -216,12 +216,12 @@ export class Pipeline {
     let release: (() => void) | null = null;
     try {
       const limits = decision.obligations.limits;
-      this.deps.limits.consume(auth.principal.id, limits, summary.llm?.estimatedInputTokens ?? 0);
+      await this.deps.limits.consume(auth.principal.id, limits, summary.llm?.estimatedInputTokens ?? 0);
       if (slot === 'request') {
-        release = this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
+        release = await this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
       } else if (!this.sessionSlots.has(session)) {
         // taken on the first admitted statement, under that decision's limits, until the session closes
-        this.sessionSlots.set(session, this.deps.limits.acquireSession(auth.principal.id, connection.name, limits));
+        this.sessionSlots.set(session, await this.deps.limits.acquireSession(auth.principal.id, connection.name, limits));
       }
     } catch (err) {
       if (err instanceof LimitExceeded) return refuse(err, 'limit');

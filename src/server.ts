@@ -14,7 +14,7 @@ import { Credentials, toPrincipal } from './identity/credentials.ts';
 import { CredentialWatch } from './identity/credential-watch.ts';
 import { ServiceAccounts } from './identity/service-accounts.ts';
 import { bootstrapAdmin, type BootstrapResult } from './identity/bootstrap.ts';
-import { createLimitTracker, loadPolicy } from './policy/index.ts';
+import { createLimitTracker, createPostgresCounters, loadPolicy } from './policy/index.ts';
 import type { PolicyEngine } from './policy/types.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES, type MaskingProfiles } from './masking/index.ts';
 import { Recorder } from './audit/recorder.ts';
@@ -107,7 +107,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, masterKey } = options;
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.log.level);
-  const store = await openStore({ databaseUrl: env.GATEHOUSE_DATABASE_URL || config.store.databaseUrl, sqlitePath: config.store.sqlitePath, logger });
+  const databaseUrl = env.GATEHOUSE_DATABASE_URL || config.store.databaseUrl;
+  const store = await openStore({ databaseUrl, sqlitePath: config.store.sqlitePath, logger });
   const closers: (() => Promise<unknown>)[] = [() => store.close()];
   try {
     const interrupted = await store.markOpenInteractionsInterrupted(Date.now());
@@ -133,11 +134,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!secretsProfile) throw new GatewayError('config_invalid', 'the built-in "secrets" masking profile is missing');
     const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, (text) => secretsProfile.maskText(text).text);
     const metrics = createMetrics();
+    // On PostgreSQL several replicas may serve the same agents: their limits must count together.
+    const counters =
+      store.engine === 'postgres' && databaseUrl
+        ? createPostgresCounters({ databaseUrl, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
+        : undefined;
+    if (counters) closers.push(() => counters.close());
     const pipeline = new Pipeline({
       credentials,
       watch,
       policy: () => state.policy,
-      limits: createLimitTracker(),
+      limits: createLimitTracker({ counters }),
       masking: () => state.masking,
       // The built-in pii profile holds every detector, secrets included, so rules can test any entity type.
       detectEntities: (text) => (state.masking.get('pii') ?? secretsProfile).detectEntities(text),

@@ -140,6 +140,7 @@ async function idleSessionCost(gw: GatewayChild, count: number): Promise<number>
   for (let opened = 10; opened < count + 10; opened += batch) await Promise.all(Array.from({ length: Math.min(batch, count + 10 - opened) }, open));
   await new Promise((r) => setTimeout(r, 500));
   const afterOpen = await gw.rss();
+  process.stderr.write(`idle: ${count} sessions open, gateway RSS ${(before / 1048576).toFixed(1)} → ${(afterOpen / 1048576).toFixed(1)} MiB\n`);
   await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   return (afterOpen - before) / 1024 / count;
 }

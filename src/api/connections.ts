@@ -1,20 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
-import { checkConnectionShape, CONNECTION_TYPES, credentialSchema } from '../config/schema.ts';
+import { connectionBodySchema } from '../config/schema.ts';
 import { viewConnection } from '../config/connection-registry.ts';
 import type { ApiDeps } from './server.ts';
 import { parse } from './request.ts';
-
-const connectionBody = z
-  .object({
-    type: z.enum(CONNECTION_TYPES),
-    upstream: z.url({ error: 'expected a URL' }),
-    credential: credentialSchema.optional(),
-    tags: z.array(z.string().min(1)).default([]),
-  })
-  .strict()
-  .superRefine(checkConnectionShape);
 
 export function registerConnectionRoutes(api: FastifyInstance, { connections }: ApiDeps): void {
   api.get('/connections', async () => ({ connections: connections.list().map(viewConnection) }));
@@ -26,7 +15,7 @@ export function registerConnectionRoutes(api: FastifyInstance, { connections }: 
   });
 
   api.put<{ Params: { name: string } }>('/connections/:name', async (request, reply) => {
-    const body = parse(connectionBody, request.body);
+    const body = parse(connectionBodySchema, request.body);
     const existed = connections.get(request.params.name) !== undefined;
     const connection = await connections.put({ name: request.params.name, ...body });
     return reply.code(existed ? 200 : 201).send(viewConnection(connection));

@@ -64,13 +64,22 @@ export function checkConnectionShape(
   }
 }
 
+/** What describes a connection besides its name: the config file's entries and the API's PUT body. */
+const connectionFields = {
+  type: z.enum(CONNECTION_TYPES),
+  // checkConnectionShape says what URL the type needs, so an unparseable one gets one clear message.
+  upstream: z.string().min(1, 'expected a URL'),
+  credential: credentialSchema.optional(),
+  tags: z.array(z.string().min(1)).default([]),
+};
+
+/** The admin API's body for PUT /connections/:name. */
+export const connectionBodySchema = z.object(connectionFields).strict().superRefine(checkConnectionShape);
+
 export const connectionSchema = z
   .object({
     name: z.string().regex(CONNECTION_NAME, 'lower-case letters, digits, ".", "_" or "-", at most 63 characters'),
-    type: z.enum(CONNECTION_TYPES),
-    upstream: z.url({ error: 'expected a URL' }),
-    credential: credentialSchema.optional(),
-    tags: z.array(z.string().min(1)).default([]),
+    ...connectionFields,
   })
   .strict()
   .superRefine(checkConnectionShape);

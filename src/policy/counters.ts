@@ -1,7 +1,6 @@
 /**
- * The state behind limits, kept behind this interface so that a PostgreSQL-backed implementation
- * can share counts between replicas. Each call is all-or-nothing: it either changes every key it
- * names or none, so one slot or one request is never half counted.
+ * The state behind limits on one node, in memory. Each call is all-or-nothing: it either changes
+ * every key it names or none, so one slot or one request is never half counted.
  */
 export interface LimitCounters {
   /** Takes one slot under every key, unless one is at its maximum: then returns that key's index and takes nothing. */
@@ -12,7 +11,7 @@ export interface LimitCounters {
    * Adds each amount to its key's one-minute sliding window, unless one would pass its maximum:
    * then returns that index and how long until it would fit (null if it never can) and adds nothing.
    */
-  tryCharge(charges: readonly CounterCharge[], now: number): { index: number; retryAfterMs: number | null } | null;
+  tryCharge(charges: readonly CounterCharge[], now: number): ChargeRefusal | null;
   /** Slots held under a key. */
   held(key: string): number;
   /** The sliding-window total under a key at `now`. */
@@ -29,30 +28,50 @@ export interface CounterCharge extends CounterLimit {
   readonly amount: number;
 }
 
+export type ChargeRefusal = { readonly index: number; readonly retryAfterMs: number | null };
+
+/**
+ * The same operations on counters kept outside the process (PostgreSQL), shared between replicas.
+ * A slot is a lease named by `holder`, so releasing frees exactly that session's slots. Any call
+ * but `release` rejects with StoreError when the counters cannot be reached: limits fail closed.
+ */
+export interface SharedLimitCounters {
+  tryAcquire(slots: readonly CounterLimit[], holder: string): Promise<number>;
+  /** Never rejects: a lease it fails to delete expires on its own. */
+  release(keys: readonly string[], holder: string): Promise<void>;
+  tryCharge(charges: readonly CounterCharge[], now: number): Promise<ChargeRefusal | null>;
+  held(key: string): Promise<number>;
+  windowTotal(key: string, now: number): Promise<number>;
+  /** Stops renewing leases (they then expire) and closes connections. */
+  close(): Promise<void>;
+}
+
 export const WINDOW_MS = 60_000;
 
 /** Two fixed one-minute buckets; the previous one counts in proportion to how much of it the sliding minute still covers. */
-interface Window {
+export interface Window {
   start: number;
   current: number;
   previous: number;
 }
 
 // Rounding in the weighting must not refuse a request that exactly fits.
-const EPSILON = 1e-9;
+export const EPSILON = 1e-9;
+
+export const windowStart = (now: number) => now - (now % WINDOW_MS);
 
 function roll(window: Window, now: number): void {
-  const start = now - (now % WINDOW_MS);
+  const start = windowStart(now);
   if (start === window.start) return;
   window.previous = start - window.start === WINDOW_MS ? window.current : 0;
   window.current = 0;
   window.start = start;
 }
 
-const estimate = (window: Window, now: number) => window.previous * (1 - (now - window.start) / WINDOW_MS) + window.current;
+export const estimate = (window: Window, now: number) => window.previous * (1 - (now - window.start) / WINDOW_MS) + window.current;
 
 /** Milliseconds until `amount` more fits under `max`, assuming nothing else is added meanwhile. */
-function waitUntilFits(window: Window, amount: number, max: number, now: number): number | null {
+export function waitUntilFits(window: Window, amount: number, max: number, now: number): number | null {
   if (amount > max) return null;
   const elapsed = now - window.start;
   if (window.current + amount <= max) {
@@ -80,7 +99,7 @@ export function createMemoryCounters(): LimitCounters {
   const windowAt = (key: string, now: number): Window => {
     let window = windows.get(key);
     if (window === undefined) {
-      window = { start: now - (now % WINDOW_MS), current: 0, previous: 0 };
+      window = { start: windowStart(now), current: 0, previous: 0 };
       windows.set(key, window);
     } else {
       roll(window, now);

@@ -1,19 +1,19 @@
 import { LimitExceeded } from '../errors.ts';
 import type { LimitSpec } from '../interaction.ts';
-import { createMemoryCounters, type LimitCounters } from './counters.ts';
+import { createMemoryCounters, type LimitCounters, type SharedLimitCounters } from './counters.ts';
 import type { LimitTracker } from './types.ts';
 
 export interface LimitTrackerOptions {
-  /** Defaults to in-memory counters, right for a single node. */
-  readonly counters?: LimitCounters;
+  /** Defaults to in-memory counters, right for a single node; shared counters hold across replicas. */
+  readonly counters?: LimitCounters | SharedLimitCounters;
   readonly now?: () => number;
 }
 
 /** A LimitTracker that can also report its counts (for tests, metrics and the admin API). */
 export interface InspectableLimitTracker extends LimitTracker {
-  sessions(scope: 'identity' | 'connection', key: string): number;
+  sessions(scope: 'identity' | 'connection', key: string): Promise<number>;
   /** Requests and LLM tokens counted in the sliding minute ending now. */
-  usage(identityId: string): { readonly requests: number; readonly tokens: number };
+  usage(identityId: string): Promise<{ readonly requests: number; readonly tokens: number }>;
 }
 
 // Sessions and usage are counted even when the matched rule sets no limit, so a later rule that
@@ -26,14 +26,20 @@ const tokensKey = (id: string) => `tokens:${id}`;
 export function createLimitTracker(options: LimitTrackerOptions = {}): InspectableLimitTracker {
   const counters = options.counters ?? createMemoryCounters();
   const now = options.now ?? Date.now;
+  // Names this tracker's leases; shared counters make it unique across replicas.
+  let lastHolder = 0;
 
   return {
-    acquireSession(identityId, connection, limits: LimitSpec) {
+    async acquireSession(identityId, connection, limits: LimitSpec) {
       const keys = [identityKey(identityId), connectionKey(connection)];
-      const full = counters.tryAcquire([
-        { key: keys[0]!, max: limits.concurrentSessionsPerIdentity },
-        { key: keys[1]!, max: limits.concurrentSessionsPerConnection },
-      ]);
+      const holder = String(++lastHolder);
+      const full = await counters.tryAcquire(
+        [
+          { key: keys[0]!, max: limits.concurrentSessionsPerIdentity },
+          { key: keys[1]!, max: limits.concurrentSessionsPerConnection },
+        ],
+        holder,
+      );
       if (full === 0) {
         throw new LimitExceeded(
           'concurrentSessionsPerIdentity',
@@ -50,13 +56,13 @@ export function createLimitTracker(options: LimitTrackerOptions = {}): Inspectab
       return () => {
         if (released) return;
         released = true;
-        counters.release(keys);
+        void counters.release(keys, holder);
       };
     },
 
-    consume(identityId, limits: LimitSpec, llmTokens) {
+    async consume(identityId, limits: LimitSpec, llmTokens) {
       const tokens = Number.isFinite(llmTokens) && llmTokens > 0 ? llmTokens : 0;
-      const refused = counters.tryCharge(
+      const refused = await counters.tryCharge(
         [
           { key: requestsKey(identityId), max: limits.requestsPerMinute, amount: 1 },
           { key: tokensKey(identityId), max: limits.llmTokensPerMinute, amount: tokens },
@@ -81,13 +87,14 @@ export function createLimitTracker(options: LimitTrackerOptions = {}): Inspectab
       );
     },
 
-    sessions(scope, key) {
+    async sessions(scope, key) {
       return counters.held(scope === 'identity' ? identityKey(key) : connectionKey(key));
     },
 
-    usage(identityId) {
+    async usage(identityId) {
       const at = now();
-      return { requests: counters.windowTotal(requestsKey(identityId), at), tokens: counters.windowTotal(tokensKey(identityId), at) };
+      const [requests, tokens] = await Promise.all([counters.windowTotal(requestsKey(identityId), at), counters.windowTotal(tokensKey(identityId), at)]);
+      return { requests, tokens };
     },
   };
 }

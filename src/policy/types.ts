@@ -30,8 +30,11 @@ export interface PolicyEngine {
 
 /** Counters for limits. One node: in memory. Several replicas: backed by the store. */
 export interface LimitTracker {
-  /** Takes a session slot or throws LimitExceeded; the returned release is idempotent. */
-  acquireSession(identityId: string, connection: string, limits: LimitSpec): () => void;
-  /** Counts one request and its estimated LLM tokens in the current minute, or throws LimitExceeded. */
-  consume(identityId: string, limits: LimitSpec, llmTokens: number): void;
+  /**
+   * Takes a session slot or rejects with LimitExceeded (StoreError when shared counters are
+   * unreachable). The returned release is idempotent, never throws, and finishes in the background.
+   */
+  acquireSession(identityId: string, connection: string, limits: LimitSpec): Promise<() => void>;
+  /** Counts one request and its estimated LLM tokens in the current minute, or rejects with LimitExceeded (or StoreError). */
+  consume(identityId: string, limits: LimitSpec, llmTokens: number): Promise<void>;
 }

@@ -118,6 +118,28 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX interactions_open ON interactions (status) WHERE status = 'open'",
     ],
   },
+  {
+    version: 2,
+    name: 'limit counters shared between replicas',
+    // Only the PostgreSQL engine uses these; on SQLite one node keeps its counters in memory.
+    statements: [
+      // One fixed one-minute bucket per key; amount is DOUBLE PRECISION as token estimates may be fractional.
+      `CREATE TABLE limit_windows (
+        key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        amount DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (key, window_start)
+      )`,
+      // One row per slot held; a replica that stops renewing its rows loses them at expires_at.
+      `CREATE TABLE limit_leases (
+        key TEXT NOT NULL,
+        holder_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (key, holder_id)
+      )`,
+      'CREATE INDEX limit_leases_by_holder ON limit_leases (holder_id)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -6,12 +6,12 @@ import type { LimitSpec } from '../../src/interaction.ts';
 import { createLimitTracker } from '../../src/policy/limits.ts';
 
 /** Runs `n` tasks that each wait a few turns of the event loop before acting, all at once. */
-async function inParallel<T>(n: number, act: (i: number) => T): Promise<Array<T | GatewayError>> {
+async function inParallel<T>(n: number, act: (i: number) => Promise<T>): Promise<Array<T | GatewayError>> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       for (let k = i % 3; k >= 0; k--) await tick();
       try {
-        return act(i);
+        return await act(i);
       } catch (err) {
         if (err instanceof GatewayError) return err;
         throw err;
@@ -39,9 +39,9 @@ describe('concurrent sessions', () => {
       assert.equal(err.code, 'limit_exceeded');
       assert.equal(err.limit, 'concurrentSessionsPerIdentity');
     }
-    assert.equal(tracker.sessions('identity', 'alice'), 5);
+    assert.equal(await tracker.sessions('identity', 'alice'), 5);
     for (const release of released) release();
-    assert.equal(tracker.sessions('identity', 'alice'), 0);
+    assert.equal(await tracker.sessions('identity', 'alice'), 0);
   });
 
   it('lets exactly K in per connection, across identities', async () => {
@@ -51,57 +51,57 @@ describe('concurrent sessions', () => {
     const refused = refusals(results);
     assert.equal(refused.length, 9);
     assert.ok(refused.every((err) => err.code === 'limit_exceeded' && err.limit === 'concurrentSessionsPerConnection'));
-    assert.equal(tracker.sessions('connection', 'prod-db'), 3);
+    assert.equal(await tracker.sessions('connection', 'prod-db'), 3);
   });
 
-  it('frees the slot when a session ends, so the next one gets in', () => {
+  it('frees the slot when a session ends, so the next one gets in', async () => {
     const tracker = createLimitTracker();
     const limits: LimitSpec = { concurrentSessionsPerIdentity: 1 };
-    const release = tracker.acquireSession('alice', 'db', limits);
-    assert.throws(() => tracker.acquireSession('alice', 'db', limits), (err: LimitExceeded) => err.code === 'limit_exceeded');
+    const release = await tracker.acquireSession('alice', 'db', limits);
+    await assert.rejects(() => tracker.acquireSession('alice', 'db', limits), (err: LimitExceeded) => err.code === 'limit_exceeded');
     release();
-    const again = tracker.acquireSession('alice', 'db', limits);
-    assert.equal(tracker.sessions('identity', 'alice'), 1);
+    const again = await tracker.acquireSession('alice', 'db', limits);
+    assert.equal(await tracker.sessions('identity', 'alice'), 1);
     again();
   });
 
-  it("releasing twice frees one slot, not another session's", () => {
+  it("releasing twice frees one slot, not another session's", async () => {
     const tracker = createLimitTracker();
     const limits: LimitSpec = { concurrentSessionsPerIdentity: 2, concurrentSessionsPerConnection: 2 };
-    const first = tracker.acquireSession('alice', 'db', limits);
-    tracker.acquireSession('alice', 'db', limits);
+    const first = await tracker.acquireSession('alice', 'db', limits);
+    await tracker.acquireSession('alice', 'db', limits);
     first();
     first();
-    assert.equal(tracker.sessions('identity', 'alice'), 1);
-    assert.equal(tracker.sessions('connection', 'db'), 1);
-    tracker.acquireSession('alice', 'db', limits);
-    assert.throws(() => tracker.acquireSession('alice', 'db', limits), LimitExceeded);
+    assert.equal(await tracker.sessions('identity', 'alice'), 1);
+    assert.equal(await tracker.sessions('connection', 'db'), 1);
+    await tracker.acquireSession('alice', 'db', limits);
+    await assert.rejects(() => tracker.acquireSession('alice', 'db', limits), LimitExceeded);
   });
 
-  it('never goes below zero', () => {
+  it('never goes below zero', async () => {
     const tracker = createLimitTracker();
-    const release = tracker.acquireSession('alice', 'db', {});
+    const release = await tracker.acquireSession('alice', 'db', {});
     release();
     release();
-    assert.equal(tracker.sessions('identity', 'alice'), 0);
+    assert.equal(await tracker.sessions('identity', 'alice'), 0);
     const limits = { concurrentSessionsPerIdentity: 1 };
-    tracker.acquireSession('alice', 'db', limits);
-    assert.throws(() => tracker.acquireSession('alice', 'db', limits), LimitExceeded);
+    await tracker.acquireSession('alice', 'db', limits);
+    await assert.rejects(() => tracker.acquireSession('alice', 'db', limits), LimitExceeded);
   });
 
-  it('a refused session takes no slot anywhere', () => {
+  it('a refused session takes no slot anywhere', async () => {
     const tracker = createLimitTracker();
-    tracker.acquireSession('bob', 'db', {});
-    assert.throws(() => tracker.acquireSession('alice', 'db', { concurrentSessionsPerConnection: 1 }), LimitExceeded);
-    assert.equal(tracker.sessions('identity', 'alice'), 0);
-    assert.equal(tracker.sessions('connection', 'db'), 1);
+    await tracker.acquireSession('bob', 'db', {});
+    await assert.rejects(() => tracker.acquireSession('alice', 'db', { concurrentSessionsPerConnection: 1 }), LimitExceeded);
+    assert.equal(await tracker.sessions('identity', 'alice'), 0);
+    assert.equal(await tracker.sessions('connection', 'db'), 1);
   });
 
-  it('counts sessions opened under rules without limits', () => {
+  it('counts sessions opened under rules without limits', async () => {
     const tracker = createLimitTracker();
-    tracker.acquireSession('alice', 'db', {});
-    tracker.acquireSession('alice', 'other-db', {});
-    assert.throws(() => tracker.acquireSession('alice', 'db', { concurrentSessionsPerIdentity: 2 }), LimitExceeded);
+    await tracker.acquireSession('alice', 'db', {});
+    await tracker.acquireSession('alice', 'other-db', {});
+    await assert.rejects(() => tracker.acquireSession('alice', 'db', { concurrentSessionsPerIdentity: 2 }), LimitExceeded);
   });
 });
 
@@ -120,14 +120,14 @@ describe('requests and tokens per minute', () => {
     }
   });
 
-  it('admits the request exactly when Retry-After says', () => {
+  it('admits the request exactly when Retry-After says', async () => {
     const clock = fakeClock();
     const tracker = createLimitTracker({ now: clock.now });
     const limits = { requestsPerMinute: 3 };
-    for (let i = 0; i < 3; i++) tracker.consume('alice', limits, 0);
+    for (let i = 0; i < 3; i++) await tracker.consume('alice', limits, 0);
     let refused: LimitExceeded | undefined;
     try {
-      tracker.consume('alice', limits, 0);
+      await tracker.consume('alice', limits, 0);
     } catch (err) {
       refused = err as LimitExceeded;
     }
@@ -137,46 +137,46 @@ describe('requests and tokens per minute', () => {
     // window has slid out of view: 60 s + 20 s.
     assert.equal(wait, 80);
     clock.advance((wait - 1) * 1000);
-    assert.throws(() => tracker.consume('alice', limits, 0), LimitExceeded);
+    await assert.rejects(() => tracker.consume('alice', limits, 0), LimitExceeded);
     clock.advance(1000);
-    tracker.consume('alice', limits, 0);
+    await tracker.consume('alice', limits, 0);
   });
 
-  it('keeps identities apart', () => {
+  it('keeps identities apart', async () => {
     const tracker = createLimitTracker();
-    tracker.consume('alice', { requestsPerMinute: 1 }, 0);
-    tracker.consume('bob', { requestsPerMinute: 1 }, 0);
-    assert.throws(() => tracker.consume('alice', { requestsPerMinute: 1 }, 0), LimitExceeded);
+    await tracker.consume('alice', { requestsPerMinute: 1 }, 0);
+    await tracker.consume('bob', { requestsPerMinute: 1 }, 0);
+    await assert.rejects(() => tracker.consume('alice', { requestsPerMinute: 1 }, 0), LimitExceeded);
   });
 
-  it('limits LLM tokens per minute and counts nothing for a refused request', () => {
+  it('limits LLM tokens per minute and counts nothing for a refused request', async () => {
     const clock = fakeClock();
     const tracker = createLimitTracker({ now: clock.now });
     const limits = { requestsPerMinute: 100, llmTokensPerMinute: 1000 };
-    tracker.consume('alice', limits, 600);
-    assert.throws(
+    await tracker.consume('alice', limits, 600);
+    await assert.rejects(
       () => tracker.consume('alice', limits, 600),
       (err: LimitExceeded) => err.code === 'limit_exceeded' && err.limit === 'llmTokensPerMinute' && (err.retryAfterSeconds ?? 0) > 0,
     );
-    assert.deepEqual(tracker.usage('alice'), { requests: 1, tokens: 600 });
-    tracker.consume('alice', limits, 400);
-    assert.deepEqual(tracker.usage('alice'), { requests: 2, tokens: 1000 });
+    assert.deepEqual(await tracker.usage('alice'), { requests: 1, tokens: 600 });
+    await tracker.consume('alice', limits, 400);
+    assert.deepEqual(await tracker.usage('alice'), { requests: 2, tokens: 1000 });
   });
 
-  it('refuses without Retry-After a request that alone exceeds the token limit', () => {
+  it('refuses without Retry-After a request that alone exceeds the token limit', async () => {
     const tracker = createLimitTracker();
-    assert.throws(
+    await assert.rejects(
       () => tracker.consume('alice', { llmTokensPerMinute: 1000 }, 5000),
       (err: LimitExceeded) => err.limit === 'llmTokensPerMinute' && err.retryAfterSeconds === undefined,
     );
   });
 
-  it('forgets usage after two quiet minutes', () => {
+  it('forgets usage after two quiet minutes', async () => {
     const clock = fakeClock();
     const tracker = createLimitTracker({ now: clock.now });
-    tracker.consume('alice', { requestsPerMinute: 1 }, 10);
+    await tracker.consume('alice', { requestsPerMinute: 1 }, 10);
     clock.advance(120_000);
-    assert.deepEqual(tracker.usage('alice'), { requests: 0, tokens: 0 });
-    tracker.consume('alice', { requestsPerMinute: 1 }, 10);
+    assert.deepEqual(await tracker.usage('alice'), { requests: 0, tokens: 0 });
+    await tracker.consume('alice', { requestsPerMinute: 1 }, 10);
   });
 });
