@@ -111,10 +111,7 @@ export class Pipeline {
     return auth;
   }
 
-  /**
-   * Opens a recorded session. `scope` says what a concurrency slot covers: a whole connection
-   * (Postgres, MCP) or a single request (HTTP, where the session is a run of calls with one token).
-   */
+  /** Opens a recorded session that ends by itself when its credential is revoked or expires. */
   async openSession(
     auth: AuthContext,
     connection: ConnectionInfo,

@@ -4,7 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -63,7 +63,10 @@ export async function startPgbouncer(
   return {
     port,
     stop: async () => {
-      child.kill('SIGINT');
+      // runuser does not pass signals on: stop pgbouncer itself by its pid file
+      const pid = Number(await readFile(join(dir, 'pgbouncer.pid'), 'utf8').catch(() => ''));
+      if (pid > 0) process.kill(pid, 'SIGINT');
+      else child.kill('SIGINT');
       await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
       await rm(dir, { recursive: true, force: true });
     },

@@ -145,6 +145,8 @@ export class ProxySession implements FrameHandler {
   private clientPaused = false;
   private upstreamPaused = false;
   private closed: Promise<void> = Promise.resolve();
+  /** Interactions whose answer was just scanned: recorded after that answer is on its way to the client. */
+  private readonly finished: Expectation[] = [];
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -409,6 +411,8 @@ export class ProxySession implements FrameHandler {
         this.client.once('drain', this.resumeUpstream);
       }
     }
+    for (const e of this.finished) this.record(e);
+    this.finished.length = 0;
     if (error !== null) {
       this.logger.error({ err: error, session: this.session.id }, 'invalid data from the upstream database');
       this.fatal(new GatewayError('upstream_unreachable', 'the database sent data the gateway cannot read; the session was closed'));
@@ -651,7 +655,12 @@ export class ProxySession implements FrameHandler {
     return undefined;
   }
 
+  /** Records the interaction once the answer in hand has been written (hashing and storing are not the client's wait). */
   private complete(e: Expectation): void {
+    if (e.admission !== null) this.finished.push(e);
+  }
+
+  private record(e: Expectation): void {
     const admission = e.admission;
     if (admission === null) return;
     e.admission = null;
@@ -688,6 +697,8 @@ export class ProxySession implements FrameHandler {
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    for (const e of this.finished) this.record(e);
+    this.finished.length = 0;
     for (let e = this.front(); e !== undefined; e = this.front()) {
       const admission = e.admission;
       e.admission = null;
