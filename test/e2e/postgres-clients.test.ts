@@ -199,8 +199,12 @@ describe('postgres adapter with real clients', () => {
     await c.query('select $1::text as b', ['param-value']);
     await assert.rejects(c.query('select * from no_such_table'));
     await c.end();
-    await eventually(async () => (await recordedSessions(g.t)).some((s) => s.session.endedAt !== null && s.interactions.some((i) => /param-value/.test(i.requestBody ?? ''))), 5000, 'session end');
-    const session = (await recordedSessions(g.t)).find((s) => s.interactions.some((i) => /param-value/.test(i.requestBody ?? '')))!;
+    const mine = async () => (await recordedSessions(g.t)).find((s) => s.interactions.some((i) => /param-value/.test(i.requestBody ?? '')));
+    await eventually(async () => {
+      const s = await mine();
+      return s !== undefined && s.session.endedAt !== null && s.interactions.length === 3 && s.interactions.every((i) => i.completedAt !== null);
+    }, 5000, 'session recorded and ended');
+    const session = (await mine())!;
     assert.equal(session.session.protocol, 'postgres');
     assert.deepEqual(session.interactions.map((i) => i.target), ['select 1 as a', 'select $1::text as b', 'select * from no_such_table']);
     assert.deepEqual(session.interactions.map((i) => i.seq), [1, 2, 3]);
