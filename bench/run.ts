@@ -15,7 +15,7 @@ import { REPO_ROOT } from './http/children.ts';
 import { SUMMARY_MESSAGE, summaryLines, type SummaryRow } from './http/report.ts';
 
 /** Known suites first, in this order, each with its time limit; any other bench/<name>/run.ts after them. */
-const LIMITS_S: Readonly<Record<string, number>> = { http: 330, audit: 300, policy: 60, masking: 90, postgres: 150 };
+const LIMITS_S: Readonly<Record<string, number>> = { http: 330, audit: 300, policy: 60, masking: 90, postgres: 420 };
 const DEFAULT_LIMIT_S = 120;
 
 function suites(): string[] {

@@ -154,9 +154,22 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       break;
     }
     case 'UpdateStmt':
-    case 'DeleteStmt':
-      // WHERE CURRENT OF is a whereClause too (CurrentOfExpr): it touches one row
-      if (node['whereClause'] === undefined) facts.hasWhere = false;
+    case 'DeleteStmt': {
+      // WHERE CURRENT OF is a whereClause too (CurrentOfExpr): it touches one row. A clause that
+      // reads no column (WHERE true, WHERE 1 = 1) selects every row, so it counts as none.
+      const where = node['whereClause'];
+      if (where === undefined || (!referencesColumn(where) && asNode(where)?.['CurrentOfExpr'] === undefined)) facts.hasWhere = false;
+      break;
+    }
+    case 'MergeStmt':
+      // MERGE … ON true WHEN MATCHED THEN DELETE rewrites every row, like a DELETE without WHERE.
+      if (!referencesColumn(node['joinCondition'])) {
+        const unconditional = asList(node['mergeWhenClauses']).some((clause) => {
+          const when = asNode(clause)?.['MergeWhenClause'] as Record<string, unknown> | undefined;
+          return when !== undefined && when['condition'] === undefined && (when['commandType'] === 'CMD_UPDATE' || when['commandType'] === 'CMD_DELETE');
+        });
+        if (unconditional) facts.hasWhere = false;
+      }
       break;
     case 'CopyStmt':
       facts.flags.add(copyFlag(node));
@@ -231,4 +244,14 @@ function addFunction(call: Node, facts: TreeFacts): void {
   const names = (parts as string[]).map((p) => p.toLowerCase());
   facts.functions.add(names[names.length - 1]!);
   if (names.length > 1) facts.functions.add(names.join('.'));
+}
+
+/** Whether an expression reads any column (anywhere inside it, subqueries included). */
+function referencesColumn(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(referencesColumn);
+  if (value === null || typeof value !== 'object') return false;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'ColumnRef' || referencesColumn(child)) return true;
+  }
+  return false;
 }

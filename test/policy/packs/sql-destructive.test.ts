@@ -171,6 +171,11 @@ const moreEvasions: readonly string[] = [
   'SELECT a INTO newt FROM t; DROP TABLE t',
   'explain analyze with d as (delete from t returning 1) select 1',
   'select 1 from t where id = 1 for update; truncate t',
+  'MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE',
+  'merge into t using s on 1 = 1 when matched then update set a = 1',
+  'delete from t where true',
+  'DELETE FROM t WHERE 1 = 1',
+  "update accounts set balance = 0 where 'x' = 'x'",
 ];
 
 describe('sql-destructive pack against the real SQL classifier', () => {
