@@ -10,23 +10,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { seededRandom } from '../support/prng.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const TIME_BUDGET_MS = 12_000;
 const MAX_CASES = 4000;
 const PARALLEL = 24;
 
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 function packet(code: number, body: Buffer): Buffer {
@@ -165,7 +155,7 @@ describe('postgres listener fuzzing', () => {
 
   test(`unauthenticated garbage (seed ${SEED}) never reaches the upstream and leaves the gateway working`, async () => {
     const token = await t.token({ connections: ['prod-db'] });
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     const deadline = Date.now() + TIME_BUDGET_MS;
     let cases = 0;
     const worker = async () => {
@@ -192,7 +182,7 @@ describe('postgres listener fuzzing', () => {
     const token = await t.token({ connections: ['prod-db'] });
     const bystander = new pg.Client({ host: '127.0.0.1', port: t.pgPort, database: 'prod-db', user: 'agent', password: token });
     await bystander.connect();
-    const random = rng(SEED + 1);
+    const random = seededRandom(SEED + 1);
     const valid = [
       typed('Q', cstr('select 1')),
       typed('P', Buffer.concat([cstr('s1'), cstr('select $1::int'), Buffer.from([0, 1, 0, 0, 0, 23])])),

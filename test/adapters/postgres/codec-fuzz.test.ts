@@ -8,24 +8,14 @@ import { FrontendParser } from '../../../src/adapters/postgres/codec.ts';
 import type { FrontendMessage } from '../../../src/adapters/postgres/codec.ts';
 import type { ProtocolError } from '../../../src/errors.ts';
 import { cstr, i16, i32, msg, packet, startupBytes, u32 } from './wire-bytes.ts';
+import { seededRandom } from '../../support/prng.ts';
 
 const SEED = Number(process.env['GATEHOUSE_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const STREAMS = 3000;
 const MAX_MESSAGE_BYTES = 8 * 1024;
 
-/** mulberry32: tiny, seedable, good enough to drive a fuzzer. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rand = prng(SEED);
+const rand = seededRandom(SEED);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
