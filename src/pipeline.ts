@@ -95,6 +95,7 @@ export interface PipelineDeps {
 }
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
+const MAX_ANONYMOUS_SESSIONS = 1_000;
 
 export class Pipeline {
   private readonly anonymousSessions = new Map<string, Promise<string>>();
@@ -371,6 +372,9 @@ export class Pipeline {
           .then((s) => s.id);
         sessionId.catch(() => this.anonymousSessions.delete(key));
         this.anonymousSessions.set(key, sessionId);
+        // Callers choose the connection name (a made-up one is still recorded): forget the oldest
+        // so they cannot grow this map without bound.
+        if (this.anonymousSessions.size > MAX_ANONYMOUS_SESSIONS) this.anonymousSessions.delete(this.anonymousSessions.keys().next().value!);
       }
       const record = await this.deps.recorder.open(await sessionId, {
         kind: request.kind,
