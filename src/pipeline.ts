@@ -41,7 +41,8 @@ export interface RequestDraft {
 
 export type RequestBody =
   | { readonly type: 'none' }
-  | { readonly type: 'json'; readonly value: unknown }
+  /** `text` is the body as sent, reused verbatim (for forwarding and recording) while nothing masked it. */
+  | { readonly type: 'json'; readonly value: unknown; readonly text?: string }
   | { readonly type: 'text'; readonly text: string }
   /** Bytes we do not parse (binary uploads): never masked, so refused whenever a profile applies. */
   | { readonly type: 'opaque'; readonly description: string };
@@ -422,8 +423,11 @@ function maskRequestBody(profile: MaskProfile, body: RequestBody): RequestBody {
   switch (body.type) {
     case 'none':
       return body;
-    case 'json':
-      return { type: 'json', value: profile.maskJson(body.value).value };
+    case 'json': {
+      // maskJson keeps the identity of what it did not change, so an untouched body is sent as it came.
+      const value = profile.maskJson(body.value).value;
+      return value === body.value ? body : { type: 'json', value, text: JSON.stringify(value) };
+    }
     case 'text':
       return { type: 'text', text: profile.maskText(body.text).text };
     case 'opaque':
@@ -449,7 +453,7 @@ function recordableBody(body: RequestBody): string | null {
     case 'none':
       return null;
     case 'json':
-      return JSON.stringify(body.value);
+      return body.text ?? JSON.stringify(body.value);
     case 'text':
       return body.text;
     case 'opaque':

@@ -164,7 +164,7 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
 
     const body = admission.body;
     const payload: string | IncomingMessage | undefined =
-      body.type === 'json' ? JSON.stringify(body.value) : body.type === 'text' ? body.text : body.type === 'opaque' ? req : undefined;
+      body.type === 'json' ? (body.text ?? JSON.stringify(body.value)) : body.type === 'text' ? body.text : body.type === 'opaque' ? req : undefined;
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload ? Number(req.headers['content-length'] ?? NaN) : null;
 
     let bytesOut = 0;

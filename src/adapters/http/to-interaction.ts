@@ -27,7 +27,7 @@ function parseBody(raw: Buffer | null, headers: IncomingHttpHeaders, mustBeJson:
   const text = raw.toString('utf8');
   if (isJson(headers) || mustBeJson) {
     try {
-      return { type: 'json', value: JSON.parse(text) };
+      return { type: 'json', value: JSON.parse(text), text };
     } catch (err) {
       throw new GatewayError('bad_request', `request body is not valid JSON: ${(err as Error).message}`);
     }
