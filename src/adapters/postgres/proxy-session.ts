@@ -700,6 +700,8 @@ export class ProxySession implements FrameHandler {
     for (const e of this.finished) this.record(e);
     this.finished.length = 0;
     for (let e = this.front(); e !== undefined; e = this.front()) {
+      // The database already answered with an error (its ReadyForQuery had not arrived): that outcome is known.
+      if (e.error) this.record(e);
       const admission = e.admission;
       e.admission = null;
       if (admission) {
