@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
 
 /** A plain HTTP API: echoes what it received, streams on /stream. */
 async function startEchoApi(): Promise<{ server: Server; url: string; seen: { headers: Record<string, unknown>; body: string; url: string }[] }> {
@@ -158,5 +158,29 @@ describe('HTTP proxy behaviour', () => {
     assert.match(metrics, /gatehouse_requests_total\{connection="openai",kind="llm.chat"/);
     assert.match(metrics, /gatehouse_upstream_errors_total\{connection="dead",code="upstream_unreachable"\} 1/);
     assert.match(metrics, /gatehouse_request_duration_seconds_bucket/);
+  });
+});
+
+describe('admin.listen: the admin plane on a listener of its own', () => {
+  test('the data plane serves the proxy but not the API; the admin listener serves the API', async () => {
+    const t = await startTestGateway({ extraYaml: 'admin:\n  listen: 127.0.0.1:0\n' });
+    try {
+      assert.notEqual(t.gateway.adminUrl, t.gateway.url);
+      const onDataPlane = await fetch(`${t.gateway.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(onDataPlane.status, 404);
+      const onAdmin = await fetch(`${t.gateway.adminUrl}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ connections: ['openai'] }),
+      });
+      assert.equal(onAdmin.status, 201);
+      const { token } = (await onAdmin.json()) as { token: string };
+      const proxied = await fetch(`${t.gateway.url}/proxy/openai/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(proxied.status, 200);
+      assert.equal((await fetch(`${t.gateway.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${t.gateway.adminUrl}/proxy/openai/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
+    } finally {
+      await t.close();
+    }
   });
 });
