@@ -192,3 +192,61 @@ policy:
     assert.match(allowed.stdout, /eng-read/);
   });
 });
+
+describe('gatehouse start reloads policy when the file changes', () => {
+  test('an edit takes effect without a restart; an invalid edit is refused and the old policy stays', async () => {
+    const t = await startTestGateway();
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const file = join(t.dir, 'watched.yaml');
+    const withPolicy = (policy: string) => t.configText.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`).replace(/\npolicy:[\s\S]*$/, policy);
+    await writeFile(file, withPolicy('\npolicy:\n  rules:\n    - name: allow-all\n      action: allow\n'));
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli/main.ts'), 'start', '--config', file], {
+      env: { ...t.env, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((ready, fail) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('Gatehouse is running')) ready();
+        });
+        child.once('exit', (code) => fail(new Error(`exited ${code}: ${out}`)));
+      });
+      const url = `http://127.0.0.1:${port}`;
+      const issued = await fetch(`${url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.env.GATEHOUSE_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ connections: ['openai'] }),
+      });
+      const { token } = (await issued.json()) as { token: string };
+      const gateway = { url };
+      assert.equal((await chat(gateway, token, 'before')).status, 200);
+
+      await writeFile(file, withPolicy('\npolicy:\n  rules:\n    - name: closed\n      action: deny\n      reason: maintenance\n'));
+      let status = 200;
+      for (let i = 0; i < 50 && status === 200; i++) {
+        await sleep(100);
+        const response = await chat(gateway, token, 'during');
+        status = response.status;
+        await response.text();
+      }
+      assert.equal(status, 403, 'the edited policy took effect');
+
+      await writeFile(file, withPolicy('\npolicy:\n  rules:\n    - name: broken\n      when: "request.llm.model ==="\n      action: allow\n'));
+      child.kill('SIGHUP');
+      await sleep(1000);
+      const still = await chat(gateway, token, 'after');
+      assert.equal(still.status, 403);
+      assert.equal(((await still.json()) as any).error.gatehouse.rule, 'closed', 'the invalid policy was refused; the old one stays');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await t.close();
+    }
+  });
+});
