@@ -1,15 +1,22 @@
 #!/bin/sh
-# Installs Debian's PostgreSQL server and client (initdb, postgres, pg_ctl, psql, pgbench) for
-# the tests, which start throwaway clusters of their own (test/support/postgres-server.ts).
-# Runs as root on Debian 12; does nothing when initdb is already there.
+# Installs what the suite needs from Debian beyond Node: PostgreSQL's server and client (initdb,
+# postgres, pg_ctl, psql, pgbench) for the throwaway clusters the tests start
+# (test/support/postgres-server.ts), and the openssl CLI the TLS tests make certificates with.
+# Runs as root on Debian 12; installs nothing that is already there.
 set -eu
 
-if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "initdb found; PostgreSQL is already installed"
+packages=""
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  # postgresql pulls in the versioned server package, which also ships pgbench on Debian 12.
+  packages="postgresql postgresql-client"
+fi
+command -v openssl >/dev/null 2>&1 || packages="$packages openssl"
+
+if [ -z "$packages" ]; then
+  echo "PostgreSQL and openssl found; nothing to install"
   exit 0
 fi
-
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# postgresql pulls in the versioned server package, which also ships pgbench on Debian 12.
-apt-get install -y --no-install-recommends postgresql postgresql-client
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $packages
