@@ -10,12 +10,13 @@ import { startTestGateway, ADMIN_TOKEN, type TestGateway } from '../support/gate
 const MAIN = resolve('src/cli/main.ts');
 
 /** Runs the CLI without blocking: the gateway it talks to lives in this process. */
-function gatehouse(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function gatehouse(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolveRun) => child.once('close', (code) => resolveRun({ code, stdout, stderr })));
 }
 
@@ -76,6 +77,21 @@ describe('the gatehouse command against a running gateway', () => {
     const shown = await gatehouse(['sessions', 'show', session.id], env);
     assert.match(shown.stdout, /from the cli token/);
     assert.match(shown.stdout, /hash chain: verified/);
+  });
+
+  test('login saves URL and token (mode 0600) for later commands; a bad token is not saved', async () => {
+    const home = { XDG_CONFIG_HOME: join(t.dir, 'login-home'), GATEHOUSE_URL: '', GATEHOUSE_TOKEN: '' };
+    const refused = await gatehouse(['login', '--url', t.url, '--token-stdin'], home, 'gta_not-a-real-token-000000000000000');
+    assert.notEqual(refused.code, 0);
+    const { stat, access } = await import('node:fs/promises');
+    await assert.rejects(access(join(t.dir, 'login-home', 'gatehouse', 'cli.json')), 'a refused login writes nothing');
+    const saved = await gatehouse(['login', '--url', t.url, '--token-stdin'], home, `${ADMIN_TOKEN}\n`);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.match(saved.stdout, /logged in as admin/);
+    assert.equal((await stat(join(t.dir, 'login-home', 'gatehouse', 'cli.json'))).mode & 0o777, 0o600);
+    const listed = await gatehouse(['--json', 'token', 'list'], home);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(Array.isArray(JSON.parse(listed.stdout)));
   });
 
   test('errors are one clear line with the code, and a non-zero exit', async () => {
