@@ -94,6 +94,7 @@ describe('recording', () => {
     assert.equal(response.status, 503);
     assert.equal(((await response.json()) as any).error.code, 'store_unavailable');
     assert.equal(restarted.demo.requests.length, before, 'the upstream saw nothing');
+    assert.equal((await fetch(`${restarted.url}/readyz`)).status, 503, 'readiness reports the store down');
     await restarted.gateway.close();
   });
 
