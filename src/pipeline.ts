@@ -242,7 +242,7 @@ export class Pipeline {
       record = await this.deps.recorder.open(session.id, {
         ...base,
         // The target may be SQL text carrying values: recorded as masked as the body.
-        target: profile && draft.target ? profile.maskText(draft.target).text : draft.target,
+        target: profile && draft.target ? maskedTarget(profile, draft.target, draft.body, body) : draft.target,
         decision: 'allow',
         rule: decision.rule,
         reason: null,
@@ -417,6 +417,12 @@ function textStream(profile: MaskProfile): ResponseStream {
     push: (chunk) => stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)),
     end: () => stream.push(decoder.end()) + stream.end(),
   };
+}
+
+/** SQL text is both the target and the body: the masked body already says what the target masks to. */
+function maskedTarget(profile: MaskProfile, target: string, sent: RequestBody, masked: RequestBody): string {
+  if (sent.type === 'text' && masked.type === 'text' && sent.text === target) return masked.text;
+  return profile.maskText(target).text;
 }
 
 function maskRequestBody(profile: MaskProfile, body: RequestBody): RequestBody {

@@ -1,12 +1,13 @@
 /**
  * pgbench through Gatehouse (classification and recording on, policy allowing) against the
- * database directly and against PgBouncer in session mode: select-only (-S) in -M simple,
+ * database directly, against PgBouncer in session mode and against a bare Node TCP pass-through
+ * (the floor for any Node gateway): select-only (-S) in -M simple,
  * extended and prepared, and the default TPC-B-like mix. Targets are interleaved and repeated;
  * medians are reported. Then the gateway's RSS with 1,000 idle sessions open through it.
  *   node --import tsx bench/postgres/run.ts [--seconds 8] [--rounds 3] [--clients 8] [--idle 1000]
  * About 5 minutes with the defaults on 2 cores. BENCH_CPU_PROF=1 writes a CPU profile of the gateway.
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -28,7 +29,8 @@ export interface PostgresBenchOptions {
 
 export const DEFAULTS: PostgresBenchOptions = { seconds: 8, rounds: 3, clients: 8, threads: 2, scale: 10, idle: 1000 };
 
-export type Target = 'direct' | 'pgbouncer' | 'gatehouse';
+export type Target = 'direct' | 'pgbouncer' | 'bare' | 'gatehouse';
+const TARGETS: readonly Target[] = ['direct', 'pgbouncer', 'bare', 'gatehouse'];
 export const MODES = ['select-only simple', 'select-only extended', 'select-only prepared', 'tpc-b simple'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -123,6 +125,28 @@ policy:
   };
 }
 
+/** The bare pass-through in a process of its own, like the gateway, so neither shares an event loop with the bench. */
+async function startBareChild(upstreamPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-proxy.ts'), String(upstreamPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  for await (const chunk of child.stdout!) {
+    out += String(chunk);
+    const port = /bare proxy listening (\d+)/.exec(out)?.[1];
+    if (port) {
+      return {
+        port: Number(port),
+        stop: async () => {
+          child.kill();
+          if (child.exitCode === null) await once(child, 'exit');
+        },
+      };
+    }
+  }
+  throw new Error(`the bare proxy did not start: ${out}`);
+}
+
 /** Opens `count` idle sessions through the gateway and returns its RSS growth per session in KiB. */
 async function idleSessionCost(gw: GatewayChild, count: number): Promise<number> {
   const clients: pg.Client[] = [];
@@ -151,17 +175,20 @@ export async function runPostgresBench(options: Partial<PostgresBenchOptions> = 
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-pg-'));
   let gw: GatewayChild | null = null;
   let bouncer: Pgbouncer | null = null;
+  let bare: Awaited<ReturnType<typeof startBareChild>> | null = null;
   try {
     const pgbench = join(db.binDir, 'pgbench');
     const baseEnv: NodeJS.ProcessEnv = { ...process.env, PGHOST: '127.0.0.1', PGCLIENTENCODING: 'UTF8' };
     await run(pgbench, ['-i', '-q', '-s', String(o.scale), '-p', String(db.port), '-U', db.user, db.database], { ...baseEnv, PGPASSWORD: db.password }, 120_000);
     gw = await startGatewayChild(db, dir);
+    bare = await startBareChild(db.port);
     const binary = findPgbouncer();
     if (binary) bouncer = await startPgbouncer(binary, db, await freePort(), o.clients + 2);
 
     const targets: Record<Target, { port: number; user: string; password: string; database: string } | null> = {
       direct: { port: db.port, user: db.user, password: db.password, database: db.database },
       pgbouncer: bouncer ? { port: bouncer.port, user: db.user, password: db.password, database: 'bench' } : null,
+      bare: { port: bare.port, user: db.user, password: db.password, database: db.database },
       gatehouse: { port: gw.pgPort, user: 'agent', password: gw.token, database: 'bench' },
     };
     const samples = new Map<string, { tps: number[]; latency: number[] }>();
@@ -185,16 +212,14 @@ export async function runPostgresBench(options: Partial<PostgresBenchOptions> = 
       const s = samples.get(`${mode}|${target}`);
       return s ? median(s[what]) : null;
     };
-    const modes = MODES.map((mode) => ({
-      mode,
-      tps: { direct: figure(mode, 'direct', 'tps'), pgbouncer: figure(mode, 'pgbouncer', 'tps'), gatehouse: figure(mode, 'gatehouse', 'tps') },
-      latencyMs: { direct: figure(mode, 'direct', 'latency'), pgbouncer: figure(mode, 'pgbouncer', 'latency'), gatehouse: figure(mode, 'gatehouse', 'latency') },
-    }));
+    const per = (mode: Mode, what: 'tps' | 'latency') => Object.fromEntries(TARGETS.map((t) => [t, figure(mode, t, what)])) as Record<Target, number | null>;
+    const modes = MODES.map((mode) => ({ mode, tps: per(mode, 'tps'), latencyMs: per(mode, 'latency') }));
     const kibPerIdleSession = await idleSessionCost(gw, o.idle);
     return { modes, pgbouncer: bouncer ? 'ran' : 'missing', idleSessions: o.idle, kibPerIdleSession };
   } finally {
     await gw?.stop().catch(() => undefined);
     await bouncer?.stop().catch(() => undefined);
+    await bare?.stop().catch(() => undefined);
     await db.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -205,27 +230,32 @@ const ratio = (a: number | null, b: number | null) => (a === null || b === null 
 
 export function report(result: PostgresBenchResult): { lines: string[]; rows: SummaryRow[] } {
   const lines = table(
-    ['mode', 'direct tps', 'pgbouncer tps', 'gatehouse tps', 'gh/direct', 'gh/pgbouncer', 'latency ms direct/pgb/gh'],
+    ['mode', 'direct tps', 'pgbouncer tps', 'bare node tps', 'gatehouse tps', 'gh/direct', 'gh/pgbouncer', 'gh/bare', 'latency ms direct/pgb/bare/gh'],
     result.modes.map((m) => [
       m.mode,
       fmt(m.tps.direct),
       fmt(m.tps.pgbouncer),
+      fmt(m.tps.bare),
       fmt(m.tps.gatehouse),
       ratio(m.tps.gatehouse, m.tps.direct),
       ratio(m.tps.gatehouse, m.tps.pgbouncer),
-      `${fmt(m.latencyMs.direct, 3)}/${fmt(m.latencyMs.pgbouncer, 3)}/${fmt(m.latencyMs.gatehouse, 3)}`,
+      ratio(m.tps.gatehouse, m.tps.bare),
+      TARGETS.map((t) => fmt(m.latencyMs[t], 3)).join('/'),
     ]),
   );
   if (result.pgbouncer === 'missing') lines.push(`pgbouncer: skipped (not installed; ${PGBOUNCER_HINT})`);
   const idleGoal = result.kibPerIdleSession < 64;
   lines.push(`idle sessions: ${result.idleSessions}, gateway RSS ${result.kibPerIdleSession.toFixed(1)} KiB per session (goal < 64 KiB: ${idleGoal ? 'met' : 'MISSED'})`);
-  const rows: SummaryRow[] = result.modes.map((m) => ({
-    suite: 'postgres',
-    metric: `${m.mode} tps vs pgbouncer`,
-    value: m.tps.pgbouncer === null ? 'skipped' : ratio(m.tps.gatehouse, m.tps.pgbouncer),
-    goal: '≥ 1.00×',
-    pass: m.tps.pgbouncer === null || m.tps.gatehouse === null ? null : m.tps.gatehouse >= m.tps.pgbouncer,
-  }));
+  const rows: SummaryRow[] = result.modes.flatMap((m): SummaryRow[] => [
+    {
+      suite: 'postgres',
+      metric: `${m.mode} tps vs pgbouncer`,
+      value: m.tps.pgbouncer === null ? 'skipped' : ratio(m.tps.gatehouse, m.tps.pgbouncer),
+      goal: '≥ 1.00×',
+      pass: m.tps.pgbouncer === null || m.tps.gatehouse === null ? null : m.tps.gatehouse >= m.tps.pgbouncer,
+    },
+    { suite: 'postgres', metric: `${m.mode} tps vs bare node tcp proxy`, value: ratio(m.tps.gatehouse, m.tps.bare), goal: null, pass: null },
+  ]);
   rows.push({ suite: 'postgres', metric: 'RSS per idle session', value: `${result.kibPerIdleSession.toFixed(1)} KiB`, goal: '< 64 KiB', pass: idleGoal });
   return { lines, rows };
 }

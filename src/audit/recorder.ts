@@ -56,6 +56,8 @@ export function clipBody(text: string | null, maxBytes: number): string | null {
 export class Recorder {
   private readonly seqs = new Map<string, number>();
   private readonly lastHash = new Map<string, string | null>();
+  /** The last text redacted and its result: SQL arrives as both target and body, and need not be scanned twice. */
+  private lastRedacted: readonly [string, string] = ['', ''];
 
   constructor(
     private readonly store: Store,
@@ -68,7 +70,12 @@ export class Recorder {
 
   private body(text: string | null, secretsMasked: boolean): string | null {
     if (text === null) return null;
-    return clipBody(secretsMasked ? text : this.redact(text), this.maxBodyBytes);
+    return clipBody(secretsMasked ? text : this.redactOnce(text), this.maxBodyBytes);
+  }
+
+  private redactOnce(text: string): string {
+    if (this.lastRedacted[0] !== text) this.lastRedacted = [text, this.redact(text)];
+    return this.lastRedacted[1];
   }
 
   async openSession(input: OpenSession): Promise<RecordedSession> {
@@ -99,7 +106,7 @@ export class Recorder {
       seq,
       status: 'open',
       ...draft,
-      target: draft.target === null || secretsMasked ? draft.target : this.redact(draft.target),
+      target: draft.target === null || secretsMasked ? draft.target : this.redactOnce(draft.target),
       requestBody: this.body(draft.requestBody, secretsMasked),
       responseStatus: null,
       responseBody: null,
