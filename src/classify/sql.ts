@@ -3,16 +3,23 @@
  * sees it: statement kinds, tables, functions, WHERE-less writes and risky forms, at any
  * depth. Policy decides on these facts; this module never throws and never decides.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule } from 'libpg-query';
 import type { SqlFacts } from '../interaction.ts';
-import { LruCache } from './sql/lru.ts';
-import { newTreeFacts, SQL_FLAGS, walkStatement } from './sql/walk.ts';
-import type { SqlFlag, TreeFacts } from './sql/walk.ts';
+import { classifyText } from './sql/classify-text.ts';
+import type { Classified } from './sql/classify-text.ts';
+import { failedFacts } from './sql/facts.ts';
+import { FactsCache } from './sql/facts-cache.ts';
+import type { FactsCacheStats } from './sql/facts-cache.ts';
+import { sqlFingerprint } from './sql/fingerprint.ts';
+import { SQL_FLAGS } from './sql/walk.ts';
+import type { SqlFlag } from './sql/walk.ts';
 
 export { SQL_FLAGS };
 export type { SqlFlag };
+export { sqlStatementNames } from './sql/facts.ts';
+export type { SqlStatementNames } from './sql/facts.ts';
 
-/** Enough for every distinct statement of a busy application, small enough to forget about. */
+/** Enough for every distinct statement shape of a busy application, small enough to forget about. */
 const CACHE_ENTRIES = 2048;
 /** Longer texts (bulk INSERTs) are rarely repeated; caching them would only hold memory. */
 const CACHE_MAX_TEXT = 8 * 1024;
@@ -24,32 +31,15 @@ const CACHE_MAX_TEXT = 8 * 1024;
  */
 export const MAX_CLASSIFIED_CHARS = 1024 * 1024;
 
-/** Prepared-statement and cursor names a text creates and uses; kept beside the facts, which policy sees. */
-export interface SqlStatementNames {
-  readonly prepared: readonly string[];
-  readonly executed: readonly string[];
-  readonly declared: readonly string[];
-  readonly fetched: readonly string[];
-}
-const NONE: readonly string[] = Object.freeze([]);
-const NO_NAMES: SqlStatementNames = Object.freeze({ prepared: NONE, executed: NONE, declared: NONE, fetched: NONE });
-const names = new WeakMap<SqlFacts, SqlStatementNames>();
-
 /**
- * The names `PREPARE name AS …` defines and `EXECUTE name` runs, and the cursors `DECLARE`
- * opens and `FETCH`/`MOVE` read, so an adapter can classify EXECUTE and FETCH by what the name
- * was prepared or declared with.
+ * Keyed by the statement's shape (its text with literal values masked), else by the exact text:
+ * the facts are a pure function of the text (the parser has no session state: no search_path, no
+ * catalog), and of the shape while they read no literal's value. pgbench -M simple, like most
+ * ORMs, inlines every value, so the exact text alone would never repeat. Cached facts are frozen
+ * and shared.
  */
-export function sqlStatementNames(facts: SqlFacts): SqlStatementNames {
-  return names.get(facts) ?? NO_NAMES;
-}
-
-/**
- * Keyed by the exact text: the facts are a pure function of the text (the parser has no
- * session state: no search_path, no catalog), so a repeated statement cannot deserve a
- * different answer. Cached facts are frozen and shared.
- */
-const cache = new LruCache<string, SqlFacts>(CACHE_ENTRIES);
+const cache = new FactsCache(CACHE_ENTRIES);
+let parsed = 0;
 let ready = false;
 
 /** Loads the parser's WASM module; call once at start-up, before classifySql. */
@@ -60,88 +50,29 @@ export async function initSqlClassifier(): Promise<void> {
 
 /**
  * Classifies one SQL string (one or more statements). Unparseable text comes back with
- * `parseError` set, `kinds` empty and `flags.parse_error`, for policy to deny.
+ * `parseError` set, `kinds` empty and `flags.parse_error`, for policy to deny. `text` is always
+ * the text given, even when the facts come from another text of the same shape.
  */
 export function classifySql(text: string): SqlFacts {
-  if (!ready) return failed(text, 'SQL classifier not initialised (initSqlClassifier was not awaited)');
+  if (!ready) return failedFacts(text, 'SQL classifier not initialised (initSqlClassifier was not awaited)');
   if (text.length > MAX_CLASSIFIED_CHARS) {
-    return failed(text, `statement of ${text.length} characters exceeds the classifier's limit of ${MAX_CLASSIFIED_CHARS}`);
+    return failedFacts(text, `statement of ${text.length} characters exceeds the classifier's limit of ${MAX_CLASSIFIED_CHARS}`);
   }
-  const cacheable = text.length <= CACHE_MAX_TEXT;
-  const hit = cacheable ? cache.get(text) : undefined;
+  if (text.length > CACHE_MAX_TEXT) return parse(text).facts;
+  const shape = sqlFingerprint(text);
+  const hit = cache.get(text, shape);
   if (hit !== undefined) return hit;
-  const facts = classify(text);
-  if (cacheable) cache.set(text, facts);
+  const { facts, readsLiterals } = parse(text);
+  cache.set(text, shape, facts, readsLiterals);
   return facts;
 }
 
-interface ParsedStatement {
-  readonly stmt?: Readonly<Record<string, unknown>>;
+function parse(text: string): Classified {
+  parsed++;
+  return classifyText(text);
 }
 
-function classify(text: string): SqlFacts {
-  // PostgreSQL refuses NUL in query text, while the WASM parser would read past it: never agree to what the server will not run
-  if (text.includes('\0')) return failed(text, 'statement text contains a NUL byte');
-  // libpg-query refuses blank input outright; PostgreSQL answers it with EmptyQueryResponse
-  if (text.trim() === '') return facts(text, newTreeFacts(), 0, null);
-  let statements: readonly ParsedStatement[];
-  try {
-    statements = (parseSync(text) as { stmts?: ParsedStatement[] }).stmts ?? [];
-  } catch (err) {
-    return failed(text, err instanceof Error ? err.message : String(err));
-  }
-  const tree = newTreeFacts();
-  const selects: Readonly<Record<string, unknown>>[] = [];
-  try {
-    for (const { stmt } of statements) {
-      if (stmt === undefined) continue;
-      walkStatement(stmt, tree);
-      const select = stmt['SelectStmt'];
-      if (select !== undefined) selects.push(select as Readonly<Record<string, unknown>>);
-    }
-  } catch (err) {
-    // a tree shape this walker does not expect must not let the statement through unexamined
-    return failed(text, `could not classify the statement: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (selects.length > 0 && selects.every(hasLimit)) tree.flags.add('has_limit');
-  return facts(text, tree, statements.length, null);
-}
-
-/** LIMIT n, LIMIT $1 and FETCH FIRST n ROWS count; LIMIT ALL and LIMIT NULL do not. */
-function hasLimit(select: Readonly<Record<string, unknown>>): boolean {
-  const count = select['limitCount'] as Readonly<Record<string, unknown>> | undefined;
-  if (count === undefined) return false;
-  const constant = count['A_Const'] as Readonly<Record<string, unknown>> | undefined;
-  return constant?.['isnull'] !== true;
-}
-
-function failed(text: string, message: string): SqlFacts {
-  const tree = newTreeFacts();
-  tree.flags.add('parse_error');
-  return facts(text, tree, 0, message);
-}
-
-function facts(text: string, tree: TreeFacts, statementCount: number, parseError: string | null): SqlFacts {
-  if (statementCount === 0 && parseError === null) tree.flags.add('empty');
-  // every flag is present, false or true, so a policy condition never trips over a missing key
-  const flags: Record<string, boolean> = {};
-  for (const f of SQL_FLAGS) flags[f] = tree.flags.has(f);
-  const result: SqlFacts = Object.freeze({
-    text,
-    kinds: Object.freeze([...tree.kinds]),
-    tables: Object.freeze([...tree.tables]),
-    hasWhere: tree.hasWhere,
-    functions: Object.freeze([...tree.functions]),
-    multiStatement: statementCount > 1,
-    parseError,
-    flags: Object.freeze(flags),
-  });
-  if (tree.prepared.size + tree.executed.size + tree.declared.size + tree.fetched.size > 0) {
-    const list = (set: Set<string>) => (set.size === 0 ? NONE : Object.freeze([...set]));
-    names.set(
-      result,
-      Object.freeze({ prepared: list(tree.prepared), executed: list(tree.executed), declared: list(tree.declared), fetched: list(tree.fetched) }),
-    );
-  }
-  return result;
+/** How often classifySql parsed a text, and how often its cache answered instead (for metrics and tests). */
+export function sqlClassifierStats(): FactsCacheStats & { readonly parsed: number } {
+  return { ...cache.stats, parsed };
 }

@@ -1,7 +1,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifySql, initSqlClassifier, MAX_CLASSIFIED_CHARS, SQL_FLAGS, sqlStatementNames } from '../../src/classify/sql.ts';
+import { classifySql, initSqlClassifier, MAX_CLASSIFIED_CHARS, SQL_FLAGS, sqlClassifierStats, sqlStatementNames } from '../../src/classify/sql.ts';
 import type { SqlFlag } from '../../src/classify/sql.ts';
+import { classifyText } from '../../src/classify/sql/classify-text.ts';
 
 interface Case {
   readonly sql: string;
@@ -311,5 +312,111 @@ describe('classifySql', () => {
   it('never throws, whatever the text', () => {
     const samples = ['\uFFFF', '\uD800', 'select \u0000', '$$', "E'\\", 'select ' + '('.repeat(20000), 'x'.repeat(100000)];
     for (const s of samples) assert.doesNotThrow(() => classifySql(s));
+  });
+});
+
+describe('classifySql caches by statement shape', () => {
+  before(async () => {
+    await initSqlClassifier();
+  });
+
+  /** Texts this describe has not classified before (the cache lives as long as the module). */
+  let serial = 0;
+  const fresh = (sql: string) => sql.replaceAll('$t', `shape_${++serial}`);
+
+  /** How many of `texts`, classified in order, were parsed; and their facts. */
+  function classify(texts: readonly string[]) {
+    const before = sqlClassifierStats().parsed;
+    const facts = texts.map((text) => classifySql(text));
+    return { parsed: sqlClassifierStats().parsed - before, facts };
+  }
+
+  it('parses once for statements that differ only in their literals', () => {
+    const template = fresh('UPDATE $t SET abalance = abalance + :delta WHERE aid = :aid;');
+    const texts = Array.from({ length: 50 }, (_, i) => template.replace(':delta', String(i * 37)).replace(':aid', String(i * 7919)));
+    const { parsed, facts } = classify(texts);
+    assert.equal(parsed, 1);
+    // a minus sign is an operator, part of the shape: a negative delta is a second shape
+    assert.equal(classify([template.replace(':delta', '-5').replace(':aid', '1'), template.replace(':delta', '-6').replace(':aid', '2')]).parsed, 1);
+    facts.forEach((f, i) => {
+      assert.equal(f.text, texts[i], 'each carries its own text');
+      assert.ok(Object.isFrozen(f));
+      assert.deepEqual({ ...f, text: null }, { ...classifyText(texts[i]!).facts, text: null });
+    });
+  });
+
+  const differ: readonly (readonly [string, string])[] = [
+    ['delete from $t where id = 1', 'delete from $t_other where id = 1'],
+    ['select * from $t where a = 1', 'select * from $t where a > 1'],
+    ['select * from $t where a = 1', "select * from $t where a = '1'"],
+    ['select * from $t where a in (1, 2)', 'select * from $t where a in (1, 2, 3)'],
+    ['select * from $t where a = 1; select 2', 'select * from $t where a = 1; delete from $t'],
+  ];
+  for (const [a, b] of differ) {
+    it(`never answers ${JSON.stringify(b)} with the facts of ${JSON.stringify(a)}`, () => {
+      const table = fresh('$t');
+      assert.equal(classify([a, b].map((t) => t.replaceAll('$t', table))).parsed, 2);
+    });
+  }
+
+  const tautologies: readonly (readonly [string, string])[] = [
+    ['DELETE FROM $t WHERE 1 = 2', 'DELETE FROM $t WHERE 1 = 1'],
+    ['DELETE FROM $t WHERE 1 = 1', 'DELETE FROM $t WHERE 1 = 2'],
+    ["DELETE FROM $t WHERE 'a' = 'b'", "DELETE FROM $t WHERE 'a' = 'a'"],
+    ["DELETE FROM $t WHERE 'a' = 'a'", "DELETE FROM $t WHERE 'a' = 'b'"],
+    ['UPDATE $t SET a = 1 WHERE 2 > 3', 'UPDATE $t SET a = 2 WHERE 3 > 2'],
+  ];
+  for (const [first, second] of tautologies) {
+    it(`classifies ${JSON.stringify(second)} after ${JSON.stringify(first)} as it would alone: no WHERE`, () => {
+      const table = fresh('$t');
+      const { facts } = classify([first, second].map((t) => t.replaceAll('$t', table)));
+      for (const f of facts) {
+        assert.equal(f.hasWhere, false, f.text);
+        assert.equal(classifyText(f.text).facts.hasWhere, false, f.text);
+      }
+    });
+  }
+
+  it('shares across strings holding quotes, comment markers, semicolons and $n', () => {
+    const template = fresh("select * from $t where note = :s");
+    const strings = ["'plain'", "'it''s'", "'-- not a comment'", "'/* nor this'", "'; drop table users'", "'$1'", "'\"'"];
+    const { parsed, facts } = classify(strings.map((str) => template.replace(':s', str)));
+    assert.equal(parsed, 1);
+    for (const f of facts) assert.deepEqual([f.kinds, f.tables, f.multiStatement], [['select'], [template.match(/shape_\d+/)![0]], false]);
+  });
+
+  it('parses every text it cannot shape, and still caches each by its exact text', () => {
+    const table = fresh('$t');
+    const texts = [`select $$a$$ from ${table}`, `select $$b$$ from ${table}`, `select E'a' from ${table}`, `select E'b' from ${table}`];
+    assert.equal(classify(texts).parsed, 4);
+    assert.equal(classify(texts).parsed, 0);
+  });
+
+  it('shares multi-statement texts only statement for statement', () => {
+    const template = fresh('select a from $t where id = :a; update $t set a = :b where id = :c');
+    const { parsed, facts } = classify([1, 2, 3].map((n) => template.replace(':a', `${n}`).replace(':b', `${n + 1}`).replace(':c', `'${n}'`)));
+    assert.equal(parsed, 1);
+    for (const f of facts) assert.deepEqual([f.kinds, f.multiStatement], [['select', 'update'], true]);
+    assert.equal(classify([template.replace(':a', '1').replace(':b', '2').replace(':c', '3')]).parsed, 1, "'3' and 3 are different shapes");
+  });
+
+  it('keeps the prepared-statement and cursor names on facts from a shared shape', () => {
+    const name = fresh('$t');
+    const { parsed, facts } = classify([`PREPARE ${name} AS DELETE FROM t WHERE id = 1`, `PREPARE ${name} AS DELETE FROM t WHERE id = 2`]);
+    assert.equal(parsed, 1);
+    assert.deepEqual(sqlStatementNames(facts[1]!).prepared, [name]);
+    const executed = classify([`EXECUTE ${name}(1)`, `EXECUTE ${name}(2)`]);
+    assert.equal(executed.parsed, 1);
+    assert.deepEqual(sqlStatementNames(executed.facts[1]!).executed, [name]);
+  });
+
+  it('never shares a parse error: its message quotes the text', () => {
+    const table = fresh('$t');
+    const { parsed, facts } = classify([`select 1 2 from ${table}`, `select 3 4 from ${table}`]);
+    assert.equal(parsed, 2);
+    assert.deepEqual(
+      facts.map((f) => f.parseError),
+      ['syntax error at or near "2"', 'syntax error at or near "4"'],
+    );
   });
 });

@@ -39,6 +39,11 @@ export interface TreeFacts {
   /** Names of cursors this text declares (DECLARE) and reads (FETCH, MOVE). */
   readonly declared: Set<string>;
   readonly fetched: Set<string>;
+  /**
+   * Set when a fact was derived from a literal's value (see literals.ts): such facts hold for
+   * their exact text only, not for every text of the same shape.
+   */
+  readsLiterals: boolean;
 }
 
 /** CTE names visible at a point of the tree; null when none. */
@@ -77,7 +82,18 @@ const sval = (v: unknown): string | undefined => {
 };
 
 export function newTreeFacts(): TreeFacts {
-  return { kinds: new Set(), tables: new Set(), functions: new Set(), hasWhere: true, flags: new Set(), prepared: new Set(), executed: new Set(), declared: new Set(), fetched: new Set() };
+  return {
+    kinds: new Set(),
+    tables: new Set(),
+    functions: new Set(),
+    hasWhere: true,
+    flags: new Set(),
+    prepared: new Set(),
+    executed: new Set(),
+    declared: new Set(),
+    fetched: new Set(),
+    readsLiterals: false,
+  };
 }
 
 /** Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. */
@@ -104,6 +120,8 @@ export function walkStatement(stmt: Node, facts: TreeFacts): void {
     const unwrapped = frame.type === null ? undefined : UNWRAPPED[frame.type];
     for (const key in node) {
       if (key === 'withClause' && withClause !== null) continue; // pushWith queued its CTEs
+      // a constant holds no statement, table or function, and opening it would read its value
+      if (key === 'A_Const') continue;
       const child = node[key];
       if (child === null || typeof child !== 'object') continue;
       const type = isTypeName(key) ? key : (unwrapped?.[key] ?? null);
@@ -246,12 +264,16 @@ function addFunction(call: Node, facts: TreeFacts): void {
   if (names.length > 1) facts.functions.add(names.join('.'));
 }
 
-/** Whether an expression reads any column (anywhere inside it, subqueries included). */
+/**
+ * Whether an expression reads any column (anywhere inside it, subqueries included). Constants are
+ * not opened: `WHERE 1 = 2` counts as no WHERE just like `WHERE 1 = 1`, whatever the values.
+ */
 function referencesColumn(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(referencesColumn);
   if (value === null || typeof value !== 'object') return false;
-  for (const [key, child] of Object.entries(value)) {
-    if (key === 'ColumnRef' || referencesColumn(child)) return true;
+  for (const key in value) {
+    if (key === 'ColumnRef') return true;
+    if (key !== 'A_Const' && referencesColumn((value as Node)[key])) return true;
   }
   return false;
 }
