@@ -1,6 +1,7 @@
 /**
- * The scale-out engine: a pg.Pool shared by all callers of one replica. Each write is one
- * statement; only migrations and token revocation need a transaction.
+ * The scale-out engine: a pg.Pool shared by all callers of one replica. The recording writes
+ * are group-committed (postgres-group-commit.ts); every other write is one statement, and only
+ * migrations and token revocation need a transaction.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -11,7 +12,9 @@ import {
   SELECT_APPLIED_VERSIONS,
   pendingMigrations,
 } from './migrations.ts';
+import type { GroupedWrite } from './grouped-write.ts';
 import { numberPlaceholders } from './placeholders.ts';
+import { PostgresGroupCommit } from './postgres-group-commit.ts';
 import type { SqlValue } from './rows.ts';
 import { SqlStore, type SqlEngine } from './sql-store.ts';
 import { redact, storeFailure, type Violation } from './store-error.ts';
@@ -84,12 +87,19 @@ class PostgresEngine implements SqlEngine {
   /** Named statements: pg prepares each once per pooled connection and reuses it. */
   private readonly statements = new Map<string, { name: string; text: string }>();
   private ended = false;
+  private readonly group: PostgresGroupCommit;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly target: Target,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.group = new PostgresGroupCommit({
+      query: (config) => this.pool.query(config),
+      runOne: async (write, params) => (await this.pool.query(this.query(write.sql, params))).rowCount ?? 0,
+      fail: (err) => this.fail(err),
+    });
+  }
 
   async all(sql: string, params: readonly SqlValue[]): Promise<DbRecord[]> {
     try {
@@ -105,6 +115,10 @@ class PostgresEngine implements SqlEngine {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  runGrouped(write: GroupedWrite, params: readonly SqlValue[]): Promise<number> {
+    return this.group.push(write, params);
   }
 
   async migrate(): Promise<void> {
@@ -158,6 +172,7 @@ class PostgresEngine implements SqlEngine {
   async close(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    await this.group.drain();
     await this.pool.end();
   }
 

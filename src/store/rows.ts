@@ -22,9 +22,18 @@ export const SERVICE_ACCOUNT_COLUMNS = 'id, name, owner, connections_json, creat
 export const CONNECTION_COLUMNS = 'name, type, upstream, tags_json, credential, options_json, created_at, updated_at';
 export const SESSION_COLUMNS =
   'id, principal_id, principal_name, token_id, connection, protocol, client_addr, started_at, ended_at, end_reason';
-export const INTERACTION_COLUMNS =
-  'id, session_id, seq, kind, status, decision, rule, reason, method, target, model, summary_json, request_body, ' +
-  'response_status, response_body, error_code, bytes_in, bytes_out, started_at, completed_at, latency_ms, prev_hash, hash';
+
+/** A column's type as the migrations declare it. */
+export type SqlType = 'TEXT' | 'INTEGER' | 'BIGINT' | 'DOUBLE PRECISION';
+
+/** Typed, for statements that bind a whole column of rows as one array (see grouped-write.ts). */
+export const INTERACTION_TYPES = {
+  id: 'TEXT', session_id: 'TEXT', seq: 'INTEGER', kind: 'TEXT', status: 'TEXT', decision: 'TEXT', rule: 'TEXT',
+  reason: 'TEXT', method: 'TEXT', target: 'TEXT', model: 'TEXT', summary_json: 'TEXT', request_body: 'TEXT',
+  response_status: 'INTEGER', response_body: 'TEXT', error_code: 'TEXT', bytes_in: 'BIGINT', bytes_out: 'BIGINT',
+  started_at: 'BIGINT', completed_at: 'BIGINT', latency_ms: 'DOUBLE PRECISION', prev_hash: 'TEXT', hash: 'TEXT',
+} as const satisfies Record<string, SqlType>;
+export const INTERACTION_COLUMNS = Object.keys(INTERACTION_TYPES).join(', ');
 
 /** `?, ?, …` for a column list. */
 export function placeholdersFor(columns: string): string {

@@ -4,9 +4,11 @@
  * and reuses it, so the texts below are constants, built when the module loads.
  */
 import { GatewayError } from '../errors.ts';
+import { groupedInsert, groupedUpdate, type GroupedWrite } from './grouped-write.ts';
 import {
   CONNECTION_COLUMNS,
   INTERACTION_COLUMNS,
+  INTERACTION_TYPES,
   PRINCIPAL_COLUMNS,
   SERVICE_ACCOUNT_COLUMNS,
   SESSION_COLUMNS,
@@ -57,6 +59,11 @@ export interface SqlEngine {
    * closed under revocation, and returns every id revoked.
    */
   revokeTree(sql: string, params: readonly SqlValue[]): Promise<string[]>;
+  /**
+   * Runs a write that may be sent together with others issued meanwhile; resolves with the rows
+   * changed once the write is committed. Without it, SqlStore runs the write's one-row SQL.
+   */
+  runGrouped?(write: GroupedWrite, params: readonly SqlValue[]): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,10 +101,6 @@ const SQL = {
     end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END WHERE id = ?`,
   getSession: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`,
 
-  insertInteraction: `INSERT INTO interactions (${INTERACTION_COLUMNS}) VALUES (${placeholdersFor(INTERACTION_COLUMNS)})`,
-  completeInteraction: `UPDATE interactions SET status = ?, decision = ?, rule = ?, reason = ?, response_status = ?,
-    response_body = ?, error_code = ?, bytes_in = ?, bytes_out = ?, completed_at = ?, latency_ms = ?, prev_hash = ?,
-    hash = ?, request_body = ? WHERE id = ?`,
   listInteractions: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE session_id = ? ORDER BY seq`,
   getInteraction: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE id = ?`,
   interruptOpen: "UPDATE interactions SET status = 'interrupted', completed_at = ? WHERE status = 'open'",
@@ -119,14 +122,23 @@ function revokeTreeSql(seedWhere: string): string {
 const REVOKE_TOKEN_TREE = revokeTreeSql('id = ?');
 const REVOKE_PRINCIPAL_TREES = revokeTreeSql('principal_id = ?');
 
+/** Every proxied request makes these two writes: the write-ahead insert and the completion. */
+const INSERT_INTERACTION = groupedInsert('interactions', INTERACTION_TYPES);
+const COMPLETE_INTERACTION = groupedUpdate('interactions', INTERACTION_TYPES, [
+  'status', 'decision', 'rule', 'reason', 'response_status', 'response_body', 'error_code', 'bytes_in', 'bytes_out',
+  'completed_at', 'latency_ms', 'prev_hash', 'hash', 'request_body',
+], 'id');
+
 const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
 
 export class SqlStore implements Store {
   readonly engine: Engine;
   private readonly insertTokenSql: string;
+  private readonly runGrouped: (write: GroupedWrite, params: readonly SqlValue[]) => Promise<number>;
 
   constructor(private readonly db: SqlEngine) {
     this.engine = db.engine;
+    this.runGrouped = db.runGrouped?.bind(db) ?? ((write, params) => db.run(write.sql, params));
     // A child of a revoked token is born revoked; the lock makes a concurrent revokeToken
     // either see the new child or finish first, so no child escapes its parent's revocation.
     this.insertTokenSql = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
@@ -292,11 +304,11 @@ export class SqlStore implements Store {
   }
 
   async insertInteraction(row: InteractionRow): Promise<void> {
-    await this.db.run(SQL.insertInteraction, interactionParams(row));
+    await this.runGrouped(INSERT_INTERACTION, interactionParams(row));
   }
 
   async completeInteraction(id: string, f: InteractionCompletion): Promise<void> {
-    const changed = await this.db.run(SQL.completeInteraction, [
+    const changed = await this.runGrouped(COMPLETE_INTERACTION, [
       f.status, f.decision, f.rule, f.reason, f.responseStatus, f.responseBody, f.errorCode, f.bytesIn, f.bytesOut,
       f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, id,
     ]);

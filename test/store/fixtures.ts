@@ -8,6 +8,7 @@ import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
 import type {
   ConnectionRow,
+  InteractionCompletion,
   InteractionRow,
   PrincipalRow,
   ServiceAccountRow,
@@ -106,5 +107,13 @@ export function interaction(sessionId: string, seq: number, over: Partial<Intera
     summary: { sql: { kinds: ['select'], tables: ['users'] }, entities: [] }, requestBody: null,
     responseStatus: null, responseBody: null, errorCode: null, bytesIn: 0, bytesOut: 0,
     startedAt: 1_700_000_000_000 + seq, completedAt: null, latencyMs: null, prevHash: null, hash: null, ...over,
+  };
+}
+
+export function completion(over: Partial<InteractionCompletion> = {}): InteractionCompletion {
+  return {
+    status: 'complete', decision: 'allow', rule: 'read-only', reason: null, responseStatus: 200, responseBody: '{"ok":true}',
+    errorCode: null, bytesIn: 10, bytesOut: 20, completedAt: 1_700_000_000_900, latencyMs: 0.5, prevHash: null,
+    hash: 'c'.repeat(64), requestBody: null, ...over,
   };
 }

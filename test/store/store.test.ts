@@ -6,6 +6,7 @@ import type { Store, TokenRow } from '../../src/store/types.ts';
 import {
   ENGINES,
   type EngineHarness,
+  completion,
   connection,
   id,
   interaction,
@@ -256,6 +257,77 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       await rejectsWithCode(store.insertInteraction(interaction(id('s'), 1)), 'invalid_argument');
       await rejectsWithCode(store.insertInteraction(interaction(s.id, 1)), 'conflict');
       assert.deepEqual(await store.getSession(s.id), s);
+    },
+  },
+  {
+    name: 'concurrent inserts all land, each visible to another connection once reported',
+    async run({ store, harness }) {
+      const s = session();
+      await store.insertSession(s);
+      const rows = Array.from({ length: 40 }, (_, i) => interaction(s.id, i + 1));
+      const settled: string[] = [];
+      const writes = rows.map((row) => store.insertInteraction(row).then(() => settled.push(row.id)));
+      await Promise.race(writes);
+      const reported = [...settled];
+      const visible = new Set(
+        (await harness.query(`SELECT id FROM interactions WHERE session_id = '${s.id}'`)).map((r) => r.id),
+      );
+      assert.ok(reported.length > 0);
+      assert.deepEqual(reported.filter((i) => !visible.has(i)), [], 'reported stored but not visible to another connection');
+      await Promise.all(writes);
+      assert.equal((await store.listInteractions(s.id)).length, rows.length);
+    },
+  },
+  {
+    name: 'a failing write among concurrent ones fails only its caller',
+    async run({ store }) {
+      const s = session();
+      await store.insertSession(s);
+      const taken = interaction(s.id, 1);
+      await store.insertInteraction(taken);
+      const good = [2, 3, 4].map((seq) => interaction(s.id, seq));
+      const outcomes = await Promise.allSettled([
+        store.insertInteraction(good[0]!),
+        store.insertInteraction({ ...taken, id: id('i') }),
+        store.insertInteraction(good[1]!),
+        store.insertInteraction(interaction(id('s'), 1)),
+        store.completeInteraction(id('i'), completion()),
+        store.completeInteraction(taken.id, completion()),
+        store.insertInteraction(good[2]!),
+      ]);
+      const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as GatewayError).code));
+      assert.deepEqual(codes, ['ok', 'conflict', 'ok', 'invalid_argument', 'not_found', 'ok', 'ok']);
+      const stored = await store.listInteractions(s.id);
+      assert.deepEqual(stored.map((r) => [r.id, r.status]), [
+        [taken.id, 'complete'], ...good.map((r) => [r.id, 'open']),
+      ]);
+    },
+  },
+  {
+    name: 'writes issued without waiting keep their order: insert, then each completion in turn',
+    async run({ store }) {
+      const s = session();
+      await store.insertSession(s);
+      const row = interaction(s.id, 1);
+      const later = completion({ responseStatus: 502, errorCode: 'upstream_failed', completedAt: 1_700_000_000_901 });
+      await Promise.all([
+        store.insertInteraction(row),
+        store.completeInteraction(row.id, completion()),
+        store.completeInteraction(row.id, later),
+      ]);
+      assert.deepEqual(await store.getInteraction(row.id), { ...row, ...later });
+    },
+  },
+  {
+    name: 'writes still pending at close are committed, not dropped',
+    async run(ctx) {
+      const s = session();
+      await ctx.store.insertSession(s);
+      const rows = Array.from({ length: 10 }, (_, i) => interaction(s.id, i + 1));
+      const writes = Promise.all(rows.map((row) => ctx.store.insertInteraction(row)));
+      const reopened = await ctx.reopen();
+      await writes;
+      assert.equal((await reopened.listInteractions(s.id)).length, rows.length);
     },
   },
   {
