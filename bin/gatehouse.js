@@ -22,6 +22,9 @@ const sources = join(root, 'src');
 if (existsSync(compiled) && (!existsSync(sources) || statSync(compiled).mtimeMs >= newestSource(sources))) {
   await import(compiled);
 } else {
+  // Said on stderr because this path costs memory and start-up time (tsx's loader thread) that a
+  // benchmark or an operator should not mistake for the compiled gateway's.
+  process.stderr.write('gatehouse: dist/ is missing or older than src/, so the TypeScript sources run through tsx (`npm run build` compiles them)\n');
   const { register } = await import('tsx/esm/api');
   register();
   await import('../src/cli/main.ts');

@@ -23,8 +23,6 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { registerApi } from './api/server.ts';
-import { startPostgresListener } from './adapters/postgres/server.ts';
-import { initSqlClassifier } from './classify/sql.ts';
 import { GatewayError } from './errors.ts';
 
 export interface GatewayOptions {
@@ -226,6 +224,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Started when configured, or when a postgres connection exists to be reached.
     let postgres: { port: number; url: string } | null = null;
     if (config.postgres.listen || connections.list().some((c) => c.type === 'postgres')) {
+      // Imported only here: importing the SQL parser instantiates its WASM module, which an HTTP-only gateway never needs.
+      const [{ initSqlClassifier }, { startPostgresListener }] = await Promise.all([
+        import('./classify/sql.ts'),
+        import('./adapters/postgres/server.ts'),
+      ]);
       await initSqlClassifier();
       const listen = config.postgres.listen ?? { host: '127.0.0.1', port: 15432 };
       const listener = await startPostgresListener({

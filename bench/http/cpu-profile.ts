@@ -39,17 +39,20 @@ export interface ProfileSummary {
   readonly parts: readonly Share[];
 }
 
-/** Where a frame's code lives: a file under src/, a package, a node: module, or V8's own bucket. */
+/**
+ * Where a frame's code lives: a file under src/ (compiled dist/x.js is named as its source
+ * src/x.ts), a package, a node: module, or V8's own bucket.
+ */
 export function codeOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : `(native) ${functionName || 'anonymous'}`;
   const path = url.replace(/^file:\/\//, '').replace(REPO_ROOT, '');
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1];
-  return pkg ?? path;
+  return pkg ?? path.replace(/^dist\/(.+)\.js$/, 'src/$1.ts');
 }
 
 /**
- * The main thread's profile in a --cpu-prof-dir: there is one per thread (tsx's loader hooks run
- * in a worker), named CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile, the main thread being 0.
+ * The main thread's profile in a --cpu-prof-dir: there is one per thread (worker threads, tsx's
+ * loader hooks), named CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile, the main thread being 0.
  */
 export async function mainThreadProfile(dir: string): Promise<string> {
   const file = (await readdir(dir)).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
@@ -62,7 +65,7 @@ export function isRecording(code: string): boolean {
   return /^src\/(audit|store)\//.test(code) || code === 'better-sqlite3' || /^pg(-|$)/.test(code);
 }
 
-/** "name  place"; line numbers only outside src/, whose code tsx has transformed. */
+/** "name  place"; line numbers only outside src/, whose profiled code is the compiled dist/. */
 function functionKey(frame: ProfileNode['callFrame']): string {
   const code = codeOf(frame.url, frame.functionName);
   if (!frame.url) return code;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { launch, type Child } from './children.ts';
+import { ensureCompiledGatehouse, GATEHOUSE_BIN, TSX_NOTICE } from './compiled-gatehouse.ts';
 
 export interface Target {
   readonly name: string;
@@ -50,7 +51,7 @@ export function directTarget(upstream: Upstream): Target {
 export async function startBareTarget(upstream: Upstream): Promise<Target> {
   const child = await launch({
     name: 'bare proxy',
-    args: ['--import', 'tsx', 'bench/http/bare-proxy.ts', upstream.url],
+    args: ['bench/http/bare-proxy.js', upstream.url],
     urlFrom: /^bare proxy listening (\S+)/,
   });
   return { name: 'bare proxy', url: child.url + CHAT_PATH, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, child };
@@ -129,7 +130,9 @@ policy:
 `;
 }
 
+/** `gatehouse start` through bin/gatehouse.js on a compiled dist/, as a user runs it. */
 export async function startGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
+  await ensureCompiledGatehouse();
   const file = join(options.dir, 'gatehouse.yaml');
   await writeFile(file, configText(options.dir));
   const adminToken = `gta_${randomBytes(24).toString('hex')}`;
@@ -137,9 +140,7 @@ export async function startGatehouse(options: GatehouseOptions): Promise<Gatehou
     name: options.name ?? 'gatehouse',
     args: [
       ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      GATEHOUSE_BIN,
       'start',
       '--config',
       file,
@@ -154,6 +155,11 @@ export async function startGatehouse(options: GatehouseOptions): Promise<Gatehou
     },
     urlFrom: /data plane: (http:\/\/\S+?)\/proxy\//,
   });
+  // src/ may have changed between the check and the start.
+  if (TSX_NOTICE.test(child.output())) {
+    await child.stop();
+    throw new Error(`refusing to measure ${child.name} through tsx: src/ changed after dist/ was built; rerun to build again`);
+  }
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${child.url}/api/v1${path}`, {
       method,

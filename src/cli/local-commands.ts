@@ -8,7 +8,6 @@ import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { buildTestInput, checkPolicy, explainDecision, formatProblem, loadPolicy, loadPolicyFiles, type PolicyFile } from '../policy/index.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES, explainMasking } from '../masking/index.ts';
-import { classifySql, initSqlClassifier } from '../classify/sql.ts';
 
 type Print = (text: string) => void;
 
@@ -97,7 +96,9 @@ export function localCommands(print: Print): Command[] {
       const profiles = profilesOf(config);
       const engine = await loadPolicy(config?.policy ?? {}, { baseDir: dirname(resolve(opts.config ?? 'gatehouse.yaml')), knownMaskProfiles: profiles.names });
       const known = config?.connections.find((c) => c.name === opts.connection);
-      if (opts.sql !== undefined) await initSqlClassifier();
+      // Importing the SQL parser instantiates its WASM module: only when there is SQL to classify, never for `gatehouse start`.
+      const sql = opts.sql === undefined ? undefined : await import('../classify/sql.ts');
+      await sql?.initSqlClassifier();
       const detector = profiles.get('pii')!;
       const input = buildTestInput(
         {
@@ -112,7 +113,7 @@ export function localCommands(print: Print): Command[] {
           llmPrompt: opts.llmPrompt,
           model: opts.model,
         },
-        { classifySql, detectEntities: (text) => detector.detectEntities(text) },
+        { classifySql: sql?.classifySql, detectEntities: (text) => detector.detectEntities(text) },
       );
       const explanation = explainDecision(engine, input);
       print(command.optsWithGlobals().json ? JSON.stringify({ decision: explanation.decision, steps: explanation.steps }, null, 2) : explanation.text);

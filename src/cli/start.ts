@@ -8,6 +8,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { parseMasterKey } from '../store/secret-box.ts';
 import { createLogger, startGateway } from '../server.ts';
 import { startDemoModel } from '../demo/demo-model.ts';
+import { applyServerGcTuning } from './gc-tuning.ts';
 
 export const DEMO_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/gatehouse.demo.yaml');
 
@@ -48,6 +49,8 @@ function watchForChanges(paths: readonly string[], onChange: () => void): void {
 }
 
 export async function runStart(options: { config?: string; demo?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Process-wide and only for `start`: every full collection from here on sizes the next heap limit with it.
+  applyServerGcTuning();
   const demo = options.demo === true;
   const configFile = resolve(options.config ?? (demo ? DEMO_CONFIG : 'gatehouse.yaml'));
   let demoModel: Awaited<ReturnType<typeof startDemoModel>> | null = null;

@@ -33,6 +33,8 @@ export function openSqliteStore(file: string, logger?: Logger): SqlStore {
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL loses at most the last commits on power loss, never integrity.
     db.pragma('synchronous = NORMAL');
+    // SQLite's own default page cache (2 MB); better-sqlite3 builds with 16 MB, which only holds RSS: the recorder appends and revisits recent rows.
+    db.pragma('cache_size = -2000');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
   } catch (err) {
