@@ -32,8 +32,10 @@ export type ChargeRefusal = { readonly index: number; readonly retryAfterMs: num
 
 /**
  * The same operations on counters kept outside the process (PostgreSQL), shared between replicas.
- * A slot is a lease named by `holder`, so releasing frees exactly that session's slots. Any call
- * but `release` rejects with StoreError when the counters cannot be reached: limits fail closed.
+ * A slot is a lease named by `holder`, so releasing frees exactly that session's slots. A call
+ * that checks a maximum rejects with StoreError when the counters cannot be reached: limits fail
+ * closed. A call with no maximum cannot refuse, so it need not wait on anything: an implementation
+ * may count it locally and share it later, as long as its own checks count it at once.
  */
 export interface SharedLimitCounters {
   tryAcquire(slots: readonly CounterLimit[], holder: string): Promise<number>;

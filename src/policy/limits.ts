@@ -17,7 +17,8 @@ export interface InspectableLimitTracker extends LimitTracker {
 }
 
 // Sessions and usage are counted even when the matched rule sets no limit, so a later rule that
-// does set one sees the true number.
+// does set one sees the true number. Such counts cannot refuse anything, so shared counters keep
+// them off the request's path (see SharedLimitCounters).
 const identityKey = (id: string) => `identity:${id}`;
 const connectionKey = (name: string) => `connection:${name}`;
 const requestsKey = (id: string) => `requests:${id}`;

@@ -4,6 +4,12 @@
  * the sliding estimate stays within the maximum, so the row lock decides races. Sessions: one
  * lease row per slot, inserted under a per-key advisory lock after counting the unexpired ones;
  * each replica renews its leases, so a replica that dies frees its slots when they expire.
+ *
+ * Counting under no maximum (most requests) never waits on the database: it is summed in memory
+ * and written in the background every `flushEveryMs`, amounts as one multi-row upsert, session
+ * slots as lease rows. Other replicas therefore see such counts up to about a second late. This
+ * replica never does: a check under a maximum first writes this replica's unwritten amounts for
+ * its keys, and counts this replica's own slots from memory, not from the rows it has published.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -15,10 +21,10 @@ import {
   waitUntilFits,
   windowStart,
   type CounterCharge,
-  type CounterLimit,
   type SharedLimitCounters,
   type Window,
 } from './counters.ts';
+import { UnwrittenAmounts, type WindowAmount } from './unwritten-amounts.ts';
 
 export interface PostgresCountersOptions {
   readonly databaseUrl: string;
@@ -26,8 +32,10 @@ export interface PostgresCountersOptions {
   readonly leaseMs?: number;
   /** How often leases are renewed (default a third of the lease). */
   readonly renewEveryMs?: number;
+  /** How often counts taken under no maximum are written for other replicas to see (default 1 s). */
+  readonly flushEveryMs?: number;
   readonly poolSize?: number;
-  /** Failures nobody awaits (renewal, release, pruning); the next awaited call reports its own. */
+  /** Failures nobody awaits (flushes, renewal, release, pruning); the next awaited call reports its own. */
   readonly onError?: (err: Error, what: string) => void;
 }
 
@@ -36,30 +44,54 @@ const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 // Locks taken in hash order, so two acquirers of overlapping keys never wait on each other in a cycle.
 const LOCK_KEYS = `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS locks`;
-const COUNT_LEASES = `SELECT key, count(*)::int AS n FROM limit_leases WHERE key = ANY($1::text[]) AND expires_at > ${DB_NOW_MS} GROUP BY key`;
+// Other replicas' slots only ($2 is this replica's holder prefix): this replica counts its own in memory.
+const COUNT_OTHERS = `SELECT key, count(*)::int AS n FROM limit_leases
+  WHERE key = ANY($1::text[]) AND NOT starts_with(holder_id, $2) AND expires_at > ${DB_NOW_MS} GROUP BY key`;
 const INSERT_LEASES = `INSERT INTO limit_leases (key, holder_id, expires_at) SELECT k, $2, ${DB_NOW_MS} + $3 FROM unnest($1::text[]) AS k`;
+// Idempotent, so a batch whose outcome was lost can be sent again.
+const PUBLISH_LEASES = `INSERT INTO limit_leases (key, holder_id, expires_at)
+  SELECT k, h, ${DB_NOW_MS} + $3 FROM unnest($1::text[], $2::text[]) AS t(k, h)
+  ON CONFLICT (key, holder_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`;
 const RENEW_LEASES = `UPDATE limit_leases SET expires_at = ${DB_NOW_MS} + $2 WHERE holder_id = ANY($1::text[])`;
 const DELETE_LEASES = 'DELETE FROM limit_leases WHERE holder_id = ANY($1::text[])';
 const PRUNE_LEASES = `DELETE FROM limit_leases WHERE expires_at <= ${DB_NOW_MS}`;
 const PRUNE_WINDOWS = 'DELETE FROM limit_windows WHERE window_start < $1';
-const HELD = `SELECT count(*)::int AS n FROM limit_leases WHERE key = $1 AND expires_at > ${DB_NOW_MS}`;
+const HELD_OTHERS = `SELECT count(*)::int AS n FROM limit_leases WHERE key = $1 AND NOT starts_with(holder_id, $2) AND expires_at > ${DB_NOW_MS}`;
 const BUCKETS = 'SELECT window_start, amount FROM limit_windows WHERE key = $1 AND window_start IN ($2, $3)';
+const ADD_AMOUNTS = `INSERT INTO limit_windows AS w (key, window_start, amount)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[])
+  ON CONFLICT (key, window_start) DO UPDATE SET amount = w.amount + EXCLUDED.amount`;
 
-// $1 key, $2 this window's start, $3 amount, $4 room: the maximum plus rounding slack, or null for
-// no maximum, $5 how much of the previous window the sliding minute still covers. The previous
-// bucket is read inside the statement so that the check and the add see the same numbers.
+// $1 key, $2 this window's start, $3 amount, $4 room: the maximum plus rounding slack, $5 how much
+// of the previous window the sliding minute still covers. The previous bucket is read inside the
+// statement so that the check and the add see the same numbers.
 const PREVIOUS = `COALESCE((SELECT amount FROM limit_windows WHERE key = $1::text AND window_start = $2::bigint - ${WINDOW_MS}), 0) * $5::float8`;
 const CHARGE = `INSERT INTO limit_windows AS w (key, window_start, amount)
-  SELECT $1::text, $2::bigint, $3::float8 WHERE $4::float8 IS NULL OR $3::float8 <= $4::float8 - ${PREVIOUS}
+  SELECT $1::text, $2::bigint, $3::float8 WHERE $3::float8 <= $4::float8 - ${PREVIOUS}
   ON CONFLICT (key, window_start) DO UPDATE SET amount = w.amount + EXCLUDED.amount
-  WHERE $4::float8 IS NULL OR w.amount + EXCLUDED.amount <= $4::float8 - ${PREVIOUS}
+  WHERE w.amount + EXCLUDED.amount <= $4::float8 - ${PREVIOUS}
   RETURNING amount`;
 
 type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
+/** A session slot this replica holds; only a published one has rows other replicas see. */
+interface Hold {
+  readonly keys: readonly string[];
+  state: 'local' | 'publishing' | 'published';
+}
+
+/** A write of unwritten amounts in flight; a check on one of its keys waits for it. */
+interface AmountsWrite {
+  readonly keys: ReadonlySet<string>;
+  readonly done: Promise<unknown>;
+}
+
+type Indexed = { readonly c: CounterCharge; readonly index: number };
+
 export function createPostgresCounters(options: PostgresCountersOptions): SharedLimitCounters {
   const leaseMs = options.leaseMs ?? 30_000;
   const renewEveryMs = options.renewEveryMs ?? Math.floor(leaseMs / 3);
+  const flushEveryMs = options.flushEveryMs ?? 1_000;
   const report = options.onError ?? (() => undefined);
   const secrets = [passwordOf(options.databaseUrl)];
   const pool = new pg.Pool({
@@ -76,11 +108,19 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
   pool.on('error', (err) => report(failure(err), 'idle connection lost'));
 
   const replica = randomUUID();
-  /** Leases this replica holds and renews, by holder id. */
-  const leases = new Set<string>();
+  const ownPrefix = `${replica}:`;
+  /** Slots this replica holds, by holder id, and how many of them fall under each key. */
+  const holds = new Map<string, Hold>();
+  const ownSlots = new Map<string, number>();
+  let unpublished = new Map<string, Hold>();
+  const unwritten = new UnwrittenAmounts();
+  const writes = new Set<AmountsWrite>();
+  // The latest time a charge was counted at: restored amounts older than its previous minute count for nothing.
+  let lastNow = 0;
   const pending = new Set<Promise<unknown>>();
   let lastPrune = 0;
   let renewing = false;
+  let flushing = false;
 
   const failure = (err: unknown) => storeFailure('postgres', err, { secrets, where: 'limit counters' });
   const query: Query = async (text, values) => {
@@ -121,11 +161,89 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
     return done.then(() => undefined);
   };
 
+  const countOwn = (keys: readonly string[], delta: 1 | -1) => {
+    for (const key of keys) {
+      const n = (ownSlots.get(key) ?? 0) + delta;
+      if (n > 0) ownSlots.set(key, n);
+      else ownSlots.delete(key);
+    }
+  };
+
+  /** Writes the unwritten amounts under `keys` (all when omitted) in one statement; a failure puts them back. */
+  function writeAmounts(keys?: readonly string[]): Promise<void> {
+    const amounts = unwritten.take(keys);
+    if (amounts.length === 0) return Promise.resolve();
+    const done = query(ADD_AMOUNTS, columns(amounts)).then(
+      () => undefined,
+      (err: unknown) => {
+        unwritten.restore(amounts, lastNow);
+        throw err;
+      },
+    );
+    const write: AmountsWrite = { keys: new Set(amounts.map((a) => a.key)), done: done.catch(() => undefined) };
+    writes.add(write);
+    void write.done.then(() => writes.delete(write));
+    return done;
+  }
+
+  /** Brings the database up to date with everything this replica counted under `keys`, before a check reads them. */
+  async function settle(keys: readonly string[]): Promise<void> {
+    for (const write of writes) if (keys.some((k) => write.keys.has(k))) await write.done;
+    // A write that failed put its amounts back; this sends them again, and a second failure fails the check.
+    await writeAmounts(keys);
+  }
+
+  /** Inserts lease rows for the slots taken under no maximum since the last flush. */
+  async function publish(): Promise<void> {
+    if (unpublished.size === 0) return;
+    const batch = unpublished;
+    unpublished = new Map();
+    const keys: string[] = [];
+    const ids: string[] = [];
+    for (const [id, hold] of batch) {
+      hold.state = 'publishing';
+      for (const key of hold.keys) {
+        keys.push(key);
+        ids.push(id);
+      }
+    }
+    try {
+      await query(PUBLISH_LEASES, [keys, ids, leaseMs]);
+    } catch (err) {
+      for (const [id, hold] of batch) {
+        if (holds.get(id) !== hold) continue;
+        hold.state = 'local';
+        unpublished.set(id, hold);
+      }
+      throw err;
+    }
+    const released: string[] = [];
+    for (const [id, hold] of batch) {
+      if (holds.get(id) === hold) hold.state = 'published';
+      else released.push(id);
+    }
+    if (released.length > 0) await query(DELETE_LEASES, [released]);
+  }
+
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      await Promise.all([background('writing usage', () => writeAmounts()), background('publishing session slots', publish)]);
+    } finally {
+      flushing = false;
+    }
+  };
+  const flushTimer = setInterval(() => void flush(), flushEveryMs);
+  flushTimer.unref();
+
+  const published = () => [...holds].filter(([, hold]) => hold.state === 'published').map(([id]) => id);
   const renew = async () => {
     if (renewing) return;
     renewing = true;
     try {
-      if (leases.size > 0) await background('renewing leases', () => query(RENEW_LEASES, [[...leases], leaseMs]));
+      const ids = published();
+      if (ids.length > 0) await background('renewing leases', () => query(RENEW_LEASES, [ids, leaseMs]));
       const now = Date.now();
       if (now - lastPrune >= WINDOW_MS) {
         lastPrune = now;
@@ -138,82 +256,130 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
       renewing = false;
     }
   };
-  const timer = setInterval(() => void renew(), renewEveryMs);
-  timer.unref();
+  const renewTimer = setInterval(() => void renew(), renewEveryMs);
+  renewTimer.unref();
 
+  /** The database's buckets under `key` plus this replica's unwritten amounts. */
   async function readWindow(key: string, now: number): Promise<Window> {
     const start = windowStart(now);
     const { rows } = await query(BUCKETS, [key, start, start - WINDOW_MS]);
     const amountAt = (at: number) => Number(rows.find((r) => Number(r.window_start) === at)?.amount ?? 0);
-    return { start, current: amountAt(start), previous: amountAt(start - WINDOW_MS) };
+    const local = unwritten.window(key, now);
+    return { start, current: amountAt(start) + local.current, previous: amountAt(start - WINDOW_MS) + local.previous };
+  }
+
+  /** Adds each limited charge unless one would pass its maximum; returns the first that would, adding nothing. */
+  async function chargeLimited(limited: readonly Indexed[], now: number): Promise<Indexed | undefined> {
+    const start = windowStart(now);
+    const previousWeight = 1 - (now - start) / WINDOW_MS;
+    const charge = async (q: Query, c: CounterCharge) => {
+      const { rowCount } = await q(CHARGE, [c.key, start, c.amount, c.max! + EPSILON, previousWeight]);
+      return rowCount === 1;
+    };
+    if (limited.length === 1) return (await charge(query, limited[0]!.c)) ? undefined : limited[0];
+    // All or nothing: a later refusal rolls back the earlier charges.
+    return transaction(async (q) => {
+      for (const entry of limited) if (!(await charge(q, entry.c))) return { value: entry, keep: false };
+      return { value: undefined, keep: true };
+    });
   }
 
   return {
     async tryAcquire(slots, holder) {
-      const id = `${replica}:${holder}`;
+      const id = `${ownPrefix}${holder}`;
       const keys = slots.map((s) => s.key);
-      const full = await transaction(async (q) => {
-        await q(LOCK_KEYS, [keys]);
-        const { rows } = await q(COUNT_LEASES, [keys]);
-        const counts = new Map(rows.map((r) => [r.key as string, r.n as number]));
-        const index = slots.findIndex(({ key, max }: CounterLimit) => max !== undefined && (counts.get(key) ?? 0) >= max);
-        if (index === -1) await q(INSERT_LEASES, [keys, id, leaseMs]);
-        return { value: index, keep: index === -1 };
-      });
-      if (full === -1) leases.add(id);
-      return full;
+      if (slots.every((s) => s.max === undefined)) {
+        const hold: Hold = { keys, state: 'local' };
+        holds.set(id, hold);
+        unpublished.set(id, hold);
+        countOwn(keys, 1);
+        return -1;
+      }
+      let reserved = false;
+      try {
+        return await transaction(async (q) => {
+          await q(LOCK_KEYS, [keys]);
+          const { rows } = await q(COUNT_OTHERS, [keys, ownPrefix]);
+          const others = new Map(rows.map((r) => [r.key as string, r.n as number]));
+          const full = slots.findIndex(({ key, max }) => max !== undefined && (others.get(key) ?? 0) + (ownSlots.get(key) ?? 0) >= max);
+          if (full !== -1) return { value: full, keep: false };
+          // Counted before the lock is let go, so this replica's next acquirer of these keys sees it.
+          holds.set(id, { keys, state: 'published' });
+          countOwn(keys, 1);
+          reserved = true;
+          await q(INSERT_LEASES, [keys, id, leaseMs]);
+          return { value: -1, keep: true };
+        });
+      } catch (err) {
+        if (reserved && holds.delete(id)) countOwn(keys, -1);
+        throw err;
+      }
     },
 
     release(_keys, holder) {
-      const id = `${replica}:${holder}`;
-      if (!leases.delete(id)) return Promise.resolve();
+      const id = `${ownPrefix}${holder}`;
+      const hold = holds.get(id);
+      if (hold === undefined) return Promise.resolve();
+      holds.delete(id);
+      unpublished.delete(id);
+      countOwn(hold.keys, -1);
+      // A slot being published is deleted once its insert lands; one never published has no row.
+      if (hold.state !== 'published') return Promise.resolve();
       return background('releasing a session slot', () => query(DELETE_LEASES, [[id]]));
     },
 
     async tryCharge(charges, now) {
-      const start = windowStart(now);
-      const previousWeight = 1 - (now - start) / WINDOW_MS;
-      // A charge that can neither refuse nor add anything needs no statement.
-      const active = charges.map((c, index) => ({ c, index })).filter(({ c }) => c.max !== undefined || c.amount > 0);
-      const charge = async (q: Query, c: CounterCharge) => {
-        const room = c.max === undefined ? null : c.max + EPSILON;
-        const { rowCount } = await q(CHARGE, [c.key, start, c.amount, room, previousWeight]);
-        return rowCount === 1;
-      };
-      let refused: { c: CounterCharge; index: number } | undefined;
-      if (active.length === 1) {
-        if (!(await charge(query, active[0]!.c))) refused = active[0];
-      } else if (active.length > 1) {
-        // All or nothing: a later refusal rolls back the earlier charges.
-        refused = await transaction(async (q) => {
-          for (const entry of active) if (!(await charge(q, entry.c))) return { value: entry, keep: false };
-          return { value: undefined, keep: true };
-        });
+      lastNow = Math.max(lastNow, now);
+      const limited: Indexed[] = [];
+      charges.forEach((c, index) => {
+        if (c.max !== undefined) limited.push({ c, index });
+      });
+      if (limited.length > 0) {
+        // Key order, the order every writer locks rows in.
+        limited.sort((a, b) => (a.c.key < b.c.key ? -1 : a.c.key > b.c.key ? 1 : 0));
+        await settle(limited.map(({ c }) => c.key));
+        const refused = await chargeLimited(limited, now);
+        if (refused !== undefined) {
+          const { c, index } = refused;
+          return { index, retryAfterMs: waitUntilFits(await readWindow(c.key, now), c.amount, c.max!, now) };
+        }
       }
-      if (refused === undefined) return null;
-      const { c, index } = refused;
-      return { index, retryAfterMs: waitUntilFits(await readWindow(c.key, now), c.amount, c.max!, now) };
+      const start = windowStart(now);
+      for (const c of charges) if (c.max === undefined && c.amount > 0) unwritten.add(c.key, start, c.amount);
+      return null;
     },
 
     async held(key) {
-      const { rows } = await query(HELD, [key]);
-      return rows[0]!.n as number;
+      const { rows } = await query(HELD_OTHERS, [key, ownPrefix]);
+      return (rows[0]!.n as number) + (ownSlots.get(key) ?? 0);
     },
 
     async windowTotal(key, now) {
+      await settle([key]);
       return estimate(await readWindow(key, now), now);
     },
 
     async close() {
-      clearInterval(timer);
-      const held = [...leases];
-      leases.clear();
+      clearInterval(flushTimer);
+      clearInterval(renewTimer);
+      // Let publishing and writes under way land first, so that every row this replica made is known here.
+      await Promise.allSettled([...pending]);
+      void background('writing usage on close', () => writeAmounts());
+      const ids = published();
+      holds.clear();
+      unpublished.clear();
+      ownSlots.clear();
       // Slots still held belong to sessions that outlive this replica; free them now rather than at expiry.
-      if (held.length > 0) void background('releasing slots on close', () => query(DELETE_LEASES, [held]));
+      if (ids.length > 0) void background('releasing slots on close', () => query(DELETE_LEASES, [ids]));
       await Promise.allSettled([...pending]);
       await pool.end();
     },
   };
+}
+
+/** Amounts as the three parallel arrays ADD_AMOUNTS unnests. */
+function columns(amounts: readonly WindowAmount[]): [string[], number[], number[]] {
+  return [amounts.map((a) => a.key), amounts.map((a) => a.start), amounts.map((a) => a.amount)];
 }
 
 function passwordOf(url: string): string {
