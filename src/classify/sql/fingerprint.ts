@@ -109,7 +109,7 @@ export function sqlFingerprint(text: string): string | null {
         break;
       case Ch.Quote: {
         if (i > 0 && (isIdentCont(text.charCodeAt(i - 1)) || text.charCodeAt(i - 1) === Ch.Ampersand)) return null;
-        const end = stringEnd(text, i);
+        const end = quotedEnd(text, i, Ch.Quote);
         if (end < 0) return null;
         shape += text.slice(copied, i) + STRING;
         copied = i = end;
@@ -118,7 +118,7 @@ export function sqlFingerprint(text: string): string | null {
       }
       case Ch.DoubleQuote:
         if (i > 0 && text.charCodeAt(i - 1) === Ch.Ampersand) return null; // U&"…" may take a UESCAPE '…'
-        i = quotedIdentifierEnd(text, i);
+        i = quotedEnd(text, i, Ch.DoubleQuote);
         if (i < 0) return null;
         precision = FloatPrecision.None;
         continue;
@@ -179,25 +179,18 @@ function numberMarker(text: string, start: number, end: number): string {
   return digits.length === INT4_MAX.length && digits <= INT4_MAX ? INTEGER : BIG_INTEGER;
 }
 
-/** End (after the closing quote) of a '…' string at `start`; -1 if unterminated or not plain. */
-function stringEnd(text: string, start: number): number {
+/**
+ * End (after the closing quote) of a '…' string or "…" identifier at `start`, where a doubled quote
+ * stands for one; -1 if unterminated or not plain. A backslash in a string may be an escape
+ * (E'' strings, standard_conforming_strings off): give up rather than guess.
+ */
+function quotedEnd(text: string, start: number, quote: Ch.Quote | Ch.DoubleQuote): number {
   for (let i = start + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === Ch.Quote) {
-      if (text.charCodeAt(i + 1) !== Ch.Quote) return i + 1;
+    if (c === quote) {
+      if (text.charCodeAt(i + 1) !== quote) return i + 1;
       i++;
-    } else if (c === Ch.Backslash || !isPlain(c)) return -1;
-  }
-  return -1;
-}
-
-function quotedIdentifierEnd(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === Ch.DoubleQuote) {
-      if (text.charCodeAt(i + 1) !== Ch.DoubleQuote) return i + 1;
-      i++;
-    } else if (!isPlain(c)) return -1;
+    } else if ((quote === Ch.Quote && c === Ch.Backslash) || !isPlain(c)) return -1;
   }
   return -1;
 }
