@@ -30,8 +30,8 @@ export function generateSecret(prefix: TokenPrefix): string {
  * Record ids are not secrets, only unique: the creation time in milliseconds (12 hex digits) then
  * 56 random bits of a v4 UUID, which draws on a cached entropy pool (every proxied request makes
  * an id, so this is on the hot path). Time first keeps new rows at the right edge of the stores'
- * primary-key indexes: an insert touches the last page instead of a random one (about a third
- * less work per recorded interaction in SQLite).
+ * primary-key indexes: an insert touches the last page instead of a random one (67 → 42 µs per
+ * recorded interaction in SQLite, measured once with random ids against time-first ones).
  */
 export function newId(kind: 'tok' | 'sa' | 'usr' | 'adm' | 'ses' | 'int'): string {
   const uuid = randomUUID();
