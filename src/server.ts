@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.ts';
 import { loadConfigFile } from './config/load.ts';
-import { ConnectionRegistry } from './config/connection-registry.ts';
+import { ConnectionRegistry } from './connections/registry.ts';
 import { openStore } from './store/index.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import { connectionBodySchema } from '../config/schema.ts';
-import { viewConnection } from '../config/connection-registry.ts';
+import { viewConnection } from '../connections/registry.ts';
 import type { ApiDeps } from './server.ts';
 import { parse } from './request.ts';
 

@@ -3,7 +3,7 @@ import { AuthError, GatewayError, toGatewayError } from '../errors.ts';
 import type { AuthContext, Credentials } from '../identity/credentials.ts';
 import type { CredentialWatch } from '../identity/credential-watch.ts';
 import type { ServiceAccounts } from '../identity/service-accounts.ts';
-import type { ConnectionRegistry } from '../config/connection-registry.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
 import { errorBody, errorHeaders } from '../adapters/http/render.ts';
 import { bearerOf } from './request.ts';

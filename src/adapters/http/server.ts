@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { GatewayError, MaskingError, toGatewayError } from '../../errors.ts';
-import type { ConnectionRegistry, Connection } from '../../config/connection-registry.ts';
+import type { ConnectionRegistry, Connection } from '../../connections/registry.ts';
 import type { Admission, Pipeline, Session } from '../../pipeline.ts';
 import type { AuthContext } from '../../identity/credentials.ts';
 import type { Metrics } from '../../metrics.ts';

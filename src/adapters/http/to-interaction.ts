@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../../errors.ts';
-import type { Connection } from '../../config/connection-registry.ts';
+import type { Connection } from '../../connections/registry.ts';
 import { classifyHttpRequest } from '../../classify/http.ts';
 import { classifyLlmRequest, llmKind } from '../../classify/llm.ts';
 import type { RequestBody, RequestDraft } from '../../pipeline.ts';

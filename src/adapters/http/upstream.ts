@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Pool, errors as undiciErrors } from 'undici';
 import { GatewayError, UpstreamError } from '../../errors.ts';
-import type { Connection } from '../../config/connection-registry.ts';
+import type { Connection } from '../../connections/registry.ts';
 import { CREDENTIAL_HEADERS } from '../../classify/http.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and ones we recompute; never copied across the proxy. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuthError, GatewayError, ProtocolError, toGatewayError } from '../../errors.ts';
-import type { ConnectionRegistry, Connection } from '../../config/connection-registry.ts';
+import type { ConnectionRegistry, Connection } from '../../connections/registry.ts';
 import type { Pipeline } from '../../pipeline.ts';
 import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
 import { BackendWriter } from './backend-writer.ts';

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { UpstreamError } from '../../errors.ts';
-import type { Connection } from '../../config/connection-registry.ts';
+import type { Connection } from '../../connections/registry.ts';
 import { passwordMessage, saslInitialResponse, saslResponse, startupMessage, terminateMessage, cancelRequest } from './frontend-writer.ts';
 
 interface ScramSession {

@@ -2,7 +2,7 @@ import type { ConnectionInfo, ConnectionType } from '../interaction.ts';
 import { GatewayError } from '../errors.ts';
 import type { ConnectionRow, Store } from '../store/types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
-import { CONNECTION_NAME, credentialSchema, type ConnectionConfig, type UpstreamCredential } from './schema.ts';
+import { CONNECTION_NAME, credentialSchema, type ConnectionConfig, type UpstreamCredential } from '../config/schema.ts';
 
 export interface Connection extends ConnectionInfo {
   readonly upstream: URL;
