@@ -1,0 +1,131 @@
+/**
+ * Every YAML block in README.md and docs/*.md, and every example config, goes through what
+ * `gatehouse start` does with a config file: the real loader and schema, masking profiles compiled,
+ * the policy (packs, inline rules, policy.dir) compiled with the known profiles.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import YAML from 'yaml';
+import { parseConfig } from '../../src/config/load.ts';
+import type { GatewayConfig } from '../../src/config/schema.ts';
+import { compileMaskingProfiles, DEFAULT_PROFILES } from '../../src/masking/index.ts';
+import { checkPolicy, loadPolicy } from '../../src/policy/index.ts';
+import { allDocBlocks, type DocBlock } from './support/markdown.ts';
+
+/**
+ * Values for the `${NAME}` references the snippets make. Listed rather than made up on demand, so
+ * a snippet that starts needing a new variable shows up here (and in its doc's instructions).
+ */
+const SNIPPET_ENV: Readonly<Record<string, string>> = {
+  OPENAI_API_KEY: 'sk-placeholder-openai',
+  BILLING_KEY: 'placeholder-billing-key',
+  PG_PASSWORD: 'placeholder-pg-password',
+  GATEHOUSE_MASKING_KEY: 'placeholder-masking-key-of-32-bytes',
+  GATEHOUSE_DEMO_MODEL_URL: 'http://127.0.0.1:9/',
+  GATEHOUSE_DEMO_MODEL_KEY: 'placeholder-demo-key',
+};
+
+const YAML_LANGS = new Set(['yaml', 'yml']);
+
+/**
+ * The snippet as a config file whose line numbers are the document's (blank lines stand in for the
+ * prose above it), so a problem reads `README.md:104: connections[1]…`. A bare list of rules
+ * (docs/policy.md shows one rule) is what `policy.rules` holds.
+ */
+function asConfigText(text: string, firstLine = 1): string {
+  const doc = YAML.parseDocument(text);
+  // A snippet that is not even YAML is left for parseConfig to report with its line.
+  if (doc.errors.length > 0 || !Array.isArray(doc.toJS())) return '\n'.repeat(firstLine - 1) + text;
+  const indented = text.split('\n').map((line) => (line ? `    ${line}` : line)).join('\n');
+  return `${'\n'.repeat(Math.max(0, firstLine - 3))}policy:\n  rules:\n${indented}`;
+}
+
+/** What the gateway builds from a config at start and on reload, minus the listeners. */
+async function compileLikeStart(config: GatewayConfig, baseDir: string) {
+  const masking = compileMaskingProfiles({ ...config.masking, profiles: { ...DEFAULT_PROFILES.profiles, ...config.masking?.profiles } }, randomBytes(32));
+  const policy = await loadPolicy(config.policy, { baseDir, knownMaskProfiles: masking.names });
+  const check = checkPolicy(config.policy, { knownMaskProfiles: masking.names });
+  return { masking, policy, check };
+}
+
+async function exercise(name: string, text: string, firstLine = 1): Promise<{ config: GatewayConfig; warnings: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-docs-config-'));
+  try {
+    const config = parseConfig(asConfigText(text, firstLine), name, SNIPPET_ENV);
+    // A `policy.dir` in a snippet is a folder the reader creates next to the config; here it is empty.
+    if (config.policy.dir) await mkdir(join(dir, config.policy.dir), { recursive: true });
+    const { masking, check } = await compileLikeStart(config, dir);
+    assert.deepEqual(check.errors, [], `${name}: policy problems`);
+    // Every profile a rule names must exist (loadPolicy refused otherwise); every defined one compiles.
+    for (const profile of Object.keys(config.masking?.profiles ?? {})) assert.ok(masking.get(profile), `${name}: profile ${profile}`);
+    return { config, warnings: check.warnings.map((w) => w.message) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const blocks = allDocBlocks().filter((b: DocBlock) => YAML_LANGS.has(b.lang));
+
+test('the docs have YAML snippets to check (the extractor found them)', () => {
+  // Guards the loop below: a broken extractor would otherwise pass by checking nothing.
+  assert.ok(blocks.length >= 6, `found ${blocks.length}`);
+});
+
+for (const block of blocks) {
+  test(`${block.id} (line ${block.line}) loads and compiles`, async () => {
+    // The fence is on block.line, so the snippet's first line is the one after it.
+    const { config } = await exercise(block.file, block.text, block.line + 1);
+    // Each snippet is there to show something: the loader must have kept it, not defaulted it away.
+    const raw = YAML.parse(asConfigText(block.text)) as Record<string, unknown>;
+    for (const key of Object.keys(raw)) assert.notEqual((config as Record<string, unknown>)[key], undefined, `${block.id}: ${key}`);
+  });
+}
+
+test('README minimal gatehouse.yaml: every commented setting takes effect', async () => {
+  const block = blocks.find((b) => b.id === 'README.md › Running it for real › 2');
+  assert.ok(block, 'README minimal config block moved or renamed');
+  const { config } = await exercise(block.file, block.text, block.line + 1);
+  assert.deepEqual(config.http.listen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(config.http.bodyLimit, 10 * 1024 * 1024);
+  assert.equal(config.http.upstreamTimeout, 60_000);
+  assert.deepEqual(config.admin.listen, { host: '127.0.0.1', port: 9090 });
+  assert.equal(config.recording.maxBodyBytes, 64 * 1024);
+  assert.deepEqual(config.identity.tokens, { defaultTtl: 15 * 60_000, maxTtl: 12 * 3600_000 });
+  assert.deepEqual(
+    config.connections.map((c) => [c.name, c.type, c.credential?.type]),
+    [
+      ['openai', 'openai', 'bearer'],
+      ['billing', 'http', 'header'],
+    ],
+  );
+});
+
+test('README: the alternative credential shapes in the comment are valid too', async () => {
+  // The minimal config's comment offers `{ type: header, header: X-Api-Key, value: … }` and `{ type: basic, username, value }`.
+  const { config } = await exercise(
+    'README credential comment',
+    `connections:
+  - { name: a, type: http, upstream: https://a.example, credential: { type: header, header: X-Api-Key, value: k } }
+  - { name: b, type: http, upstream: https://b.example, credential: { type: basic, username: u, value: p } }
+`,
+  );
+  assert.deepEqual(config.connections.map((c) => c.credential?.type), ['header', 'basic']);
+});
+
+const EXAMPLES = readdirSync('examples').filter((name) => /\.ya?ml$/.test(name)).sort();
+
+test('examples/ holds configs to check', () => {
+  assert.ok(EXAMPLES.includes('gatehouse.demo.yaml') && EXAMPLES.includes('gatehouse.compose.yaml'), EXAMPLES.join(', '));
+});
+
+for (const name of EXAMPLES) {
+  test(`examples/${name} loads and compiles as a whole config`, async () => {
+    const { config } = await exercise(`examples/${name}`, readFileSync(join('examples', name), 'utf8'));
+    assert.ok(config.connections.length > 0 && config.policy.rules.length > 0, `examples/${name} defines connections and rules`);
+  });
+}
