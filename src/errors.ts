@@ -2,7 +2,11 @@
  * Every failure a client or operator can see has one code from this closed list.
  * Adapters render a GatewayError into their wire format (HTTP status + OpenAI-shaped
  * body, Postgres ErrorResponse, JSON-RPC error); tests assert on `code`, never on text.
- * docs/errors.md documents each code; test/errors.test.ts checks that it does.
+ * docs/errors.md documents each code; test/errors.test.ts checks both directions.
+ *
+ * Each subclass below binds its code (jose's pattern): a class that owns one code takes none,
+ * a family takes only its own (`AuthError` only `auth_*`), so a class whose name says one thing
+ * and whose code says another does not compile.
  */
 export const ERROR_CODES = {
   auth_missing: { status: 401, sqlstate: '28000' },
@@ -31,13 +35,37 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { status: number; sqlstate: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+export type AuthCode = Extract<ErrorCode, `auth_${string}`>;
+export type ForbiddenCode = Extract<ErrorCode, `forbidden_${string}`>;
+export type UpstreamCode = Extract<ErrorCode, `upstream_${string}`>;
 
+/**
+ * What an interaction records as its error code: a code a client was sent, or one of the two
+ * outcomes no client hears about because nobody is left to answer (docs/errors.md, "Recorded only").
+ */
+export const RECORDED_ONLY_CODES = ['client_aborted', 'interrupted'] as const;
+export type RecordedErrorCode = ErrorCode | (typeof RECORDED_ONLY_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export interface GatewayErrorOptions {
+  readonly cause?: unknown;
+  /** Extra facts safe to show the caller (never secrets). */
+  readonly details?: Record<string, unknown>;
+}
+
+/**
+ * The base every adapter renders. Throw a subclass: the public constructor stays only so code that
+ * predates the subclasses keeps compiling, and for codes read back off the wire (the CLI).
+ */
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   /** Extra facts safe to show the caller (never secrets). */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -53,16 +81,33 @@ export class GatewayError extends Error {
   }
 }
 
-export class AuthError extends GatewayError {}
-export class ForbiddenError extends GatewayError {}
+// `declare readonly code` narrows the field's type without emitting a second field.
+
+/** The credential is missing, unknown, expired, revoked or of the wrong kind. */
+export class AuthError extends GatewayError {
+  declare readonly code: AuthCode;
+  constructor(code: AuthCode, message: string, options: GatewayErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The credential is valid but does not reach this connection or the admin API. */
+export class ForbiddenError extends GatewayError {
+  declare readonly code: ForbiddenCode;
+  constructor(code: ForbiddenCode, message: string, options: GatewayErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
 
 export class PolicyDenied extends GatewayError {
+  declare readonly code: 'policy_denied';
   constructor(readonly rule: string, reason: string) {
     super('policy_denied', reason, { details: { rule } });
   }
 }
 
 export class ApprovalPending extends GatewayError {
+  declare readonly code: 'approval_required';
   constructor(readonly rule: string, approvers: readonly string[]) {
     super(
       'approval_required',
@@ -74,39 +119,106 @@ export class ApprovalPending extends GatewayError {
 }
 
 export class LimitExceeded extends GatewayError {
+  declare readonly code: 'limit_exceeded';
   constructor(readonly limit: string, message: string, readonly retryAfterSeconds?: number) {
     super('limit_exceeded', message, { details: { limit, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) } });
   }
 }
 
-export class ProtocolError extends GatewayError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('protocol_error', message, options);
-  }
-}
-
-export class UpstreamError extends GatewayError {}
-
-export class ConfigError extends GatewayError {
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super('config_invalid', message, options);
-  }
-}
-
 export class MaskingError extends GatewayError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  declare readonly code: 'masking_failed';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
     super('masking_failed', message, options);
   }
 }
 
+/** The connection a request names (path segment, Postgres database name) does not exist. */
+export class UnknownConnection extends GatewayError {
+  declare readonly code: 'unknown_connection';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('unknown_connection', message, options);
+  }
+}
+
+/** The request could not be read (malformed JSON, a body the route needs is missing). */
+export class BadRequest extends GatewayError {
+  declare readonly code: 'bad_request';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('bad_request', message, options);
+  }
+}
+
+export class BodyTooLarge extends GatewayError {
+  declare readonly code: 'body_too_large';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('body_too_large', message, options);
+  }
+}
+
+/** The client broke its wire protocol. */
+export class ProtocolError extends GatewayError {
+  declare readonly code: 'protocol_error';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('protocol_error', message, options);
+  }
+}
+
+/** The target could not be reached or did not answer in time. */
+export class UpstreamError extends GatewayError {
+  declare readonly code: UpstreamCode;
+  constructor(code: UpstreamCode, message: string, options: GatewayErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** An admin-API object (token, session, service account, connection) does not exist. */
+export class NotFound extends GatewayError {
+  declare readonly code: 'not_found';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('not_found', message, options);
+  }
+}
+
+/** The object exists already, or belongs to the config file and cannot be changed through the API. */
+export class Conflict extends GatewayError {
+  declare readonly code: 'conflict';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('conflict', message, options);
+  }
+}
+
+/** An argument (API field, CLI flag) is wrong; the message names it. */
+export class InvalidArgument extends GatewayError {
+  declare readonly code: 'invalid_argument';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('invalid_argument', message, options);
+  }
+}
+
+export class ConfigError extends GatewayError {
+  declare readonly code: 'config_invalid';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('config_invalid', message, options);
+  }
+}
+
 export class StoreError extends GatewayError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  declare readonly code: 'store_unavailable';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
     super('store_unavailable', message, options);
+  }
+}
+
+/** A bug or an impossible state; the message must still hold no secret. */
+export class InternalError extends GatewayError {
+  declare readonly code: 'internal';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('internal', message, options);
   }
 }
 
 /** Anything thrown that is not ours becomes `internal`, without leaking its message. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
-  return new GatewayError('internal', 'internal gateway error', { cause: err });
+  return new InternalError('internal gateway error', { cause: err });
 }

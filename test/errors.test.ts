@@ -1,13 +1,180 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { ERROR_CODES } from '../src/errors.ts';
+import {
+  ApprovalPending,
+  AuthError,
+  BadRequest,
+  BodyTooLarge,
+  ConfigError,
+  Conflict,
+  ERROR_CODES,
+  ForbiddenError,
+  GatewayError,
+  InternalError,
+  InvalidArgument,
+  isErrorCode,
+  LimitExceeded,
+  MaskingError,
+  NotFound,
+  PolicyDenied,
+  ProtocolError,
+  RECORDED_ONLY_CODES,
+  StoreError,
+  toGatewayError,
+  UnknownConnection,
+  UpstreamError,
+  type ErrorCode,
+  type RecordedErrorCode,
+} from '../src/errors.ts';
 
-test('every error code is documented in docs/errors.md with its HTTP status and SQLSTATE', async () => {
-  const doc = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
-  for (const [code, { status, sqlstate }] of Object.entries(ERROR_CODES)) {
-    const row = doc.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
-    assert.ok(row, `docs/errors.md has no row for ${code}`);
-    assert.ok(row.includes(`| ${status} |`) && row.includes(`| ${sqlstate} |`), `row for ${code} shows ${status} / ${sqlstate}`);
+interface DocRow {
+  readonly code: string;
+  readonly cells: readonly string[];
+}
+
+/** Rows of every Markdown table whose first cell is a backticked code, by section heading. */
+async function documentedRows(): Promise<{ text: string; sections: Map<string, DocRow[]> }> {
+  const text = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const sections = new Map<string, DocRow[]>();
+  let heading = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) heading = line.replace(/^#+\s*/, '');
+    const match = /^\|\s*`([^`]+)`\s*\|(.*)\|\s*$/.exec(line);
+    if (!match) continue;
+    const cells = match[2]!.split('|').map((cell) => cell.trim());
+    sections.set(heading, [...(sections.get(heading) ?? []), { code: match[1]!, cells }]);
+  }
+  return { text, sections };
+}
+
+function codesOf(rows: readonly DocRow[]): string[] {
+  return rows.map((row) => row.code).sort();
+}
+
+test('docs/errors.md lists exactly the codes in ERROR_CODES, each once, with its HTTP status and SQLSTATE', async () => {
+  const { sections } = await documentedRows();
+  const rows = sections.get('Error codes') ?? [];
+  const documented = codesOf(rows);
+  assert.deepEqual(documented, [...new Set(documented)], 'a code is documented twice');
+  const missing = Object.keys(ERROR_CODES).filter((code) => !documented.includes(code));
+  const unknown = documented.filter((code) => !isErrorCode(code));
+  assert.deepEqual(missing, [], 'codes with no row in docs/errors.md');
+  assert.deepEqual(unknown, [], 'docs/errors.md names codes that do not exist');
+  for (const { code, cells } of rows) {
+    const { status, sqlstate } = ERROR_CODES[code as ErrorCode];
+    const [docStatus, docSqlstate, what, todo] = cells;
+    assert.equal(cells.length, 4, `row for ${code} has the columns code, HTTP, SQLSTATE, what happened, what you can do`);
+    assert.equal(docStatus, String(status), `HTTP status of ${code}`);
+    assert.equal(docSqlstate, sqlstate, `SQLSTATE of ${code}`);
+    assert.ok(what && todo, `row for ${code} says what happened and what the user can do`);
   }
 });
+
+test('docs/errors.md lists exactly the recorded-only codes, and no code is both sent and recorded-only', async () => {
+  const { sections } = await documentedRows();
+  assert.deepEqual([...sections.keys()].filter((heading) => (sections.get(heading) ?? []).length > 0).sort(), ['Error codes', 'Recorded only']);
+  const rows = sections.get('Recorded only') ?? [];
+  assert.deepEqual(codesOf(rows), [...RECORDED_ONLY_CODES].sort());
+  for (const { code, cells } of rows) {
+    assert.equal(isErrorCode(code), false, `${code} is recorded only, so it must not also be a code clients are sent`);
+    assert.ok(cells.length === 2 && cells.every(Boolean), `row for ${code} says what happened and what the user can do`);
+  }
+});
+
+test('docs/errors.md keeps its promise of an x-request-id header on every HTTP response', async () => {
+  const { text } = await documentedRows();
+  assert.match(text, /Every response of the HTTP listener[^.]*carries an `x-request-id` header/);
+});
+
+// One way to build each code, each through the class that owns it. A Record over ErrorCode means a
+// new code that is not added here fails to compile.
+const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly type: Function }> = {
+  auth_missing: { make: () => new AuthError('auth_missing', 'm'), type: AuthError },
+  auth_invalid: { make: () => new AuthError('auth_invalid', 'm'), type: AuthError },
+  auth_expired: { make: () => new AuthError('auth_expired', 'm'), type: AuthError },
+  auth_revoked: { make: () => new AuthError('auth_revoked', 'm'), type: AuthError },
+  auth_wrong_kind: { make: () => new AuthError('auth_wrong_kind', 'm'), type: AuthError },
+  forbidden_connection: { make: () => new ForbiddenError('forbidden_connection', 'm'), type: ForbiddenError },
+  forbidden_admin: { make: () => new ForbiddenError('forbidden_admin', 'm'), type: ForbiddenError },
+  policy_denied: { make: () => new PolicyDenied('no-drops', 'dropping tables is not allowed'), type: PolicyDenied },
+  approval_required: { make: () => new ApprovalPending('prod-writes', ['dba']), type: ApprovalPending },
+  limit_exceeded: { make: () => new LimitExceeded('requests_per_minute', 'm', 3), type: LimitExceeded },
+  masking_failed: { make: () => new MaskingError('m'), type: MaskingError },
+  unknown_connection: { make: () => new UnknownConnection('m'), type: UnknownConnection },
+  bad_request: { make: () => new BadRequest('m'), type: BadRequest },
+  body_too_large: { make: () => new BodyTooLarge('m'), type: BodyTooLarge },
+  protocol_error: { make: () => new ProtocolError('m'), type: ProtocolError },
+  upstream_unreachable: { make: () => new UpstreamError('upstream_unreachable', 'm'), type: UpstreamError },
+  upstream_timeout: { make: () => new UpstreamError('upstream_timeout', 'm'), type: UpstreamError },
+  not_found: { make: () => new NotFound('m'), type: NotFound },
+  conflict: { make: () => new Conflict('m'), type: Conflict },
+  invalid_argument: { make: () => new InvalidArgument('m'), type: InvalidArgument },
+  config_invalid: { make: () => new ConfigError('m'), type: ConfigError },
+  store_unavailable: { make: () => new StoreError('m'), type: StoreError },
+  internal: { make: () => new InternalError('m'), type: InternalError },
+};
+
+test('every code has a subclass that owns it; the error carries that code, its status and SQLSTATE', () => {
+  for (const [code, { make, type }] of Object.entries(OWNER)) {
+    const error = make();
+    assert.ok(error instanceof type, `${code} is built by ${type.name}`);
+    assert.ok(error instanceof GatewayError && error instanceof Error);
+    assert.notEqual(Object.getPrototypeOf(error), GatewayError.prototype, `${code} has a class of its own, not the bare base`);
+    assert.equal(error.code, code);
+    assert.equal(error.name, type.name);
+    assert.equal(error.status, ERROR_CODES[code as ErrorCode].status);
+    assert.equal(error.sqlstate, ERROR_CODES[code as ErrorCode].sqlstate);
+  }
+});
+
+test('the classes that decide carry what the adapters render as details', () => {
+  assert.deepEqual(new PolicyDenied('no-drops', 'r').details, { rule: 'no-drops' });
+  assert.deepEqual(new ApprovalPending('prod-writes', ['dba', 'lead']).details, { rule: 'prod-writes', approvers: ['dba', 'lead'] });
+  assert.deepEqual(new LimitExceeded('rpm', 'm', 7).details, { limit: 'rpm', retryAfterSeconds: 7 });
+  assert.deepEqual(new LimitExceeded('sessions', 'm').details, { limit: 'sessions' });
+});
+
+test('the cause is kept and details are frozen', () => {
+  const cause = new Error('ECONNREFUSED 10.0.0.5:5432');
+  const error = new StoreError('postgres store unavailable', { cause, details: { engine: 'postgres' } });
+  assert.equal(error.cause, cause);
+  assert.ok(Object.isFrozen(error.details));
+  assert.equal('cause' in new ConfigError('m'), false, 'no cause property when none was given');
+});
+
+test('toGatewayError passes ours through and turns anything else into internal without its message', () => {
+  const ours = new NotFound('no session "s1"');
+  assert.equal(toGatewayError(ours), ours);
+  const secret = new Error('password=hunter2');
+  const wrapped = toGatewayError(secret);
+  assert.ok(wrapped instanceof InternalError);
+  assert.equal(wrapped.code, 'internal');
+  assert.equal(wrapped.cause, secret);
+  assert.doesNotMatch(wrapped.message, /hunter2/);
+  assert.equal(toGatewayError('a string').code, 'internal');
+});
+
+test('isErrorCode accepts exactly the listed codes', () => {
+  for (const code of Object.keys(ERROR_CODES)) assert.equal(isErrorCode(code), true);
+  for (const value of ['client_aborted', 'toString', '__proto__', '', undefined, 42]) assert.equal(isErrorCode(value), false);
+});
+
+// Not run: `tsc --noEmit` (the first step of `npm test`) fails if any of these lines compiles, because
+// each @ts-expect-error then has no error to expect. That is the check that classes bind their codes.
+export function wrongPairingsDoNotCompile(): void {
+  // @ts-expect-error a class whose name says auth takes only auth_* codes
+  void new AuthError('forbidden_admin', 'm');
+  // @ts-expect-error the upstream class takes only upstream_* codes
+  void new UpstreamError('config_invalid', 'm');
+  // @ts-expect-error forbidden_* only
+  void new ForbiddenError('auth_invalid', 'm');
+  // @ts-expect-error a class that owns one code takes no code at all
+  void new ConfigError('config_invalid', 'm');
+  // @ts-expect-error codes are a closed list
+  void new GatewayError('no_such_code', 'm');
+  const narrowed: 'auth_missing' | 'auth_invalid' | 'auth_expired' | 'auth_revoked' | 'auth_wrong_kind' = new AuthError('auth_missing', 'm').code;
+  const recorded: RecordedErrorCode[] = ['client_aborted', 'interrupted', 'policy_denied', narrowed];
+  // @ts-expect-error the recorded code is typed: free strings are refused
+  recorded.push('aborted');
+}

@@ -1,7 +1,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { GatewayError, type ErrorCode, ERROR_CODES } from '../errors.ts';
+import { GatewayError, InternalError, isErrorCode, UpstreamError, type GatewayErrorOptions } from '../errors.ts';
 
 export interface ClientSettings {
   readonly url: string;
@@ -30,7 +30,18 @@ export async function saveLogin(settings: ClientSettings, env: NodeJS.ProcessEnv
   return file;
 }
 
-/** Calls the admin API; errors come back as the GatewayError the server sent. */
+/**
+ * An error the gateway's API sent back, rebuilt with the code it named. It is the one place a code
+ * arrives as data rather than from a failure of our own, so it takes any code; one the CLI does
+ * not know (a newer gateway) becomes `internal`.
+ */
+export class ApiError extends GatewayError {
+  constructor(code: unknown, message: string, options: GatewayErrorOptions = {}) {
+    super(isErrorCode(code) ? code : 'internal', message, options);
+  }
+}
+
+/** Calls the admin API; errors come back as an ApiError with the code the server sent. */
 export async function callApi<T>(settings: ClientSettings, method: string, path: string, body?: unknown, bearer = settings.token): Promise<T> {
   let response: Response;
   try {
@@ -43,7 +54,7 @@ export async function callApi<T>(settings: ClientSettings, method: string, path:
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new GatewayError('upstream_unreachable', `cannot reach the gateway at ${settings.url} (set GATEHOUSE_URL or run gatehouse login)`, { cause: err });
+    throw new UpstreamError('upstream_unreachable', `cannot reach the gateway at ${settings.url} (set GATEHOUSE_URL or run gatehouse login)`, { cause: err });
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
@@ -51,11 +62,13 @@ export async function callApi<T>(settings: ClientSettings, method: string, path:
   try {
     json = JSON.parse(text);
   } catch {
-    throw new GatewayError('internal', `the gateway answered ${response.status} with a non-JSON body`);
+    throw new InternalError(`the gateway answered ${response.status} with a non-JSON body`);
   }
   if (!response.ok) {
-    const code = json?.error?.code as ErrorCode | undefined;
-    throw new GatewayError(code && code in ERROR_CODES ? code : 'internal', json?.error?.message ?? `HTTP ${response.status}`);
+    const details = json?.error?.gatehouse;
+    throw new ApiError(json?.error?.code, json?.error?.message ?? `HTTP ${response.status}`, {
+      details: details !== null && typeof details === 'object' ? details : undefined,
+    });
   }
   return json as T;
 }

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import YAML from 'yaml';
-import { GatewayError } from '../errors.ts';
+import { ConfigError, InvalidArgument } from '../errors.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { buildTestInput, checkPolicy, explainDecision, formatProblem, loadPolicy, loadPolicyFiles, type PolicyFile } from '../policy/index.ts';
@@ -35,7 +35,8 @@ async function optionalConfig(file: string | undefined): Promise<GatewayConfig |
   try {
     return await readConfig('gatehouse.yaml');
   } catch (err) {
-    if (err instanceof GatewayError && /file not found/.test(err.message)) return null;
+    // No gatehouse.yaml here is fine for a local check; any other failure to read it is not.
+    if (err instanceof ConfigError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
     throw err;
   }
 }
@@ -50,7 +51,7 @@ export function localCommands(print: Print): Command[] {
     .action(async (text: string | undefined, opts: { profile: string; config?: string }, command: Command) => {
       const profiles = profilesOf(await optionalConfig(opts.config));
       const profile = profiles.get(opts.profile);
-      if (!profile) throw new GatewayError('invalid_argument', `no masking profile "${opts.profile}" (have: ${profiles.names.join(', ')})`);
+      if (!profile) throw new InvalidArgument(`no masking profile "${opts.profile}" (have: ${profiles.names.join(', ')})`);
       const input = text ?? (await readStdin());
       const result = explainMasking(profile, input);
       if (command.optsWithGlobals().json) return print(JSON.stringify(result, null, 2));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../policy/duration.ts';
+import { parseDuration } from '../util/durations.ts';
 import { policyConfigSchema } from '../policy/schema.ts';
 import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';

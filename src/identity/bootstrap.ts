@@ -2,7 +2,8 @@ import { ConfigError } from '../errors.ts';
 import type { PrincipalRow, Store } from '../store/types.ts';
 import { hashToken } from '../store/secret-box.ts';
 import { toPrincipal, type Credentials } from './credentials.ts';
-import { newId, TOKEN_PREFIX } from './token-format.ts';
+import { newId } from '../util/ids.ts';
+import { TOKEN_PREFIX } from './token-format.ts';
 
 export interface BootstrapResult {
   readonly principal: PrincipalRow;

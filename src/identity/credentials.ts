@@ -1,8 +1,10 @@
-import { AuthError, ForbiddenError, GatewayError } from '../errors.ts';
+import { AuthError, ForbiddenError, InvalidArgument } from '../errors.ts';
 import type { CredentialInfo, Principal } from '../interaction.ts';
 import { hashToken } from '../store/secret-box.ts';
 import type { PrincipalRow, Store, TokenKind, TokenRow } from '../store/types.ts';
-import { generateSecret, newId, secretKind, TOKEN_PREFIX } from './token-format.ts';
+import { formatDuration } from '../util/durations.ts';
+import { newId } from '../util/ids.ts';
+import { generateSecret, secretKind, TOKEN_PREFIX } from './token-format.ts';
 
 export interface AuthContext {
   readonly principal: Principal;
@@ -96,9 +98,9 @@ export class Credentials {
   resolveTtl(requestedMs: number | undefined, groups: readonly string[]): number {
     const cap = Math.min(this.limits.maxTtlMs, this.limits.maxTtlForGroups(groups) ?? Infinity);
     const ttl = requestedMs ?? Math.min(this.limits.defaultTtlMs, cap);
-    if (!(ttl > 0)) throw new GatewayError('invalid_argument', 'token lifetime must be positive');
+    if (!(ttl > 0)) throw new InvalidArgument('token lifetime must be positive');
     if (ttl > cap) {
-      throw new GatewayError('invalid_argument', `token lifetime ${formatMs(ttl)} exceeds the allowed maximum of ${formatMs(cap)}`, {
+      throw new InvalidArgument(`token lifetime ${formatDuration(ttl)} exceeds the allowed maximum of ${formatDuration(cap)}`, {
         details: { maxTtlMs: cap },
       });
     }
@@ -164,9 +166,3 @@ function wrongKind(claimed: ReturnType<typeof secretKind>, expected: TokenKind):
   return new AuthError('auth_invalid', `not a Gatehouse token: ${HOW_TO_SEND}`);
 }
 
-export function formatMs(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.round(ms / 1000)}s`;
-}

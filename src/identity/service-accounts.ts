@@ -1,7 +1,8 @@
-import { AuthError, GatewayError } from '../errors.ts';
+import { AuthError, Conflict, ForbiddenError, InvalidArgument, NotFound } from '../errors.ts';
 import type { Store, ServiceAccountRow, TokenRow } from '../store/types.ts';
-import { formatMs, toPrincipal, type AuthContext, type Credentials } from './credentials.ts';
-import { newId } from './token-format.ts';
+import { formatDuration } from '../util/durations.ts';
+import { newId } from '../util/ids.ts';
+import { toPrincipal, type AuthContext, type Credentials } from './credentials.ts';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -26,21 +27,20 @@ export class ServiceAccounts {
     expiresInMs: number;
   }): Promise<{ account: ServiceAccountRow; secret: string }> {
     if (!NAME.test(input.name)) {
-      throw new GatewayError('invalid_argument', 'service account name: lower-case letters, digits, ".", "_" or "-"');
+      throw new InvalidArgument('service account name: lower-case letters, digits, ".", "_" or "-"');
     }
-    if (!input.owner.trim()) throw new GatewayError('invalid_argument', 'a service account needs an owner (--owner)');
+    if (!input.owner.trim()) throw new InvalidArgument('a service account needs an owner (--owner)');
     if (input.connections.length === 0) {
-      throw new GatewayError('invalid_argument', 'name at least one connection the service account may reach');
+      throw new InvalidArgument('name at least one connection the service account may reach');
     }
-    if (!(input.expiresInMs > 0)) throw new GatewayError('invalid_argument', 'a service account needs an expiry (--expires 30d)');
+    if (!(input.expiresInMs > 0)) throw new InvalidArgument('a service account needs an expiry (--expires 30d)');
     if (input.expiresInMs > this.maxExpiryMs) {
-      throw new GatewayError(
-        'invalid_argument',
-        `expiry ${formatMs(input.expiresInMs)} exceeds the configured maximum of ${formatMs(this.maxExpiryMs)}`,
+      throw new InvalidArgument(
+        `expiry ${formatDuration(input.expiresInMs)} exceeds the configured maximum of ${formatDuration(this.maxExpiryMs)}`,
       );
     }
     if (await this.store.getServiceAccount(input.name)) {
-      throw new GatewayError('conflict', `service account "${input.name}" already exists`);
+      throw new Conflict(`service account "${input.name}" already exists`);
     }
     const now = this.now();
     const account: ServiceAccountRow = {
@@ -77,13 +77,13 @@ export class ServiceAccounts {
     const wanted = request.connections && request.connections.length > 0 ? request.connections : granted;
     const outside = wanted.filter((c) => !granted.includes(c));
     if (outside.length > 0) {
-      throw new GatewayError('forbidden_connection', `service account "${account.name}" may not reach: ${outside.join(', ')}`);
+      throw new ForbiddenError('forbidden_connection', `service account "${account.name}" may not reach: ${outside.join(', ')}`);
     }
     const remaining = account.expiresAt - this.now();
     let ttlMs = this.credentials.resolveTtl(request.ttlMs, auth.principal.groups);
     if (request.ttlMs === undefined) ttlMs = Math.min(ttlMs, remaining);
     else if (ttlMs > remaining) {
-      throw new GatewayError('invalid_argument', `the service account expires in ${formatMs(remaining)}; ask for a shorter lifetime`);
+      throw new InvalidArgument(`the service account expires in ${formatDuration(remaining)}; ask for a shorter lifetime`);
     }
     const issued = await this.credentials.issue({
       principal: auth.principal,
@@ -103,7 +103,7 @@ export class ServiceAccounts {
   /** Disables the account and revokes its secret and every token bought with it. */
   async disable(idOrName: string): Promise<{ account: ServiceAccountRow; revoked: string[] }> {
     const account = await this.store.getServiceAccount(idOrName);
-    if (!account) throw new GatewayError('not_found', `no service account "${idOrName}"`);
+    if (!account) throw new NotFound(`no service account "${idOrName}"`);
     await this.store.disableServiceAccount(account.id, this.now());
     const revoked = await this.credentials.revokePrincipal(account.id);
     return { account, revoked };

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { compileCondition, type CompiledCondition } from './cel.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../util/durations.ts';
 import { isPackName, packRules, type PackName } from './packs/index.ts';
 import {
   policyFileSettingsSchema,

@@ -2,7 +2,7 @@ import type { Decision, Obligations } from '../interaction.ts';
 import type { AnalyzedPolicy, RuleOrigin } from './analyze.ts';
 import { ConditionBindings } from './bindings.ts';
 import { describeConditionFailure, type CompiledCondition } from './cel.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../util/durations.ts';
 import { compileMatch, firstMismatch, type CompiledMatch, type MatchField } from './match.ts';
 import type { RuleConfig } from './schema.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';

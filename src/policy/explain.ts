@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors.ts';
+import { InvalidArgument } from '../errors.ts';
 import type { Decision } from '../interaction.ts';
 import { describeOrigin } from './analyze.ts';
 import { CompiledPolicy, DEFAULT_RULE, type RuleTrace } from './engine.ts';
@@ -64,7 +64,7 @@ function describeDecision(decision: Decision): string {
 export function explainDecision(engine: PolicyEngine | PolicyHolder, input: PolicyInput): DecisionExplanation {
   const policy = 'current' in engine ? engine.current : engine;
   if (!(policy instanceof CompiledPolicy)) {
-    throw new GatewayError('invalid_argument', 'explainDecision needs an engine built by compilePolicy');
+    throw new InvalidArgument('explainDecision needs an engine built by compilePolicy');
   }
   const trace: RuleTrace[] = [];
   const decision = policy.evaluate(input, trace);

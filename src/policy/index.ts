@@ -1,7 +1,7 @@
 export type { CheckPolicyOptions, PolicyCheckResult, PolicyFile, PolicyProblem } from './analyze.ts';
 export { checkPolicy, compilePolicy, formatProblem } from './compile.ts';
 export { createMemoryCounters, type ChargeRefusal, type CounterCharge, type CounterLimit, type LimitCounters, type SharedLimitCounters } from './counters.ts';
-export { parseDuration } from './duration.ts';
+export { parseDuration } from '../util/durations.ts';
 export { CompiledPolicy, DEFAULT_RULE } from './engine.ts';
 export { explainDecision, type DecisionExplanation } from './explain.ts';
 export { createPolicyHolder, type PolicyHolder } from './holder.ts';

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { storeFailure } from '../store/store-error.ts';
+import { storeFailure } from '../util/store-failure.ts';
 import {
   EPSILON,
   WINDOW_MS,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../util/durations.ts';
 import { expandInteractionPattern, INTERACTION_KINDS, PRINCIPAL_KINDS } from './kinds.ts';
 import { isPackName, PACK_NAMES } from './packs/names.ts';
 

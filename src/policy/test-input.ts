@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors.ts';
+import { InvalidArgument } from '../errors.ts';
 import type { ConnectionType, InteractionKind, PrincipalKind, RequestSummary, SqlFacts } from '../interaction.ts';
 import type { PolicyInput } from './types.ts';
 
@@ -25,7 +25,7 @@ export interface TestInputDeps {
   readonly detectEntities?: (text: string) => string[];
 }
 
-const invalid = (message: string) => new GatewayError('invalid_argument', message);
+const invalid = (message: string) => new InvalidArgument(message);
 
 function parseHttpFlag(flag: string): { method: string; path: string; query: string } {
   const match = /^([A-Za-z]+)\s+(\/\S*)$/.exec(flag.trim());

@@ -17,7 +17,7 @@ import { numberPlaceholders } from './placeholders.ts';
 import { PostgresGroupCommit } from './postgres-group-commit.ts';
 import type { SqlValue } from './rows.ts';
 import { SqlStore, type SqlEngine } from './sql-store.ts';
-import { redact, storeFailure, type Violation } from './store-error.ts';
+import { redact, storeFailure, type Violation } from '../util/store-failure.ts';
 
 type DbRecord = Record<string, unknown>;
 

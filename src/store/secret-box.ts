@@ -4,7 +4,7 @@
  * row does not open there.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { ConfigError, GatewayError } from '../errors.ts';
+import { ConfigError, InternalError } from '../errors.ts';
 
 export interface SecretBox {
   seal(plaintext: string, aad: string): string;
@@ -32,7 +32,7 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
     open(ciphertext, aad) {
       const raw = ciphertext.startsWith(VERSION) ? Buffer.from(ciphertext.slice(VERSION.length), 'base64') : null;
       if (!raw || raw.length < IV_BYTES + TAG_BYTES) {
-        throw new GatewayError('internal', 'stored secret is not in a format this gateway can read');
+        throw new InternalError('stored secret is not in a format this gateway can read');
       }
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
@@ -40,8 +40,7 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
         decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
         return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
       } catch (err) {
-        throw new GatewayError(
-          'internal',
+        throw new InternalError(
           'stored secret could not be decrypted: wrong master key, or the ciphertext was altered or belongs to another row',
           { cause: err },
         );

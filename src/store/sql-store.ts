@@ -3,7 +3,7 @@
  * PostgreSQL and uses `?` placeholders; each engine prepares (or rewrites) a statement once
  * and reuses it, so the texts below are constants, built when the module loads.
  */
-import { GatewayError } from '../errors.ts';
+import { InternalError, InvalidArgument, NotFound } from '../errors.ts';
 import { groupedInsert, groupedUpdate, type GroupedWrite } from './grouped-write.ts';
 import {
   CONNECTION_COLUMNS,
@@ -28,7 +28,7 @@ import {
   tokenParams,
   type SqlValue,
 } from './rows.ts';
-import type { Engine } from './store-error.ts';
+import type { Engine } from '../util/store-failure.ts';
 import type {
   ConnectionRow,
   InteractionCompletion,
@@ -171,7 +171,7 @@ export class SqlStore implements Store {
     // the read that follows then sees whichever value committed first.
     await this.db.run(SQL.addSetting, [key, value]);
     const stored = await this.getSetting(key);
-    if (stored === null) throw new GatewayError('internal', `setting ${key} vanished while being set`);
+    if (stored === null) throw new InternalError(`setting ${key} vanished while being set`);
     return stored;
   }
 
@@ -277,7 +277,7 @@ export class SqlStore implements Store {
     const offset = filter.offset ?? 0;
     for (const [name, value] of [['limit', filter.limit], ['offset', offset]] as const) {
       if (!Number.isSafeInteger(value) || value < 0) {
-        throw new GatewayError('invalid_argument', `${name} must be a non-negative integer`);
+        throw new InvalidArgument(`${name} must be a non-negative integer`);
       }
     }
     const where: string[] = [];
@@ -337,5 +337,5 @@ function orNull<T>(record: DbRecord | undefined, to: (r: DbRecord) => T): T | nu
 }
 
 function expectRow(changed: number, what: string, id: string): void {
-  if (changed === 0) throw new GatewayError('not_found', `${what} ${id} does not exist`);
+  if (changed === 0) throw new NotFound(`${what} ${id} does not exist`);
 }

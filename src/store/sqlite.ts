@@ -14,7 +14,7 @@ import {
 } from './migrations.ts';
 import type { SqlValue } from './rows.ts';
 import { SqlStore, type SqlEngine } from './sql-store.ts';
-import { storeFailure, type Violation } from './store-error.ts';
+import { storeFailure, type Violation } from '../util/store-failure.ts';
 
 type DbRecord = Record<string, unknown>;
 

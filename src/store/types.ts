@@ -129,7 +129,7 @@ export type SessionSummary = SessionRow & { interactionCount: number; deniedCoun
 
 /**
  * Failures: unreachable or failing storage throws StoreError (`store_unavailable`); a duplicate
- * key throws GatewayError `conflict`; a row naming a missing parent (token parentId, interaction
+ * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
 export interface Store {

@@ -1,4 +1,7 @@
-import { GatewayError, StoreError } from '../errors.ts';
+import { Conflict, GatewayError, InvalidArgument, StoreError } from '../errors.ts';
+
+// Lives outside store/ because the PostgreSQL limit counters (policy/) report through it too, and
+// policy/ must not import store/.
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -18,12 +21,10 @@ export function storeFailure(
   if (err instanceof GatewayError) return err;
   const { violation = null, secrets = [], where } = options;
   if (violation === 'unique') {
-    return new GatewayError('conflict', `${engine} store: a row with the same key already exists`, { cause: err });
+    return new Conflict(`${engine} store: a row with the same key already exists`, { cause: err });
   }
   if (violation === 'foreign_key') {
-    return new GatewayError('invalid_argument', `${engine} store: the row refers to a row that does not exist`, {
-      cause: err,
-    });
+    return new InvalidArgument(`${engine} store: the row refers to a row that does not exist`, { cause: err });
   }
   const detail = redact(errorText(err), secrets);
   const place = where ? ` (${redact(where, secrets)})` : '';
