@@ -64,3 +64,11 @@ export function extractBlocks(file: string, text: string = readFileSync(resolve(
 export function allDocBlocks(): DocBlock[] {
   return DOC_FILES.flatMap((file) => extractBlocks(file));
 }
+
+/** The block with this id; throws (naming the id) when the doc no longer has it. */
+export function docBlock(id: string): DocBlock {
+  const file = id.split(' › ')[0]!;
+  const found = extractBlocks(file).find((b) => b.id === id);
+  if (!found) throw new Error(`no block ${id} in ${file}: the section was renamed or the block moved`);
+  return found;
+}

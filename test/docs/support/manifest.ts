@@ -1,0 +1,51 @@
+/**
+ * How each fenced block in the docs that is not a YAML config is exercised. YAML blocks are all
+ * loaded by test/docs/config-snippets.test.ts. test/docs/coverage.test.ts fails on a block missing
+ * here (so nobody adds an untested snippet silently) and on an entry whose block is gone.
+ */
+
+export type Handling =
+  /** Run for real by the named test file; `notRun` lists commands of it that cannot run there, and why. */
+  | { readonly runBy: string; readonly notRun?: Readonly<Record<string, string>> }
+  /** The allow-list: not run by any test, and why. */
+  | { readonly allow: string }
+  /** Output shown to the reader (```text), compared with real output by the named test file. */
+  | { readonly sampleCheckedBy: string };
+
+export const BLOCKS: Readonly<Record<string, Handling>> = {
+  'README.md › Quick start (one command) › 1': {
+    runBy: 'readme-quickstart.test.ts',
+    notRun: {
+      'npm ci': 'reinstalls every dependency of the repository (and builds dist/); the suite already runs in an installed checkout',
+    },
+  },
+  'README.md › Quick start (one command) › 2': { runBy: 'readme-quickstart.test.ts' },
+  'README.md › Quick start (one command) › 3': { runBy: 'readme-quickstart.test.ts' },
+  'README.md › Quick start (one command) › 4': { runBy: 'readme-quickstart.test.ts' },
+  'README.md › Run the tests (one command) › 1': {
+    allow: 'reinstalls every dependency and runs the whole suite, this file included; CI runs exactly this (.ci/run)',
+  },
+  'README.md › Running it for real › 1': { runBy: 'readme-start.test.ts' },
+  'README.md › Running it for real › 3': { sampleCheckedBy: 'readme-cli.test.ts' },
+  'README.md › Connections › 1': { runBy: 'readme-cli.test.ts' },
+  'README.md › Tokens and service accounts › 1': { runBy: 'readme-cli.test.ts' },
+  'README.md › Recordings › 1': { runBy: 'readme-cli.test.ts' },
+  'README.md › PostgreSQL › 2': { runBy: 'postgres-doc.test.ts' },
+  'README.md › Policy › 2': { runBy: 'local-cli.test.ts' },
+  'README.md › Masking › 1': { runBy: 'local-cli.test.ts' },
+  'README.md › Benchmarks › 1': {
+    allow: 'runs for minutes on purpose and measures performance, which tests never time (see bench/README.md); a benchmark run is not a test',
+  },
+  'docs/masking.md › Trying a profile › 1': { runBy: 'local-cli.test.ts' },
+  'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
+  'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
+  'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
+};
+
+/** Ids of the blocks a runner file must exercise (it asserts it has a case for each and no other). */
+export function assignedTo(testFile: string): string[] {
+  return Object.entries(BLOCKS)
+    .filter(([, h]) => ('runBy' in h && h.runBy === testFile) || ('sampleCheckedBy' in h && h.sampleCheckedBy === testFile))
+    .map(([id]) => id)
+    .sort();
+}
