@@ -1,102 +1,54 @@
-import { StringDecoder } from 'node:string_decoder';
+/**
+ * The runner: every request on every protocol goes through `Pipeline.run`, which walks the stages
+ * of src/runtime-state.ts in order, records every refusal itself and completes each record exactly
+ * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
+ */
 import type { Logger } from 'pino';
-import { ApprovalPending, GatewayError, LimitExceeded, MaskingError, PolicyDenied, toGatewayError } from './errors.ts';
+import { ApprovalPending, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
-import type { PolicyEngine, LimitTracker } from './policy/types.ts';
-import type { MaskProfile, MaskingProfiles } from './masking/index.ts';
-import { createOpenAiSseMasker, SECRET_TYPES } from './masking/index.ts';
+import type { LimitTracker } from './policy/types.ts';
+import { responseMaskerFor, SECRET_TYPES, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
+import { newId } from './util/ids.ts';
 import type { Metrics } from './metrics.ts';
+import type { ConnectionPlan, RuntimeState } from './runtime-state.ts';
+import type {
+  Admission,
+  DraftSource,
+  Forward,
+  ForwardResult,
+  LoginRequest,
+  RequestBody,
+  RequestDraft,
+  RequestLine,
+  RunOptions,
+  Session,
+  SlotScope,
+} from './adapter-contract.ts';
 
-/**
- * The stages every request passes, in order, whatever its protocol. Adapters do the wire work
- * (authenticate's credential extraction, forward); everything else happens here, once.
- */
-export const STAGES = [
-  'authenticate', // identity/: who is calling (adapter extracts the credential)
-  'classify', // classify/ + masking/ entity detection: what the request is
-  'decide', // policy/: allow, deny or approve, with obligations
-  'hold', // approvals/: wait for humans (fails closed until the approval flow exists)
-  'mask_request', // masking/: before anything leaves
-  'forward', // adapter: with credentials only the gateway holds
-  'mask_response', // masking/: streamed back through the admission's maskers
-  'record', // audit/: opened before forward (write-ahead), sealed after mask_response
-] as const;
-export type Stage = (typeof STAGES)[number];
-
-/** What an adapter knows about a request after reading it off the wire. */
-export interface RequestDraft {
-  readonly kind: InteractionKind;
-  readonly summary: Omit<RequestSummary, 'entities'>;
-  /** Text scanned for sensitive entities so policy can see them (prompt text, SQL, body text). */
-  readonly scanText: string;
-  readonly body: RequestBody;
-  readonly method: string | null;
-  readonly target: string | null;
-  readonly model: string | null;
-  readonly bytesIn: number;
-}
-
-export type RequestBody =
-  | { readonly type: 'none' }
-  /** `text` is the body as sent, reused verbatim (for forwarding and recording) while nothing masked it. */
-  | { readonly type: 'json'; readonly value: unknown; readonly text?: string }
-  | { readonly type: 'text'; readonly text: string }
-  /** Bytes we do not parse (binary uploads): never masked, so refused whenever a profile applies. */
-  | { readonly type: 'opaque'; readonly description: string };
-
-export interface ResponseStream {
-  push(chunk: Buffer | string): string;
-  end(): string;
-}
-
-/** A request the pipeline let through: the adapter forwards `body` and sends the response through the maskers. */
-export interface Admission {
-  readonly interaction: Interaction;
-  readonly decision: Decision;
-  /** The request body after masking; serialize this, never the original. */
-  readonly body: RequestBody;
-  readonly masked: boolean;
-  maskResponseText(text: string): string;
-  maskResponseJson(text: string): string;
-  maskRow(columns: readonly string[], values: readonly (string | null)[]): (string | null)[];
-  /** A streaming masker for this response, or null when no profile applies (pass bytes through). */
-  responseStream(format: 'openai-sse' | 'text'): ResponseStream | null;
-  complete(outcome: InteractionOutcome): Promise<void>;
-}
-
-/**
- * What a concurrency slot covers: one request (HTTP, where a session is a run of calls with one
- * token) or the whole session (a Postgres connection is one agent for as long as it is open).
- */
-export type SlotScope = 'request' | 'session';
-
-export interface Session {
-  readonly id: string;
-  readonly auth: AuthContext;
-  readonly connection: ConnectionInfo;
-  /** Fires when the credential is revoked or expires: adapters end live work with it. */
-  readonly ended: AbortSignal;
-  close(reason: string): Promise<void>;
-}
+export type { Admission, Forward, ForwardResult, RequestBody, RequestDraft, RunOptions, Session, SlotScope } from './adapter-contract.ts';
 
 export interface PipelineDeps {
-  readonly credentials: Credentials;
-  readonly watch: CredentialWatch;
-  readonly policy: () => PolicyEngine;
+  readonly credentials: Pick<Credentials, 'verify' | 'authorizeConnection'>;
+  readonly watch: Pick<CredentialWatch, 'watch'>;
+  /** The current runtime state; read once per request. */
+  readonly state: () => RuntimeState;
+  /** The connection a name selects, or undefined when there is none. */
+  readonly connections: (name: string) => ConnectionInfo | undefined;
   readonly limits: LimitTracker;
-  readonly masking: () => MaskingProfiles;
-  /** Detects entity types for policy; called only when some rule reads request.entities. */
-  readonly detectEntities: (text: string) => string[];
   readonly recorder: Recorder;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Largest response body read whole to be masked (http.bodyLimit), and how much of one the recording keeps. */
+  readonly responseLimits: { readonly maxBodyBytes: number; readonly transcriptBytes: number };
 }
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
 const MAX_ANONYMOUS_SESSIONS = 1_000;
+/** Callers choose connection names: a metric label per made-up name would grow without bound. */
+const UNKNOWN_CONNECTION_LABEL = '<unknown>';
 
 export class Pipeline {
   private readonly anonymousSessions = new Map<string, Promise<string>>();
@@ -106,20 +58,47 @@ export class Pipeline {
 
   constructor(private readonly deps: PipelineDeps) {}
 
-  /** Stage 1: verifies an agent credential and its scope for this connection. */
-  async authenticate(secret: string | undefined, connection: ConnectionInfo): Promise<AuthContext> {
-    const auth = await this.deps.credentials.verify(secret, 'agent');
-    this.deps.credentials.authorizeConnection(auth, connection.name);
-    return auth;
+  /** A fresh id for a request, shown to its client (x-request-id) and recorded as its interaction's id. */
+  requestId(): string {
+    return newId('int');
+  }
+
+  /**
+   * Stage 1: finds the connection, verifies the credential and its scope for it. Every refusal is
+   * recorded; the returned error is what the adapter renders.
+   */
+  async login(request: LoginRequest): Promise<{ auth: AuthContext; connection: ConnectionInfo }> {
+    const connection = this.deps.connections(request.connection);
+    if (connection === undefined || (request.type !== undefined && connection.type !== request.type)) {
+      const error = new GatewayError(
+        'unknown_connection',
+        request.type === 'postgres'
+          ? `no postgres connection named "${request.connection}" (the database name selects the connection)`
+          : `no connection named "${request.connection}" (list them with: gatehouse connections list)`,
+      );
+      throw await this.refuseLogin(request, error);
+    }
+    try {
+      const auth = await this.deps.credentials.verify(request.secret, 'agent');
+      this.deps.credentials.authorizeConnection(auth, connection.name);
+      return { auth, connection };
+    } catch (err) {
+      throw await this.refuseLogin(request, toGatewayError(err));
+    }
+  }
+
+  /**
+   * Records a refusal of an adapter's own login step (a protocol option it cannot honour, an
+   * upstream that cannot be reached) and returns the error to render.
+   */
+  async refuseLogin(request: Omit<LoginRequest, 'secret'>, error: GatewayError, who?: AuthContext): Promise<GatewayError> {
+    const known = this.deps.connections(request.connection) !== undefined;
+    await this.recordRefusal(request.connection, known, request.protocol, request.clientAddr, error, request.line, who, request.requestId);
+    return error;
   }
 
   /** Opens a recorded session that ends by itself when its credential is revoked or expires. */
-  async openSession(
-    auth: AuthContext,
-    connection: ConnectionInfo,
-    protocol: string,
-    clientAddr: string | null,
-  ): Promise<Session> {
+  async openSession(auth: AuthContext, connection: ConnectionInfo, protocol: string, clientAddr: string | null): Promise<Session> {
     const recorded = await this.deps.recorder.openSession({
       principalId: auth.principal.id,
       principalName: auth.principal.name,
@@ -129,7 +108,7 @@ export class Pipeline {
       clientAddr,
     });
     const controller = new AbortController();
-    const slot = this.sessionSlots;
+    const slots = this.sessionSlots;
     const unwatch = this.deps.watch.watch(auth.credential.tokenId, auth.credential.expiresAt, (reason: EndReason) => {
       controller.abort(new GatewayError(reason === 'expired' ? 'auth_expired' : 'auth_revoked', `credential ${reason}; session ended`));
     });
@@ -138,12 +117,14 @@ export class Pipeline {
       id: recorded.id,
       auth,
       connection,
+      protocol,
+      clientAddr,
       ended: controller.signal,
       close: async (reason) => {
         if (closed) return;
         closed = true;
-        slot.get(session)?.();
-        slot.delete(session);
+        slots.get(session)?.();
+        slots.delete(session);
         unwatch();
         await this.deps.recorder.endSession(recorded.id, controller.signal.aborted ? String((controller.signal.reason as Error).message) : reason);
       },
@@ -152,14 +133,15 @@ export class Pipeline {
   }
 
   /**
-   * The session for a run of calls with one credential on one connection (HTTP): opened on first use,
-   * closed when the credential is revoked or expires.
+   * Login and the session for a run of calls with one credential on one connection (HTTP): opened
+   * on first use, closed when the credential is revoked or expires.
    */
-  sharedSession(auth: AuthContext, connection: ConnectionInfo, protocol: string, clientAddr: string | null): Promise<Session> {
+  async sharedSession(request: LoginRequest): Promise<Session> {
+    const { auth, connection } = await this.login(request);
     const key = `${auth.credential.tokenId}\u0000${connection.name}`;
     let session = this.sharedSessions.get(key);
     if (!session) {
-      session = this.openSession(auth, connection, protocol, clientAddr);
+      session = this.openSession(auth, connection, request.protocol, request.clientAddr);
       this.sharedSessions.set(key, session);
       session.then(
         (s) =>
@@ -170,7 +152,11 @@ export class Pipeline {
         () => this.sharedSessions.delete(key),
       );
     }
-    return session;
+    try {
+      return await session;
+    } catch (err) {
+      throw await this.refuseLogin(request, toGatewayError(err), auth);
+    }
   }
 
   /** Closes every shared session (gateway shutdown). */
@@ -180,98 +166,127 @@ export class Pipeline {
     await Promise.allSettled(sessions.map(async (s) => (await s).close(reason)));
   }
 
-  /** Stages 2–5 and the write-ahead half of 8. Throws a GatewayError (already recorded) when the request must not go on. */
-  async admit(session: Session, draft: RequestDraft, slot: SlotScope = 'request'): Promise<Admission> {
-    const { auth, connection } = session;
-    const policy = this.deps.policy();
-    const entities = policy.readsEntities && draft.scanText ? this.deps.detectEntities(draft.scanText) : NO_ENTITIES;
-    const summary: RequestSummary = { ...draft.summary, entities };
-    const decision = this.decide(policy, auth, connection, draft.kind, summary);
+  /**
+   * Runs one request from its draft to its record: classify, decide, hold, mask the request, open
+   * the record (write-ahead), forward, and complete the record exactly once, in `finally`, where the
+   * request's slot is released too. Resolves when the record is complete; rejects with the
+   * GatewayError the adapter renders (already recorded) when the request was refused or failed.
+   */
+  async run(session: Session, source: DraftSource, forward: Forward, options: RunOptions = {}): Promise<void> {
+    const state = this.deps.state();
+    const requestId = options.requestId ?? this.requestId();
+    const plan = state.plan(session.connection);
 
-    const base = {
-      kind: draft.kind,
-      method: draft.method,
-      target: draft.target,
-      model: draft.model,
-      summary: recordableSummary(summary),
-      bytesIn: draft.bytesIn,
-    };
-    const refuse = async (error: GatewayError, recordedDecision: string): Promise<never> => {
-      const record = await this.deps.recorder.open(session.id, {
-        ...base,
-        decision: recordedDecision,
-        rule: decision.rule,
-        reason: error.message,
-        requestBody: null,
-      });
-      await record.complete({ status: 'complete', responseStatus: error.status, responseBody: null, errorCode: error.code, bytesOut: 0 });
-      this.deps.metrics.requests.inc({ connection: connection.name, kind: draft.kind, decision: recordedDecision, outcome: error.code });
-      throw error;
-    };
+    let draft: RequestDraft;
+    try {
+      draft = typeof source === 'function' ? await source() : source;
+    } catch (err) {
+      throw await this.refuse(session, state, requestId, options.line ?? UNDESCRIBED, toGatewayError(err), 'deny', null);
+    }
+    const line: RequestLine = { kind: draft.kind, method: draft.method, target: draft.target };
 
-    if (decision.action === 'deny') return refuse(new PolicyDenied(decision.rule, decision.reason), 'deny');
-    if (decision.action === 'approve') return refuse(new ApprovalPending(decision.rule, decision.approvers), 'approve');
+    let summary: RequestSummary;
+    let decision: Decision;
+    try {
+      const entities = plan.detectsEntities && draft.scanText ? state.detectEntities(draft.scanText) : NO_ENTITIES;
+      summary = { ...draft.summary, entities };
+      decision = this.decide(plan, session, draft.kind, summary);
+    } catch (err) {
+      throw await this.refuse(session, state, requestId, line, toGatewayError(err), 'deny', null, draft);
+    }
+    if (decision.action === 'deny') throw await this.refuse(session, state, requestId, line, new PolicyDenied(decision.rule, decision.reason), 'deny', decision, draft);
+    // The hold stage: until approvals exist, a request that needs them is not sent.
+    if (decision.action === 'approve') throw await this.refuse(session, state, requestId, line, new ApprovalPending(decision.rule, decision.approvers), 'approve', decision, draft);
 
     let release: (() => void) | null = null;
     try {
-      const limits = decision.obligations.limits;
-      await this.deps.limits.consume(auth.principal.id, limits, summary.llm?.estimatedInputTokens ?? 0);
-      if (slot === 'request') {
-        release = await this.deps.limits.acquireSession(auth.principal.id, connection.name, limits);
-      } else if (!this.sessionSlots.has(session)) {
-        // taken on the first admitted statement, under that decision's limits, until the session closes
-        this.sessionSlots.set(session, await this.deps.limits.acquireSession(auth.principal.id, connection.name, limits));
+      release = await this.takeLimits(session, decision, summary, options.slot ?? 'request');
+    } catch (err) {
+      const error = toGatewayError(err);
+      throw await this.refuse(session, state, requestId, line, error, err instanceof LimitExceeded ? 'limit' : 'deny', decision, draft);
+    }
+
+    let record: OpenInteraction | null = null;
+    let outcome: InteractionOutcome | null = null;
+    try {
+      let profile: MaskProfile | null;
+      let body: RequestBody;
+      try {
+        profile = profileFor(state, decision);
+        body = profile ? maskRequestBody(profile, draft.body) : draft.body;
+      } catch (err) {
+        const error = err instanceof GatewayError ? err : new MaskingError('request masking failed; the request was not sent', { cause: err });
+        throw await this.refuse(session, state, requestId, line, error, 'allow', decision, draft);
       }
-    } catch (err) {
-      if (err instanceof LimitExceeded) return refuse(err, 'limit');
-      throw err;
-    }
 
-    let profile: MaskProfile | null = null;
-    let body = draft.body;
-    try {
-      profile = this.profileFor(decision);
-      if (profile) body = maskRequestBody(profile, draft.body);
-    } catch (err) {
+      try {
+        record = await this.deps.recorder.open(
+          session.id,
+          {
+            kind: draft.kind,
+            method: draft.method,
+            // The target may be SQL text carrying values: recorded as masked as the body.
+            target: profile && draft.target ? maskedTarget(profile, draft.target, draft.body, body) : draft.target,
+            model: draft.model,
+            summary: recordableSummary(summary),
+            bytesIn: draft.bytesIn,
+            decision: 'allow',
+            rule: decision.rule,
+            reason: null,
+            requestBody: recordableBody(body),
+          },
+          { id: requestId, redact: state.redact, secretsMasked: profile !== null && coversSecrets(profile) },
+        );
+      } catch (err) {
+        // Nothing is forwarded without its write-ahead record.
+        this.deps.logger.error({ err, connection: session.connection.name }, 'could not record a request; it was refused');
+        throw err instanceof GatewayError ? err : new StoreError('the audit store is unavailable; the request was not sent', { cause: err });
+      }
+
+      const interaction: Interaction = {
+        id: record.row.id,
+        sessionId: session.id,
+        kind: draft.kind,
+        identity: session.auth.principal,
+        credential: session.auth.credential,
+        connection: session.connection,
+        summary,
+        startedAt: record.row.startedAt,
+      };
+      const signal = options.signal ? AbortSignal.any([options.signal, session.ended]) : session.ended;
+      const admission = this.admission(interaction, decision, body, profile, signal);
+      try {
+        const result = await forward(admission);
+        outcome = toOutcome(result);
+        if (result.error) throw result.error;
+      } catch (err) {
+        const error = toGatewayError(err);
+        outcome ??= {
+          status: 'complete',
+          responseStatus: error.status,
+          responseBody: null,
+          errorCode: options.signal?.aborted && !session.ended.aborted ? 'client_aborted' : error.code,
+          bytesOut: 0,
+        };
+        throw error;
+      }
+    } finally {
       release?.();
-      return refuse(err instanceof GatewayError ? err : new MaskingError('request masking failed', { cause: err }), 'allow');
+      if (record !== null) {
+        const final = outcome ?? { status: 'interrupted', responseStatus: null, responseBody: null, errorCode: null, bytesOut: 0 };
+        this.count(session.connection.name, draft.kind, decision.action, final.errorCode ?? String(final.responseStatus ?? 'ok'));
+        this.deps.metrics.latency.observe({ connection: session.connection.name }, (Date.now() - record.row.startedAt) / 1000);
+        await record.complete(final);
+      }
     }
-
-    let record: OpenInteraction;
-    try {
-      record = await this.deps.recorder.open(session.id, {
-        ...base,
-        // The target may be SQL text carrying values: recorded as masked as the body.
-        target: profile && draft.target ? maskedTarget(profile, draft.target, draft.body, body) : draft.target,
-        decision: 'allow',
-        rule: decision.rule,
-        reason: null,
-        requestBody: recordableBody(body),
-      }, profile !== null && coversSecrets(profile));
-    } catch (err) {
-      release?.();
-      throw toGatewayError(err);
-    }
-
-    const interaction: Interaction = {
-      id: record.row.id,
-      sessionId: session.id,
-      kind: draft.kind,
-      identity: auth.principal,
-      credential: auth.credential,
-      connection,
-      summary,
-      startedAt: record.row.startedAt,
-    };
-    return this.admission(interaction, decision, body, profile, record, release);
   }
 
-  private decide(policy: PolicyEngine, auth: AuthContext, connection: ConnectionInfo, kind: InteractionKind, summary: RequestSummary): Decision {
+  private decide(plan: ConnectionPlan, session: Session, kind: InteractionKind, summary: RequestSummary): Decision {
     try {
-      return policy.decide({
-        identity: auth.principal,
-        credential: auth.credential,
-        connection,
+      return plan.policy.decide({
+        identity: session.auth.principal,
+        credential: session.auth.credential,
+        connection: session.connection,
         kind,
         summary,
         time: new Date(),
@@ -288,23 +303,20 @@ export class Pipeline {
     }
   }
 
-  private profileFor(decision: Decision): MaskProfile | null {
-    const name = decision.obligations.maskingProfile;
-    if (!name) return null;
-    const profile = this.deps.masking().get(name);
-    if (!profile) throw new MaskingError(`masking profile "${name}" named by rule "${decision.rule}" does not exist`);
-    return profile;
+  /** Counts the request against its limits and takes its concurrency slot; returns the release for a per-request slot. */
+  private async takeLimits(session: Session, decision: Decision, summary: RequestSummary, scope: SlotScope): Promise<(() => void) | null> {
+    const { limits } = this.deps;
+    const spec = decision.obligations.limits;
+    const principal = session.auth.principal.id;
+    await limits.consume(principal, spec, summary.llm?.estimatedInputTokens ?? 0);
+    if (scope === 'request') return limits.acquireSession(principal, session.connection.name, spec);
+    // taken on the first admitted statement, under that decision's limits, until the session closes
+    if (!this.sessionSlots.has(session)) this.sessionSlots.set(session, await limits.acquireSession(principal, session.connection.name, spec));
+    return null;
   }
 
-  private admission(
-    interaction: Interaction,
-    decision: Decision,
-    body: RequestBody,
-    profile: MaskProfile | null,
-    record: OpenInteraction,
-    release: (() => void) | null,
-  ): Admission {
-    const { metrics } = this.deps;
+  private admission(interaction: Interaction, decision: Decision, body: RequestBody, profile: MaskProfile | null, signal: AbortSignal): Admission {
+    const limits = this.deps.responseLimits;
     const guard = <T>(what: string, fn: () => T): T => {
       try {
         return fn();
@@ -318,47 +330,65 @@ export class Pipeline {
       decision,
       body,
       masked: profile !== null,
-      maskResponseText: (text) => (profile ? guard('text', () => profile.maskText(text).text) : text),
-      maskResponseJson: (text) => (profile ? guard('json', () => profile.maskJsonText(text).text) : text),
+      signal,
+      responseMasker: (target: ResponseTarget): ResponseMasker => guard('response', () => responseMaskerFor(profile, target, limits)),
+      maskText: (text) => (profile ? guard('text', () => profile.maskText(text).text) : text),
       maskRow: (columns, values) => (profile ? guard('row', () => profile.maskRow(columns, values).values) : [...values]),
-      responseStream: (format) => {
-        if (!profile) return null;
-        const inner = format === 'openai-sse' ? createOpenAiSseMasker(profile) : textStream(profile);
-        return {
-          push: (chunk) => guard('stream', () => inner.push(chunk)),
-          end: () => guard('stream', () => inner.end()),
-        };
-      },
-      complete: async (outcome) => {
-        release?.();
-        release = null;
-        const seconds = (Date.now() - interaction.startedAt) / 1000;
-        metrics.latency.observe({ connection: interaction.connection.name }, seconds);
-        metrics.requests.inc({
-          connection: interaction.connection.name,
-          kind: interaction.kind,
-          decision: decision.action,
-          outcome: outcome.errorCode ?? String(outcome.responseStatus ?? 'ok'),
-        });
-        await record.complete(outcome);
-      },
     };
+  }
+
+  /** Records a refused request (the whole interaction: opened and completed at once) and returns its error. */
+  private async refuse(
+    session: Session,
+    state: RuntimeState,
+    requestId: string,
+    line: RequestLine,
+    error: GatewayError,
+    recordedDecision: string,
+    decision: Decision | null,
+    draft?: RequestDraft,
+  ): Promise<GatewayError> {
+    try {
+      const record = await this.deps.recorder.open(
+        session.id,
+        {
+          ...line,
+          model: draft?.model ?? null,
+          summary: draft ? recordableSummary({ ...draft.summary, entities: NO_ENTITIES }) : {},
+          bytesIn: draft?.bytesIn ?? 0,
+          decision: recordedDecision,
+          rule: decision?.rule ?? null,
+          reason: error.message,
+          requestBody: null,
+        },
+        { id: requestId, redact: state.redact },
+      );
+      await record.complete({ status: 'complete', responseStatus: error.status, responseBody: null, errorCode: error.code, bytesOut: 0 });
+    } catch (err) {
+      this.deps.logger.error({ err, connection: session.connection.name }, 'could not record a refused request');
+    }
+    this.count(session.connection.name, line.kind, recordedDecision, error.code);
+    return error;
   }
 
   /**
    * Records a request refused before it had a session (no or bad credential, unknown connection),
-   * in one session per connection for anonymous callers.
+   * in one session per caller, connection and protocol.
    */
-  async recordRejected(
+  private async recordRefusal(
     connection: string,
+    known: boolean,
     protocol: string,
     clientAddr: string | null,
     error: GatewayError,
-    request: { method: string | null; target: string | null; kind: InteractionKind },
-    who?: AuthContext,
+    line: RequestLine,
+    who: AuthContext | undefined,
+    requestId: string | undefined,
   ): Promise<void> {
+    // A made-up connection name is recorded, but all of them share one anonymous session.
+    const sessionConnection = known ? connection : UNKNOWN_CONNECTION_LABEL;
     try {
-      const key = `${who?.credential.tokenId ?? 'anonymous'}\u0000${connection}\u0000${protocol}`;
+      const key = `${who?.credential.tokenId ?? 'anonymous'}\u0000${sessionConnection}\u0000${protocol}`;
       let sessionId = this.anonymousSessions.get(key);
       if (!sessionId) {
         sessionId = this.deps.recorder
@@ -366,35 +396,60 @@ export class Pipeline {
             principalId: who?.principal.id ?? null,
             principalName: who?.principal.name ?? 'anonymous',
             tokenId: who?.credential.tokenId ?? null,
-            connection,
+            connection: sessionConnection,
             protocol,
             clientAddr,
           })
           .then((s) => s.id);
         sessionId.catch(() => this.anonymousSessions.delete(key));
         this.anonymousSessions.set(key, sessionId);
-        // Callers choose the connection name (a made-up one is still recorded): forget the oldest
-        // so they cannot grow this map without bound.
         if (this.anonymousSessions.size > MAX_ANONYMOUS_SESSIONS) this.anonymousSessions.delete(this.anonymousSessions.keys().next().value!);
       }
-      const record = await this.deps.recorder.open(await sessionId, {
-        kind: request.kind,
-        decision: 'deny',
-        rule: null,
-        reason: error.message,
-        method: request.method,
-        target: request.target,
-        model: null,
-        summary: {},
-        requestBody: null,
-        bytesIn: 0,
-      });
+      const state = this.deps.state();
+      const record = await this.deps.recorder.open(
+        await sessionId,
+        {
+          ...line,
+          decision: 'deny',
+          rule: null,
+          reason: error.message,
+          model: null,
+          summary: known ? {} : { connection },
+          requestBody: null,
+          bytesIn: 0,
+        },
+        { id: requestId, redact: state.redact },
+      );
       await record.complete({ status: 'complete', responseStatus: error.status, responseBody: null, errorCode: error.code, bytesOut: 0 });
-      this.deps.metrics.requests.inc({ connection, kind: request.kind, decision: 'deny', outcome: error.code });
     } catch (err) {
-      this.deps.logger.error({ err, connection }, 'could not record a rejected request');
+      this.deps.logger.error({ err, connection: sessionConnection }, 'could not record a rejected request');
     }
+    this.count(sessionConnection, line.kind, 'deny', error.code);
   }
+
+  private count(connection: string, kind: InteractionKind, decision: string, outcome: string): void {
+    this.deps.metrics.requests.inc({ connection, kind, decision, outcome });
+  }
+}
+
+const UNDESCRIBED: RequestLine = { kind: 'http.request', method: null, target: null };
+
+function toOutcome(result: ForwardResult): InteractionOutcome {
+  return {
+    status: result.interrupted ? 'interrupted' : 'complete',
+    responseStatus: result.responseStatus,
+    responseBody: result.responseBody,
+    errorCode: result.error?.code ?? (result.clientAborted ? 'client_aborted' : (result.upstreamError?.code ?? null)),
+    bytesOut: result.bytesOut,
+  };
+}
+
+function profileFor(state: RuntimeState, decision: Decision): MaskProfile | null {
+  const name = decision.obligations.maskingProfile;
+  if (!name) return null;
+  const profile = state.masking.get(name);
+  if (!profile) throw new MaskingError(`masking profile "${name}" named by rule "${decision.rule}" does not exist`);
+  return profile;
 }
 
 const coverage = new WeakMap<MaskProfile, boolean>();
@@ -407,16 +462,6 @@ function coversSecrets(profile: MaskProfile): boolean {
     coverage.set(profile, covers);
   }
   return covers;
-}
-
-function textStream(profile: MaskProfile): ResponseStream {
-  const stream = profile.createTextStream();
-  // A multi-byte character may be split across chunks; the decoder carries the partial bytes over.
-  const decoder = new StringDecoder('utf8');
-  return {
-    push: (chunk) => stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)),
-    end: () => stream.push(decoder.end()) + stream.end(),
-  };
 }
 
 /** SQL text is both the target and the body: the masked body already says what the target masks to. */

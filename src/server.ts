@@ -15,8 +15,9 @@ import { CredentialWatch } from './identity/credential-watch.ts';
 import { ServiceAccounts } from './identity/service-accounts.ts';
 import { bootstrapAdmin, type BootstrapResult } from './identity/bootstrap.ts';
 import { createLimitTracker, createPostgresCounters, loadPolicy } from './policy/index.ts';
-import type { PolicyEngine } from './policy/types.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES, type MaskingProfiles } from './masking/index.ts';
+import { buildRuntimeState, RuntimeStateHolder, type RuntimeState } from './runtime-state.ts';
+import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
 import { Pipeline } from './pipeline.ts';
 import { createMetrics } from './metrics.ts';
@@ -82,10 +83,24 @@ function compileMasking(config: GatewayConfig, masterKey: Buffer): MaskingProfil
 }
 
 /** Everything a config reload replaces, built completely before it is swapped in. */
-async function compileState(config: GatewayConfig, masterKey: Buffer, baseDir: string): Promise<{ policy: PolicyEngine; masking: MaskingProfiles }> {
+async function compileState(
+  config: GatewayConfig,
+  masterKey: Buffer,
+  baseDir: string,
+  connections: readonly ConnectionInfo[],
+  version: number,
+): Promise<RuntimeState> {
   const masking = compileMasking(config, masterKey);
   const policy = await loadPolicy(config.policy, { baseDir, knownMaskProfiles: masking.names });
-  return { policy, masking };
+  const secrets = masking.get('secrets');
+  if (!secrets) throw new GatewayError('config_invalid', 'the built-in "secrets" masking profile is missing');
+  // The built-in pii profile holds every detector, secrets included, so rules can test any entity type.
+  const detector = masking.get('pii') ?? secrets;
+  return buildRuntimeState(
+    { policy, masking, redact: (text) => secrets.maskText(text).text, detectEntities: (text) => detector.detectEntities(text) },
+    connections,
+    version,
+  );
 }
 
 async function listen(server: Server, host: string, port: number): Promise<string> {
@@ -113,24 +128,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (interrupted > 0) logger.warn({ interrupted }, 'interactions left open by a previous run were marked interrupted');
 
     const baseDir = options.configFile ? dirname(options.configFile) : process.cwd();
-    let state = await compileState(config, masterKey, baseDir);
     const box = createSecretBox(masterKey);
+    const connections = await ConnectionRegistry.create(config.connections, store, box);
+    const runtime = new RuntimeStateHolder(await compileState(config, masterKey, baseDir, connections.list(), 1));
     const credentials = new Credentials(store, {
       defaultTtlMs: config.identity.tokens.defaultTtl,
       maxTtlMs: config.identity.tokens.maxTtl,
       cacheTtlMs: config.identity.cacheTtl,
-      maxTtlForGroups: (groups) => state.policy.maxTokenTtlMs(groups),
+      maxTtlForGroups: (groups) => runtime.current.policy.maxTokenTtlMs(groups),
     });
     const watch = new CredentialWatch(store);
     watch.start();
     closers.push(async () => watch.stop());
     const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
-    const connections = await ConnectionRegistry.create(config.connections, store, box);
-
-    const secretsProfile = state.masking.get('secrets');
-    if (!secretsProfile) throw new GatewayError('config_invalid', 'the built-in "secrets" masking profile is missing');
-    const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, (text) => secretsProfile.maskText(text).text);
+    const recorder = new Recorder(store, logger, config.recording.maxBodyBytes);
     const metrics = createMetrics();
     // On PostgreSQL several replicas may serve the same agents: their limits must count together.
     const counters =
@@ -141,14 +153,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const pipeline = new Pipeline({
       credentials,
       watch,
-      policy: () => state.policy,
+      state: () => runtime.current,
+      connections: (name) => connections.get(name),
       limits: createLimitTracker({ counters }),
-      masking: () => state.masking,
-      // The built-in pii profile holds every detector, secrets included, so rules can test any entity type.
-      detectEntities: (text) => (state.masking.get('pii') ?? secretsProfile).detectEntities(text),
       recorder,
       metrics,
       logger,
+      responseLimits: { maxBodyBytes: config.http.bodyLimit, transcriptBytes: config.recording.maxBodyBytes },
     });
     closers.push(() => pipeline.closeSessions('gateway stopped'));
 
@@ -162,7 +173,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       bodyLimit: config.http.bodyLimit,
       upstreamTimeoutMs: config.http.upstreamTimeout,
-      recordBytes: config.recording.maxBodyBytes,
       trustProxy: config.http.trustProxy,
     });
 
@@ -261,9 +271,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
       reload: async () => {
         if (!options.configFile) throw new GatewayError('invalid_argument', 'this gateway was not started from a config file');
-        const next = await loadConfigFile(options.configFile, env);
-        state = await compileState(next, masterKey, baseDir);
-        logger.info({ rules: state.policy.ruleCount }, 'policy and masking reloaded');
+        const file = options.configFile;
+        const state = await runtime.reload(async (version) => compileState(await loadConfigFile(file, env), masterKey, baseDir, connections.list(), version));
+        logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
       },
       close: async () => {
         if (closed) return;

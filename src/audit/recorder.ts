@@ -38,7 +38,20 @@ export interface InteractionOutcome {
 
 export interface OpenInteraction {
   readonly row: InteractionRow;
+  /** Seals the record. Called exactly once: a second call is a bug in the caller and throws. */
   complete(outcome: InteractionOutcome): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** The interaction's id when the caller already showed it (an HTTP response's x-request-id). */
+  readonly id?: string;
+  /** Masks secrets in every recorded text: recordings never hold raw secrets, whatever profile the request had. */
+  readonly redact: (text: string) => string;
+  /**
+   * The bodies already went through a profile with every secret detector, so scanning them
+   * again would find nothing.
+   */
+  readonly secretsMasked?: boolean;
 }
 
 /** Cuts a recorded body to the configured size, saying how much was left out. */
@@ -57,25 +70,26 @@ export class Recorder {
   private readonly seqs = new Map<string, number>();
   private readonly lastHash = new Map<string, string | null>();
   /** The last text redacted and its result: SQL arrives as both target and body, and need not be scanned twice. */
-  private lastRedacted: readonly [string, string] = ['', ''];
+  private lastRedacted: readonly [string, string, (text: string) => string] = ['', '', (t) => t];
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly maxBodyBytes: number,
-    /** Masks secrets in every recorded body, whatever profile the request had: recordings never hold raw secrets. */
-    private readonly redact: (text: string) => string,
     private readonly now: () => number = Date.now,
   ) {}
 
-  private body(text: string | null, secretsMasked: boolean): string | null {
+  private body(text: string | null, options: OpenOptions): string | null {
     if (text === null) return null;
-    return clipBody(secretsMasked ? text : this.redactOnce(text), this.maxBodyBytes);
+    return clipBody(options.secretsMasked ? text : this.redactOnce(text, options.redact), this.maxBodyBytes);
   }
 
-  private redactOnce(text: string): string {
-    if (this.lastRedacted[0] !== text) this.lastRedacted = [text, this.redact(text)];
-    return this.lastRedacted[1];
+  private redactOnce(text: string, redact: (text: string) => string): string {
+    const [last, result, by] = this.lastRedacted;
+    if (last === text && by === redact) return result;
+    const redacted = redact(text);
+    this.lastRedacted = [text, redacted, redact];
+    return redacted;
   }
 
   async openSession(input: OpenSession): Promise<RecordedSession> {
@@ -92,22 +106,18 @@ export class Recorder {
     await this.store.endSession(id, this.now(), reason);
   }
 
-  /**
-   * Throws StoreError when the store cannot take the record: the caller must not forward.
-   * `secretsMasked` says the bodies already went through a profile with every secret detector,
-   * so scanning them again would find nothing.
-   */
-  async open(sessionId: string, draft: InteractionDraft, secretsMasked = false): Promise<OpenInteraction> {
+  /** Throws StoreError when the store cannot take the record: the caller must not forward. */
+  async open(sessionId: string, draft: InteractionDraft, options: OpenOptions): Promise<OpenInteraction> {
     const seq = (this.seqs.get(sessionId) ?? 0) + 1;
     this.seqs.set(sessionId, seq);
     const row: InteractionRow = {
-      id: newId('int'),
+      id: options.id ?? newId('int'),
       sessionId,
       seq,
       status: 'open',
       ...draft,
-      target: draft.target === null || secretsMasked ? draft.target : this.redactOnce(draft.target),
-      requestBody: this.body(draft.requestBody, secretsMasked),
+      target: draft.target === null || options.secretsMasked ? draft.target : this.redactOnce(draft.target, options.redact),
+      requestBody: this.body(draft.requestBody, options),
       responseStatus: null,
       responseBody: null,
       errorCode: null,
@@ -123,14 +133,14 @@ export class Recorder {
     return {
       row,
       complete: async (outcome) => {
-        if (done) return;
+        if (done) throw new Error(`interaction ${row.id} completed twice`);
         done = true;
-        await this.complete(row, outcome, secretsMasked);
+        await this.complete(row, outcome, options);
       },
     };
   }
 
-  private async complete(row: InteractionRow, outcome: InteractionOutcome, secretsMasked: boolean): Promise<void> {
+  private async complete(row: InteractionRow, outcome: InteractionOutcome, options: OpenOptions): Promise<void> {
     const completedAt = this.now();
     const final: InteractionRow = {
       ...row,
@@ -138,10 +148,10 @@ export class Recorder {
       decision: outcome.decision ?? row.decision,
       rule: outcome.rule === undefined ? row.rule : outcome.rule,
       reason: outcome.reason === undefined ? row.reason : outcome.reason,
-      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody, secretsMasked),
+      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody, options),
       bytesIn: outcome.bytesIn ?? row.bytesIn,
       responseStatus: outcome.responseStatus,
-      responseBody: this.body(outcome.responseBody, secretsMasked),
+      responseBody: this.body(outcome.responseBody, options),
       errorCode: outcome.errorCode,
       bytesOut: outcome.bytesOut,
       completedAt,

@@ -1,9 +1,9 @@
-import type { Decision, Obligations } from '../interaction.ts';
+import type { ConnectionInfo, Decision, Obligations } from '../interaction.ts';
 import type { AnalyzedPolicy, RuleOrigin } from './analyze.ts';
 import { ConditionBindings } from './bindings.ts';
 import { describeConditionFailure, type CompiledCondition } from './cel.ts';
 import { parseDuration } from '../util/durations.ts';
-import { compileMatch, firstMismatch, type CompiledMatch, type MatchField } from './match.ts';
+import { compileMatch, firstMismatch, mayMatchConnection, type CompiledMatch, type MatchField } from './match.ts';
 import type { RuleConfig } from './schema.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';
 
@@ -76,25 +76,43 @@ const failedDecision = (name: string): Decision =>
 export class CompiledPolicy implements PolicyEngine {
   readonly rules: readonly CompiledRule[];
   readonly readsEntities: boolean;
+  readonly masks: boolean;
+  readonly approves: boolean;
   readonly #defaultTtlMs: number | null;
   readonly #groupTtlMs: ReadonlyMap<string, number>;
 
-  constructor(policy: AnalyzedPolicy) {
-    this.rules = Object.freeze(
-      policy.rules.map(({ config, origin, condition }) => ({
-        name: config.name,
-        config,
-        origin,
-        match: compileMatch(config.match),
-        condition,
-        decision: buildDecision(config),
-        failedDecision: failedDecision(config.name),
-      })),
-    );
+  constructor(policy: AnalyzedPolicy | CompiledPolicy, rules?: readonly CompiledRule[]) {
+    if (policy instanceof CompiledPolicy) {
+      this.rules = Object.freeze([...(rules ?? policy.rules)]);
+      this.#defaultTtlMs = policy.#defaultTtlMs;
+      this.#groupTtlMs = policy.#groupTtlMs;
+    } else {
+      this.rules = Object.freeze(
+        policy.rules.map(({ config, origin, condition }) => ({
+          name: config.name,
+          config,
+          origin,
+          match: compileMatch(config.match),
+          condition,
+          decision: buildDecision(config),
+          failedDecision: failedDecision(config.name),
+        })),
+      );
+      const lifetime = policy.settings.tokenLifetime;
+      this.#defaultTtlMs = lifetime?.default === undefined ? null : parseDuration(lifetime.default);
+      this.#groupTtlMs = new Map(Object.entries(lifetime?.groups ?? {}).map(([group, d]) => [group, parseDuration(d)]));
+    }
     this.readsEntities = this.rules.some((rule) => rule.config.when?.includes('entities') === true);
-    const lifetime = policy.settings.tokenLifetime;
-    this.#defaultTtlMs = lifetime?.default === undefined ? null : parseDuration(lifetime.default);
-    this.#groupTtlMs = new Map(Object.entries(lifetime?.groups ?? {}).map(([group, d]) => [group, parseDuration(d)]));
+    this.masks = this.rules.some((rule) => rule.decision.obligations.maskingProfile !== null);
+    this.approves = this.rules.some((rule) => rule.decision.action === 'approve');
+  }
+
+  /**
+   * The rules that can ever match requests to this connection, in their order: a connection's
+   * requests are decided exactly as by the whole policy, without testing rules for other connections.
+   */
+  forConnection(connection: ConnectionInfo): CompiledPolicy {
+    return new CompiledPolicy(this, this.rules.filter((rule) => mayMatchConnection(rule.match, connection)));
   }
 
   get ruleCount(): number {

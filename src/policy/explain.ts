@@ -3,7 +3,6 @@ import type { Decision } from '../interaction.ts';
 import { describeOrigin } from './analyze.ts';
 import { CompiledPolicy, DEFAULT_RULE, type RuleTrace } from './engine.ts';
 import type { MatchField } from './match.ts';
-import type { PolicyHolder } from './holder.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';
 
 export interface DecisionExplanation {
@@ -61,8 +60,7 @@ function describeDecision(decision: Decision): string {
 }
 
 /** Decides as the engine would and says why: which rules were skipped, which matched. */
-export function explainDecision(engine: PolicyEngine | PolicyHolder, input: PolicyInput): DecisionExplanation {
-  const policy = 'current' in engine ? engine.current : engine;
+export function explainDecision(policy: PolicyEngine, input: PolicyInput): DecisionExplanation {
   if (!(policy instanceof CompiledPolicy)) {
     throw new InvalidArgument('explainDecision needs an engine built by compilePolicy');
   }

@@ -4,7 +4,6 @@ export { createMemoryCounters, type ChargeRefusal, type CounterCharge, type Coun
 export { parseDuration } from '../util/durations.ts';
 export { CompiledPolicy, DEFAULT_RULE } from './engine.ts';
 export { explainDecision, type DecisionExplanation } from './explain.ts';
-export { createPolicyHolder, type PolicyHolder } from './holder.ts';
 export { createLimitTracker, type InspectableLimitTracker, type LimitTrackerOptions } from './limits.ts';
 export { loadPolicy, loadPolicyFiles, type LoadPolicyOptions } from './load-files.ts';
 export { createPostgresCounters, type PostgresCountersOptions } from './postgres-counters.ts';

@@ -1,4 +1,4 @@
-import type { InteractionKind, PrincipalKind } from '../interaction.ts';
+import type { ConnectionInfo, InteractionKind, PrincipalKind } from '../interaction.ts';
 import { expandInteractionPattern } from './kinds.ts';
 import type { MatchConfig } from './schema.ts';
 import type { PolicyInput } from './types.ts';
@@ -48,4 +48,11 @@ export function firstMismatch(match: CompiledMatch, input: PolicyInput): MatchFi
   if (match.groups !== null && !anyIn(match.groups, identity.groups)) return 'groups';
   if (match.connectionTags !== null && !anyIn(match.connectionTags, connection.tags)) return 'connectionTags';
   return null;
+}
+
+/** Whether a rule's connection fields let it match requests to this connection at all. */
+export function mayMatchConnection(match: CompiledMatch, connection: ConnectionInfo): boolean {
+  if (match.connections !== null && !match.connections.has(connection.name)) return false;
+  if (match.connectionTags !== null && !anyIn(match.connectionTags, connection.tags)) return false;
+  return true;
 }

@@ -26,6 +26,12 @@ export interface PolicyEngine {
   readonly ruleCount: number;
   /** Whether any condition reads `request.entities`: only then must requests be scanned before deciding. */
   readonly readsEntities: boolean;
+  /** Whether any rule names a masking profile. */
+  readonly masks: boolean;
+  /** Whether any rule holds requests for approval. */
+  readonly approves: boolean;
+  /** The same decisions for requests to this connection, with only the rules that can match it (compiled once per connection). */
+  forConnection(connection: ConnectionInfo): PolicyEngine;
 }
 
 /** Counters for limits. One node: in memory. Several replicas: backed by the store. */

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { explainDecision } from '../../src/policy/explain.ts';
-import { createPolicyHolder } from '../../src/policy/holder.ts';
 import { llmInput, sqlInput } from './support/inputs.ts';
 
 const engine = compilePolicy({
@@ -56,13 +55,13 @@ describe('explainDecision', () => {
     assert.match(text, /no rule matched: <default> denies/);
   });
 
-  it('accepts a policy holder', async () => {
-    const holder = await createPolicyHolder(() => engine);
-    assert.equal(explainDecision(holder, sqlInput({})).decision.rule, 'reads');
+  it('explains a connection\'s compiled rules as the whole policy decides', () => {
+    const input = sqlInput({});
+    assert.equal(explainDecision(engine.forConnection(input.connection), input).decision.rule, engine.decide(input).rule);
   });
 
   it('refuses engines it did not build', () => {
-    const foreign = { decide: engine.decide.bind(engine), maxTokenTtlMs: () => null, ruleCount: 0, readsEntities: false };
+    const foreign = { decide: engine.decide.bind(engine), maxTokenTtlMs: () => null, ruleCount: 0, readsEntities: false, masks: false, approves: false, forConnection: () => engine };
     assert.throws(() => explainDecision(foreign, sqlInput({})), (err: { code: string }) => err.code === 'invalid_argument');
   });
 });

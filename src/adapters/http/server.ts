@@ -3,10 +3,9 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { GatewayError, MaskingError, toGatewayError } from '../../errors.ts';
 import type { ConnectionRegistry, Connection } from '../../connections/registry.ts';
-import type { Admission, Pipeline, Session } from '../../pipeline.ts';
-import type { AuthContext } from '../../identity/credentials.ts';
+import type { Admission, ForwardResult, Pipeline } from '../../pipeline.ts';
+import type { RequestLine } from '../../adapter-contract.ts';
 import type { Metrics } from '../../metrics.ts';
-import { reassembleSseTranscript } from '../../audit/stream-transcript.ts';
 import { writeError } from './render.ts';
 import { isBufferedBody, toRequestDraft } from './to-interaction.ts';
 import { clientResponseHeaders, upstreamFailure, upstreamPath, upstreamRequestHeaders, UpstreamPools } from './upstream.ts';
@@ -19,14 +18,10 @@ export interface HttpProxyOptions {
   readonly logger: Logger;
   readonly bodyLimit: number;
   readonly upstreamTimeoutMs: number;
-  /** How much of a response is kept for the recording (streams are reassembled from up to 1 MiB). */
-  readonly recordBytes: number;
   readonly trustProxy: boolean;
 }
 
 export const PROXY_PREFIX = '/proxy/';
-const STREAM_RECORD_BYTES = 1024 * 1024;
-const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|[\w.+-]*\+xml|x-www-form-urlencoded)|text\/)/i;
 
 function credentialOf(req: IncomingMessage): string | undefined {
   const auth = req.headers.authorization;
@@ -73,26 +68,27 @@ function waitDrain(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Keeps the first `limit` bytes of what was sent, for the recording. */
-class Capture {
-  private readonly parts: string[] = [];
-  private size = 0;
-  constructor(private readonly limit: number) {}
-  add(chunk: Buffer | string): void {
-    if (this.size >= this.limit) return;
-    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    this.parts.push(text);
-    this.size += text.length;
-  }
-  text(): string {
-    return this.parts.join('');
+function byteLength(chunk: Buffer | string): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+}
+
+/** Splits `/proxy/<connection>/<rest>`; a connection name that is not valid percent-encoding is a bad request. */
+function splitProxyUrl(url: string): { name: string; rest: string } {
+  const afterPrefix = url.slice(PROXY_PREFIX.length);
+  const slash = afterPrefix.search(/[/?]/);
+  const raw = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash);
+  const rest = slash === -1 ? '/' : afterPrefix[slash] === '?' ? `/${afterPrefix.slice(slash)}` : afterPrefix.slice(slash);
+  try {
+    return { name: decodeURIComponent(raw), rest };
+  } catch {
+    throw new GatewayError('bad_request', 'the connection name in the path is not valid percent-encoding');
   }
 }
 
 /**
- * The HTTP and OpenAI-compatible adapter: `/proxy/<connection>/<path>`. It reads the wire, hands a
- * draft to the pipeline, forwards what the pipeline admits with the gateway-held credential, and
- * streams the response back through the admission's maskers.
+ * The HTTP and OpenAI-compatible adapter: `/proxy/<connection>/<path>`. It reads the wire, hands the
+ * runner a draft, forwards what the runner admits with the gateway-held credential, and streams the
+ * response back through the masker the admission picks.
  */
 export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { pipeline, connections, pools, metrics, logger } = options;
@@ -106,154 +102,133 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     return req.socket.remoteAddress ?? null;
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const afterPrefix = url.slice(PROXY_PREFIX.length);
-    const slash = afterPrefix.search(/[/?]/);
-    const name = decodeURIComponent(slash === -1 ? afterPrefix : afterPrefix.slice(0, slash));
-    const rest = slash === -1 ? '/' : afterPrefix[slash] === '?' ? `/${afterPrefix.slice(slash)}` : afterPrefix.slice(slash);
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const method = req.method ?? 'GET';
     const clientAddr = clientAddrOf(req);
-    const request = { method, target: rest.split('?')[0] ?? '/', kind: 'http.request' as const };
-
-    const connection = connections.get(name);
-    if (!connection) {
-      const error = new GatewayError('unknown_connection', `no connection named "${name}" (list them with: gatehouse connections list)`);
-      await pipeline.recordRejected(name, 'http', clientAddr, error, request);
-      throw error;
-    }
-    let auth: AuthContext;
+    const url = req.url ?? '/';
+    let name: string;
+    let rest: string;
     try {
-      auth = await pipeline.authenticate(credentialOf(req), connection);
+      ({ name, rest } = splitProxyUrl(url));
     } catch (err) {
-      const error = toGatewayError(err);
-      await pipeline.recordRejected(connection.name, 'http', clientAddr, error, request);
-      throw error;
+      const line: RequestLine = { kind: 'http.request', method, target: null };
+      throw await pipeline.refuseLogin({ connection: '', protocol: 'http', clientAddr, line, requestId }, toGatewayError(err));
     }
+    const line: RequestLine = { kind: 'http.request', method, target: rest.split('?')[0] ?? '/' };
+    const session = await pipeline.sharedSession({ secret: credentialOf(req), connection: name, protocol: 'http', clientAddr, line, requestId });
 
-    let admission: Admission;
-    let session: Session;
-    try {
-      const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit) : null;
-      const draft = toRequestDraft(connection, method, rest, req.headers, raw);
-      session = await pipeline.sharedSession(auth, connection, 'http', clientAddr);
-      admission = await pipeline.admit(session, draft);
-    } catch (err) {
-      const error = toGatewayError(err);
-      // Errors from admit() are recorded there; earlier ones (bad body) are recorded here.
-      if (error.code === 'bad_request' || error.code === 'body_too_large') {
-        await pipeline.recordRejected(connection.name, 'http', clientAddr, error, request, auth);
-        res.setHeader('connection', 'close');
-      }
-      throw error;
-    }
-    await forward(req, res, connection, rest, admission, session);
+    const client = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) client.abort(new GatewayError('bad_request', 'client closed the connection'));
+    });
+    const draft = async () => {
+      const connection = connections.get(name);
+      if (!connection) throw new GatewayError('unknown_connection', `connection "${name}" was removed`);
+      const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit).catch(closeAfter(res)) : null;
+      return toRequestDraft(connection, method, rest, req.headers, raw);
+    };
+    await pipeline.run(session, draft, (admission) => forward(req, res, name, rest, admission, client.signal), {
+      signal: client.signal,
+      requestId,
+      line,
+    });
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, connection: Connection, rest: string, admission: Admission, session: Session): Promise<void> {
-    const abort = new AbortController();
-    const onClientClose = () => {
-      if (!res.writableFinished) abort.abort(new GatewayError('bad_request', 'client closed the connection'));
-    };
-    const onSessionEnd = () => {
-      abort.abort(session.ended.reason);
-      res.destroy();
-    };
-    res.on('close', onClientClose);
-    session.ended.addEventListener('abort', onSessionEnd, { once: true });
-
+  async function forward(req: IncomingMessage, res: ServerResponse, name: string, rest: string, admission: Admission, clientGone: AbortSignal): Promise<ForwardResult> {
+    const connection = connections.get(name) as Connection;
     const body = admission.body;
     const payload: string | IncomingMessage | undefined =
       body.type === 'json' ? (body.text ?? JSON.stringify(body.value)) : body.type === 'text' ? body.text : body.type === 'opaque' ? req : undefined;
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload ? Number(req.headers['content-length'] ?? NaN) : null;
+    // A revoked credential cuts the live response at once, whatever it is waiting on.
+    const cut = () => res.destroy();
+    admission.signal.addEventListener('abort', cut, { once: true });
 
     let bytesOut = 0;
     let status: number | null = null;
-    let recorded: string | null = null;
+    let upstream: Dispatcher.ResponseData | null = null;
     try {
-      const upstream: Dispatcher.ResponseData = await pools.pool(connection.upstream.origin).request({
+      upstream = await pools.pool(connection.upstream.origin).request({
         method: req.method as Dispatcher.HttpMethod,
         path: upstreamPath(connection, rest),
         headers: upstreamRequestHeaders(req.headers, connection, Number.isFinite(length) ? length : null, admission.masked),
         body: payload,
-        signal: abort.signal,
+        signal: admission.signal,
       });
       status = upstream.statusCode;
-      const contentType = String(upstream.headers['content-type'] ?? '');
-      const sse = contentType.startsWith('text/event-stream');
-      const encoded = upstream.headers['content-encoding'] !== undefined && upstream.headers['content-encoding'] !== 'identity';
+      const masker = admission.responseMasker({
+        connectionType: connection.type,
+        contentType: String(upstream.headers['content-type'] ?? ''),
+        contentEncoding: String(upstream.headers['content-encoding'] ?? ''),
+      });
 
-      if (sse) {
-        const masker = admission.responseStream('openai-sse');
-        const capture = new Capture(STREAM_RECORD_BYTES);
-        res.writeHead(status, clientResponseHeaders(upstream.headers, false));
-        res.flushHeaders();
+      if (masker.mode === 'body') {
+        const raw = await readAll(upstream.body as AsyncIterable<Buffer>, options.bodyLimit);
+        if (raw === null) throw new MaskingError(`the response is larger than ${options.bodyLimit} bytes (http.bodyLimit) and cannot be scanned; it was withheld`);
+        const masked = masker.mask(raw);
+        const headers = clientResponseHeaders(upstream.headers, false);
+        if (masker.decodes) delete headers['content-encoding'];
+        headers['content-length'] = byteLength(masked.body);
+        res.writeHead(status, headers);
+        res.end(masked.body);
+        return { responseStatus: status, responseBody: masked.transcript, bytesOut: byteLength(masked.body) };
+      }
+
+      const headers = clientResponseHeaders(upstream.headers, !admission.masked);
+      if (masker.decodes) delete headers['content-encoding'];
+      res.writeHead(status, headers);
+      res.flushHeaders();
+      try {
         for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-          const out = masker ? masker.push(chunk) : chunk;
+          const out = masker.push(chunk);
           if (out.length === 0) continue;
-          capture.add(out);
-          bytesOut += typeof out === 'string' ? Buffer.byteLength(out) : out.length;
+          bytesOut += byteLength(out);
           if (!res.write(out)) await waitDrain(res);
         }
-        const tail = masker?.end() ?? '';
-        capture.add(tail);
-        bytesOut += Buffer.byteLength(tail);
+        const tail = masker.end();
+        bytesOut += byteLength(tail);
         res.end(tail);
-        recorded = reassembleSseTranscript(capture.text());
-      } else if (admission.masked) {
-        if (encoded || !TEXTUAL.test(contentType)) {
-          upstream.body.destroy();
-          throw new MaskingError(`a masking profile applies but the response (${contentType || 'no content type'}${encoded ? ', compressed' : ''}) cannot be scanned; it was withheld`);
-        }
-        const raw = await readAll(upstream.body as AsyncIterable<Buffer>, options.bodyLimit);
-        if (raw === null) {
-          upstream.body.destroy();
-          throw new MaskingError(`the response is larger than ${options.bodyLimit} bytes and cannot be scanned; it was withheld`);
-        }
-        const text = raw.toString('utf8');
-        const masked = /json/i.test(contentType) ? admission.maskResponseJson(text) : admission.maskResponseText(text);
-        const headers = clientResponseHeaders(upstream.headers, false);
-        headers['content-length'] = Buffer.byteLength(masked);
-        res.writeHead(status, headers);
-        res.end(masked);
-        bytesOut = Buffer.byteLength(masked);
-        recorded = masked;
-      } else {
-        const capture = new Capture(options.recordBytes);
-        res.writeHead(status, clientResponseHeaders(upstream.headers, true));
-        for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-          if (!encoded && TEXTUAL.test(contentType)) capture.add(chunk);
-          bytesOut += chunk.length;
-          if (!res.write(chunk)) await waitDrain(res);
-        }
-        res.end();
-        recorded = encoded || !TEXTUAL.test(contentType) ? `[${contentType || 'body'}, ${bytesOut} bytes${encoded ? ', compressed' : ''}]` : capture.text();
+      } catch (err) {
+        if (!(err instanceof MaskingError)) throw err;
+        // The stream is already under way: it ends with an error its client can read, never with unmasked bytes.
+        const tail = masker.failure(err);
+        bytesOut += byteLength(tail);
+        res.end(tail);
+        return { responseStatus: status, responseBody: masker.transcript(), bytesOut, error: err };
       }
-      await admission.complete({ status: 'complete', responseStatus: status, responseBody: recorded, errorCode: null, bytesOut });
+      return { responseStatus: status, responseBody: masker.transcript(), bytesOut };
     } catch (err) {
-      const clientGone = abort.signal.aborted && !session.ended.aborted;
-      const error = clientGone ? null : session.ended.aborted ? toGatewayError(session.ended.reason) : upstreamFailure(err, connection, options.upstreamTimeoutMs);
-      if (error && error.code.startsWith('upstream')) metrics.upstreamErrors.inc({ connection: connection.name, code: error.code });
-      await admission.complete({
-        status: 'complete',
-        responseStatus: status ?? error?.status ?? null,
-        responseBody: recorded,
-        errorCode: error?.code ?? 'client_aborted',
-        bytesOut,
-      });
-      if (error) throw error;
-      res.destroy();
+      // The admission's signal carries whichever ended first: the client, or the credential.
+      if (clientGone.aborted && admission.signal.reason === clientGone.reason) {
+        res.destroy();
+        return { responseStatus: status, responseBody: null, bytesOut, clientAborted: true };
+      }
+      if (admission.signal.aborted) throw toGatewayError(admission.signal.reason);
+      const error = upstreamFailure(err, connection, options.upstreamTimeoutMs);
+      if (error.code.startsWith('upstream')) metrics.upstreamErrors.inc({ connection: connection.name, code: error.code });
+      throw error;
     } finally {
-      res.off('close', onClientClose);
-      session.ended.removeEventListener('abort', onSessionEnd);
+      admission.signal.removeEventListener('abort', cut);
+      // Whatever was not read (a withheld response, a failure) is released, never left to error later.
+      if (upstream !== null && !upstream.body.destroyed) upstream.body.destroy();
     }
   }
 
   return (req, res) => {
-    handle(req, res).catch((err) => {
+    const requestId = pipeline.requestId();
+    res.setHeader('x-request-id', requestId);
+    handle(req, res, requestId).catch((err) => {
       const error = toGatewayError(err);
       if (error.code === 'internal') logger.error({ err, url: req.url?.split('?')[0] }, 'proxy request failed');
       writeError(res, error);
     });
+  };
+}
+
+/** A body refused before it was read whole leaves bytes on the socket: the connection cannot be reused. */
+function closeAfter(res: ServerResponse): (err: unknown) => never {
+  return (err) => {
+    res.setHeader('connection', 'close');
+    throw err;
   };
 }

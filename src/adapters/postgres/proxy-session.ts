@@ -18,7 +18,8 @@ import type { Logger } from 'pino';
 import { serialize } from 'pg-protocol';
 import type { SqlFacts } from '../../interaction.ts';
 import { GatewayError, MaskingError, ProtocolError, toGatewayError } from '../../errors.ts';
-import type { Admission, Pipeline, Session } from '../../pipeline.ts';
+import type { Admission, ForwardResult, Pipeline, Session } from '../../pipeline.ts';
+import type { DraftSource, RequestLine } from '../../adapter-contract.ts';
 import { classifySql, sqlStatementNames } from '../../classify/sql.ts';
 import type { FrontendMessage, FrontendParser, TypedMessage, BindMessage, ExecuteMessage, ParseMessage, QueryMessage } from './codec.ts';
 import { BackendWriter } from './backend-writer.ts';
@@ -99,8 +100,12 @@ class Expectation {
   rowsSeen = 0;
   bytesOut = 0;
   error: { code: string; message: string } | null = null;
+  /** Hands the runner this statement's result once the database has answered it. */
+  done: ((result: ForwardResult) => void) | null = null;
   constructor(readonly kind: Kind) {}
 }
+
+const SQL_LINE: RequestLine = { kind: 'sql.query', method: null, target: null };
 
 export interface ProxySessionOptions {
   readonly client: Socket;
@@ -255,7 +260,9 @@ export class ProxySession implements FrameHandler {
         return null;
       case 'functionCall':
         // a fastpath call names a function by OID with opaque arguments: nothing to classify
-        return this.refuse(Kind.RefusedQuery, new ProtocolError('the fastpath function-call protocol is not supported through the gateway; use SELECT f(…)'));
+        return this.runStatement(Kind.RefusedQuery, () => {
+          throw new ProtocolError('the fastpath function-call protocol is not supported through the gateway; use SELECT f(…)');
+        }, unreachable);
       case 'authResponse':
         this.fatal(new ProtocolError('unexpected authentication message after login'));
         return null;
@@ -268,30 +275,44 @@ export class ProxySession implements FrameHandler {
     return null;
   }
 
-  private async onQuery(msg: QueryMessage): Promise<void> {
+  private onQuery(msg: QueryMessage): Promise<void> {
     const parsed = classifySql(msg.sql);
     const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
     // a simple Query replaces the unnamed statement and portal, whatever it runs
     this.statements.delete('');
     this.portals.delete('');
-    let admission: Admission;
-    try {
-      admission = await this.pipeline.admit(this.session, queryDraft(msg.sql, facts, msg.raw.length), 'session');
-    } catch (err) {
-      this.refuse(Kind.RefusedQuery, err);
-      return;
-    }
-    if (admission.masked && (facts.flags['copy_to_stdout'] || facts.flags['copy_to_program'] || facts.flags['copy_to_file'])) {
-      const error = new MaskingError('COPY … TO output cannot be masked row by row; the statement was not sent (use SELECT)');
-      void admission.complete({ status: 'complete', responseStatus: null, responseBody: null, errorCode: error.code, bytesOut: 0 }).catch(this.logFailure);
-      this.refuse(Kind.RefusedQuery, error);
-      return;
-    }
-    this.definePrepared(parsed, msg.sql, facts);
-    const e = new Expectation(Kind.Query);
-    e.admission = admission;
-    e.masked = admission.masked;
-    this.send(e, msg.raw);
+    return this.runStatement(Kind.RefusedQuery, queryDraft(msg.sql, facts, msg.raw.length), (admission) => {
+      if (admission.masked && (facts.flags['copy_to_stdout'] || facts.flags['copy_to_program'] || facts.flags['copy_to_file'])) {
+        throw new MaskingError('COPY … TO output cannot be masked row by row; the statement was not sent (use SELECT)');
+      }
+      this.definePrepared(parsed, msg.sql, facts);
+      const e = new Expectation(Kind.Query);
+      e.admission = admission;
+      e.masked = admission.masked;
+      this.send(e, msg.raw);
+      return e;
+    });
+  }
+
+  /**
+   * Runs one statement through the pipeline. Resolves once it was sent or refused, so the messages
+   * behind it may go on; the runner records it when the database's answer completes its expectation.
+   */
+  private runStatement(refusal: Kind.RefusedQuery | Kind.RefusedExecute, draft: DraftSource, send: (admission: Admission) => Expectation): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let sent = false;
+      const forward = (admission: Admission): Promise<ForwardResult> => {
+        const e = send(admission);
+        sent = true;
+        resolve();
+        return new Promise<ForwardResult>((done) => (e.done = done));
+      };
+      this.pipeline.run(this.session, draft, forward, { slot: 'session', line: SQL_LINE }).then(undefined, (err: unknown) => {
+        if (sent) return;
+        this.refuse(refusal, err);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -328,34 +349,28 @@ export class ProxySession implements FrameHandler {
     this.send(e, msg.raw);
   }
 
-  private async onExecute(msg: ExecuteMessage): Promise<void> {
+  private onExecute(msg: ExecuteMessage): Promise<void> {
     const portal = this.portals.get(msg.portal);
     if (portal === undefined) {
-      this.refuse(Kind.RefusedExecute, new GatewayError('not_found', `portal "${msg.portal}" is unknown to the gateway; it was not executed`));
-      return;
+      return this.runStatement(Kind.RefusedExecute, () => {
+        throw new GatewayError('not_found', `portal "${msg.portal}" is unknown to the gateway; it was not executed`);
+      }, unreachable);
     }
     const parsed = portal.statement.facts;
     const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
-    let admission: Admission;
-    try {
-      admission = await this.pipeline.admit(this.session, executeDraft(portal, facts, portal.bindBytes + msg.raw.length), 'session');
-    } catch (err) {
-      this.refuse(Kind.RefusedExecute, err);
-      return;
-    }
-    if (admission.masked && wantsBinary(portal.resultFormats)) {
-      const error = new MaskingError('a masking profile applies and the client asked for binary results, which cannot be masked; request text format');
-      void admission.complete({ status: 'complete', responseStatus: null, responseBody: null, errorCode: error.code, bytesOut: 0 }).catch(this.logFailure);
-      this.refuse(Kind.RefusedExecute, error);
-      return;
-    }
-    this.definePrepared(parsed, portal.statement.sql, facts);
-    const e = new Expectation(Kind.Execute);
-    e.admission = admission;
-    e.masked = admission.masked;
-    e.portal = portal;
-    e.columns = portal.columns ?? portal.statement.columns;
-    this.send(e, msg.raw);
+    return this.runStatement(Kind.RefusedExecute, executeDraft(portal, facts, portal.bindBytes + msg.raw.length), (admission) => {
+      if (admission.masked && wantsBinary(portal.resultFormats)) {
+        throw new MaskingError('a masking profile applies and the client asked for binary results, which cannot be masked; request text format');
+      }
+      this.definePrepared(parsed, portal.statement.sql, facts);
+      const e = new Expectation(Kind.Execute);
+      e.admission = admission;
+      e.masked = admission.masked;
+      e.portal = portal;
+      e.columns = portal.columns ?? portal.statement.columns;
+      this.send(e, msg.raw);
+      return e;
+    });
   }
 
   /** Sends the upstream a stand-in that fails, so its transaction state follows; the client sees `error`. */
@@ -559,7 +574,7 @@ export class ProxySession implements FrameHandler {
 
   private maskText(e: Expectation, text: string): string {
     try {
-      return e.admission?.maskResponseText(text) ?? text;
+      return e.admission?.maskText(text) ?? text;
     } catch {
       return '[withheld: masking failed]';
     }
@@ -632,7 +647,7 @@ export class ProxySession implements FrameHandler {
   private settle(e: Expectation, outcome: 'failed' | 'skipped'): void {
     if (e.statementDef) this.statements.settle(e.statementDef, outcome);
     if (e.portalDef) this.portals.settle(e.portalDef, outcome);
-    if (outcome === 'skipped' && e.admission) e.error = { code: 'skipped', message: 'not run: an earlier message in the same batch failed' };
+    if (outcome === 'skipped' && e.done) e.error = { code: 'skipped', message: 'not run: an earlier message in the same batch failed' };
     this.complete(e);
   }
 
@@ -657,21 +672,20 @@ export class ProxySession implements FrameHandler {
 
   /** Records the interaction once the answer in hand has been written (hashing and storing are not the client's wait). */
   private complete(e: Expectation): void {
-    if (e.admission !== null) this.finished.push(e);
+    if (e.done !== null) this.finished.push(e);
   }
 
   private record(e: Expectation): void {
-    const admission = e.admission;
-    if (admission === null) return;
+    const done = e.done;
+    if (done === null) return;
+    e.done = null;
     e.admission = null;
     const body = JSON.stringify({ command: e.command, rows: e.rows || e.rowsSeen, ...(e.error ? { error: e.error } : {}) });
-    void admission
-      .complete({ status: 'complete', responseStatus: null, responseBody: body, errorCode: e.error?.code ?? null, bytesOut: e.bytesOut })
-      .catch(this.logFailure);
+    done({ responseStatus: null, responseBody: body, bytesOut: e.bytesOut, upstreamError: e.error });
   }
 
   private readonly logFailure = (err: unknown): void => {
-    this.logger.error({ err, session: this.session.id }, 'could not complete an interaction record');
+    this.logger.error({ err, session: this.session.id }, 'could not close a session record');
   };
 
   // ── ending ───────────────────────────────────────────────────────────────────
@@ -702,13 +716,10 @@ export class ProxySession implements FrameHandler {
     for (let e = this.front(); e !== undefined; e = this.front()) {
       // The database already answered with an error (its ReadyForQuery had not arrived): that outcome is known.
       if (e.error) this.record(e);
-      const admission = e.admission;
+      const done = e.done;
+      e.done = null;
       e.admission = null;
-      if (admission) {
-        void admission
-          .complete({ status: 'interrupted', responseStatus: null, responseBody: null, errorCode: null, bytesOut: e.bytesOut })
-          .catch(this.logFailure);
-      }
+      done?.({ responseStatus: null, responseBody: null, bytesOut: e.bytesOut, interrupted: true });
       this.shift();
     }
     if (this.upstream.writable) this.upstream.end(terminateMessage());
@@ -718,6 +729,11 @@ export class ProxySession implements FrameHandler {
     this.options.onEnd();
     this.closed = this.session.close(reason).catch(this.logFailure);
   }
+}
+
+/** Never called: the draft of a statement that cannot run throws before anything is admitted. */
+function unreachable(): never {
+  throw new Error('a refused statement was admitted');
 }
 
 function ends(kind: Kind, atReady: boolean): boolean {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuthError, GatewayError, ProtocolError, toGatewayError } from '../../errors.ts';
-import type { ConnectionRegistry, Connection } from '../../connections/registry.ts';
+import type { ConnectionRegistry } from '../../connections/registry.ts';
 import type { Pipeline } from '../../pipeline.ts';
 import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
 import { BackendWriter } from './backend-writer.ts';
@@ -208,21 +208,21 @@ class ClientLogin {
 
   private onStartup(msg: StartupMessage): void {
     const params = msg.parameters;
+    this.startup = msg;
     const replication = params['replication'];
     if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
-      return this.fail(new ProtocolError('replication connections are not supported through the gateway'));
+      return this.refuse(new ProtocolError('replication connections are not supported through the gateway'));
     }
     const encoding = params['client_encoding'];
     if (encoding !== undefined && !UTF8_NAMES.has(encoding.toUpperCase().replace(/[-_]/g, ''))) {
-      return this.fail(new GatewayError('invalid_argument', `client_encoding ${encoding} is not supported through the gateway; use UTF8`));
+      return this.refuse(new GatewayError('invalid_argument', `client_encoding ${encoding} is not supported through the gateway; use UTF8`));
     }
     const tls = this.socket !== this.raw;
     if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
-      return this.fail(
+      return this.refuse(
         new AuthError('auth_missing', 'this gateway takes tokens only over TLS from other hosts; connect with sslmode=require'),
       );
     }
-    this.startup = msg;
     const unsupported = Object.keys(params).filter((k) => k.startsWith('_pq_.'));
     if (msg.minorVersion > 0 || unsupported.length > 0) this.writer.negotiateProtocolVersion(0, unsupported);
     this.state = State.Password;
@@ -230,34 +230,24 @@ class ClientLogin {
   }
 
   private async login(password: string | ProtocolError): Promise<void> {
-    if (password instanceof ProtocolError) return this.fail(password);
-    const { pipeline, connections, logger } = this.ctx;
-    const name = this.startup!.parameters['database'] ?? this.startup!.parameters['user'] ?? '';
-    const request = { method: null, target: null, kind: 'sql.query' as const };
-    const connection: Connection | undefined = connections.get(name);
-    if (connection === undefined || connection.type !== 'postgres') {
-      const error = new GatewayError('unknown_connection', `no postgres connection named "${name}" (the database name selects the connection)`);
-      await pipeline.recordRejected(name, 'postgres', this.clientAddr, error, request);
-      return this.fail(error);
-    }
+    if (password instanceof ProtocolError) return this.refuse(password);
+    const { pipeline, logger } = this.ctx;
+    const request = this.loginRequest();
     let auth;
+    let connection;
     try {
-      auth = await pipeline.authenticate(password, connection);
+      ({ auth, connection } = await pipeline.login({ ...request, secret: password }));
     } catch (err) {
-      const error = toGatewayError(err);
-      await pipeline.recordRejected(connection.name, 'postgres', this.clientAddr, error, request);
-      return this.fail(error);
+      return this.fail(toGatewayError(err));
     }
     let upstream;
     let target;
     try {
-      target = upstreamTarget(connection);
+      target = upstreamTarget(this.ctx.connections.get(connection.name) ?? missing(connection.name));
       upstream = await connectUpstream(target, this.forwardedParameters(), this.ctx.upstreamTimeoutMs);
     } catch (err) {
-      const error = toGatewayError(err);
       logger.warn({ err, connection: connection.name }, 'could not open the upstream database session');
-      await pipeline.recordRejected(connection.name, 'postgres', this.clientAddr, error, request, auth);
-      return this.fail(error);
+      return this.fail(await pipeline.refuseLogin(request, toGatewayError(err), auth));
     }
     if (this.state !== State.Authenticating) {
       upstream.socket.destroy();
@@ -300,6 +290,26 @@ class ClientLogin {
     proxy.start();
   }
 
+  /** What a login asks for, as the pipeline records it: the database name selects the connection. */
+  private loginRequest() {
+    const params = this.startup?.parameters ?? {};
+    return {
+      connection: params['database'] ?? params['user'] ?? '',
+      type: 'postgres' as const,
+      protocol: 'postgres',
+      clientAddr: this.clientAddr,
+      line: { kind: 'sql.query' as const, method: null, target: null },
+    };
+  }
+
+  /** A login refused by the adapter itself (a protocol option it cannot honour): recorded, then failed. */
+  private refuse(error: GatewayError): void {
+    if (this.state === State.Done) return;
+    // Nothing the client sends while the refusal is recorded is read.
+    this.state = State.Done;
+    void this.ctx.pipeline.refuseLogin(this.loginRequest(), error).then((e) => this.end(e));
+  }
+
   private forwardedParameters(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.startup!.parameters)) if (FORWARDED_PARAMETERS.has(k.toLowerCase())) out[k] = v;
@@ -310,12 +320,20 @@ class ClientLogin {
   private fail(error: GatewayError): void {
     if (this.state === State.Done) return;
     this.state = State.Done;
+    this.end(error);
+  }
+
+  private end(error: GatewayError): void {
     clearTimeout(this.timer);
     this.ctx.logger.debug({ code: error.code, client: this.clientAddr }, `postgres login refused: ${error.message}`);
     const socket = this.socket;
     if (socket.writable) socket.end(this.writer.errorResponse(errorFields(error, 'FATAL')).flush());
     socket.destroySoon();
   }
+}
+
+function missing(name: string): never {
+  throw new GatewayError('unknown_connection', `connection "${name}" was removed`);
 }
 
 function isLoopback(address: string | null): boolean {

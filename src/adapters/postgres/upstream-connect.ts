@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
-import { UpstreamError } from '../../errors.ts';
+import { ConfigError, UpstreamError } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { passwordMessage, saslInitialResponse, saslResponse, startupMessage, terminateMessage, cancelRequest } from './frontend-writer.ts';
 
@@ -56,10 +56,10 @@ export function upstreamTarget(connection: Connection): UpstreamTarget {
   const url = connection.upstream;
   const credential = connection.credential;
   if (credential === undefined || credential.type !== 'basic') {
-    throw new UpstreamError('config_invalid', `connection "${connection.name}" has no basic credential (username and password) for its database`);
+    throw new ConfigError(`connection "${connection.name}" has no basic credential (username and password) for its database`);
   }
   const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
-  if (!SSL_MODES.includes(sslmode)) throw new UpstreamError('config_invalid', `connection "${connection.name}": unknown sslmode "${sslmode}"`);
+  if (!SSL_MODES.includes(sslmode)) throw new ConfigError(`connection "${connection.name}": unknown sslmode "${sslmode}"`);
   const rootCert = url.searchParams.get('sslrootcert');
   return {
     host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
