@@ -1,27 +1,113 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
-import { verifyChain } from '../audit/hash-chain.ts';
-import type { ApiDeps } from './server.ts';
-import { parse } from './request.ts';
+import { verifyChain, type ChainReport } from '../audit/hash-chain.ts';
+import type { InteractionRow, SessionRow, SessionSummary } from '../store/types.ts';
+import type { Api, ApiDeps } from './server.ts';
+import { epochMs, errorResponses } from './schemas.ts';
 
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
-  principal: z.string().optional(),
-  connection: z.string().optional(),
-});
+// `satisfies` lists every column: a field the store adds fails to compile here rather than vanish from the API.
+const sessionFields = {
+  id: z.string(),
+  principalId: z.string().nullable(),
+  principalName: z.string(),
+  tokenId: z.string().nullable(),
+  connection: z.string(),
+  protocol: z.string(),
+  clientAddr: z.string().nullable(),
+  startedAt: epochMs,
+  endedAt: epochMs.nullable(),
+  endReason: z.string().nullable(),
+} satisfies Record<keyof SessionRow, z.ZodType>;
 
-export function registerSessionRoutes(api: FastifyInstance, { store }: ApiDeps): void {
-  api.get('/sessions', async (request) => {
-    const q = parse(listQuery, request.query);
-    return { sessions: await store.listSessions({ limit: q.limit, offset: q.offset, principalName: q.principal, connection: q.connection }) };
+const sessionView = z.object(sessionFields).meta({ id: 'Session' });
+
+const sessionSummary = z
+  .object({
+    ...sessionFields,
+    interactionCount: z.number().int(),
+    deniedCount: z.number().int(),
+  } satisfies Record<keyof SessionSummary, z.ZodType>)
+  .meta({ id: 'SessionSummary' });
+
+const interactionView = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    seq: z.number().int(),
+    kind: z.string().describe('llm.chat, http.request, sql.query, mcp.tool_call, …'),
+    status: z.enum(['open', 'complete', 'interrupted']),
+    decision: z.string(),
+    rule: z.string().nullable().describe('The policy rule that decided'),
+    reason: z.string().nullable(),
+    method: z.string().nullable(),
+    target: z.string().nullable().describe('Path, SQL text or tool name'),
+    model: z.string().nullable(),
+    summary: z.record(z.string(), z.unknown()).describe('What policy saw of the request'),
+    requestBody: z.string().nullable().describe('As recorded: masked under the masking profile that applied'),
+    responseStatus: z.number().int().nullable(),
+    responseBody: z.string().nullable().describe('As recorded: masked under the masking profile that applied'),
+    errorCode: z.string().nullable(),
+    bytesIn: z.number().int(),
+    bytesOut: z.number().int(),
+    startedAt: epochMs,
+    completedAt: epochMs.nullable(),
+    latencyMs: z.number().nullable(),
+    prevHash: z.string().nullable(),
+    hash: z.string().nullable(),
+  } satisfies Record<keyof InteractionRow, z.ZodType>)
+  .meta({ id: 'Interaction' });
+
+const chainReport = z
+  .object({
+    ok: z.boolean(),
+    checked: z.number().int(),
+    unsealed: z.number().int().describe('Interactions recorded before forwarding and never completed (e.g. a crash)'),
+    problems: z.array(z.string()),
+  } satisfies Record<keyof ChainReport, z.ZodType>)
+  .meta({ id: 'ChainReport' });
+
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+    offset: z.coerce.number().int().min(0).default(0),
+    principal: z.string().optional().describe('Only sessions of this identity'),
+    connection: z.string().optional().describe('Only sessions on this connection'),
+  })
+  .strict();
+
+export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
+  api.route({
+    method: 'GET',
+    url: '/sessions',
+    schema: {
+      tags: ['sessions'],
+      operationId: 'listSessions',
+      summary: 'Recorded sessions, newest first',
+      querystring: listQuery,
+      response: { 200: z.object({ sessions: z.array(sessionSummary) }).describe('The sessions'), ...errorResponses },
+    },
+    handler: async (request) => {
+      const q = request.query;
+      return { sessions: await store.listSessions({ limit: q.limit, offset: q.offset, principalName: q.principal, connection: q.connection }) };
+    },
   });
 
-  api.get<{ Params: { id: string } }>('/sessions/:id', async (request) => {
-    const session = await store.getSession(request.params.id);
-    if (!session) throw new GatewayError('not_found', `no session "${request.params.id}"`);
-    const interactions = await store.listInteractions(session.id);
-    return { session, interactions, chain: verifyChain(interactions) };
+  api.route({
+    method: 'GET',
+    url: '/sessions/:id',
+    schema: {
+      tags: ['sessions'],
+      operationId: 'getSession',
+      summary: 'A session, its interactions in order, and whether its hash chain verifies',
+      params: z.object({ id: z.string().min(1) }),
+      response: { 200: z.object({ session: sessionView, interactions: z.array(interactionView), chain: chainReport }).describe('The session'), ...errorResponses },
+    },
+    handler: async (request) => {
+      const session = await store.getSession(request.params.id);
+      if (!session) throw new GatewayError('not_found', `no session "${request.params.id}"`);
+      const interactions = await store.listInteractions(session.id);
+      const chain = verifyChain(interactions);
+      return { session, interactions, chain: { ...chain, problems: [...chain.problems] } };
+    },
   });
 }

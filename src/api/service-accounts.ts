@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { GatewayError } from '../errors.ts';
+import type { ServiceAccountRow } from '../store/types.ts';
+import type { Api, ApiDeps } from './server.ts';
+import { durationField } from './request.ts';
+import { epochMs, errorResponses, revokedIds } from './schemas.ts';
+
+const createServiceAccount = z
+  .object({
+    name: z.string().min(1),
+    owner: z.string().min(1).describe('The person accountable for it'),
+    connections: z.array(z.string().min(1)).min(1, 'name at least one connection').describe('Connections it may reach'),
+    groups: z.array(z.string().min(1)).default([]).describe('Groups for policy'),
+    expires: durationField.describe('Lifetime, e.g. 30d: mandatory, capped by config'),
+  })
+  .strict();
+
+const serviceAccountView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    owner: z.string(),
+    connections: z.array(z.string()),
+    createdAt: epochMs,
+    expiresAt: epochMs,
+    disabledAt: epochMs.nullable(),
+  } satisfies Record<keyof ServiceAccountRow, z.ZodType>)
+  .meta({ id: 'ServiceAccount' });
+
+export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connections, watch }: ApiDeps): void {
+  api.route({
+    method: 'POST',
+    url: '/service-accounts',
+    schema: {
+      tags: ['service-accounts'],
+      operationId: 'createServiceAccount',
+      summary: 'Create a service account; its gts_ secret is in this answer only',
+      body: createServiceAccount,
+      response: {
+        201: serviceAccountView.extend({ secret: z.string().describe('The gts_ secret: shown once, only its hash is kept') }).describe('Created'),
+        ...errorResponses,
+      },
+    },
+    handler: async (request, reply) => {
+      const body = request.body;
+      const missing = body.connections.filter((name) => !connections.get(name));
+      if (missing.length > 0) throw new GatewayError('invalid_argument', `unknown connection(s): ${missing.join(', ')}`);
+      const { account, secret } = await serviceAccounts.create({ ...body, expiresInMs: body.expires });
+      return reply.code(201).send({ secret, ...account });
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/service-accounts',
+    schema: {
+      tags: ['service-accounts'],
+      operationId: 'listServiceAccounts',
+      summary: 'Every service account, disabled ones included',
+      response: { 200: z.object({ serviceAccounts: z.array(serviceAccountView) }).describe('The service accounts'), ...errorResponses },
+    },
+    handler: async () => ({ serviceAccounts: await serviceAccounts.list() }),
+  });
+
+  api.route({
+    method: 'DELETE',
+    url: '/service-accounts/:name',
+    schema: {
+      tags: ['service-accounts'],
+      operationId: 'disableServiceAccount',
+      summary: 'Disable a service account and revoke its secret and every token bought with it',
+      params: z.object({ name: z.string().min(1).describe('Name or id') }),
+      response: { 200: z.object({ disabled: z.string().describe('The account id'), revoked: revokedIds }).describe('Disabled'), ...errorResponses },
+    },
+    handler: async (request) => {
+      const { account, revoked } = await serviceAccounts.disable(request.params.name);
+      watch.revoked(revoked);
+      return { disabled: account.id, revoked };
+    },
+  });
+}

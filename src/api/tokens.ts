@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { GatewayError } from '../errors.ts';
+import type { Principal } from '../interaction.ts';
+import type { PrincipalRow, TokenRow } from '../store/types.ts';
+import { toPrincipal } from '../identity/credentials.ts';
+import { newId } from '../identity/token-format.ts';
+import type { Api, ApiDeps } from './server.ts';
+import { bearerOf, durationField } from './request.ts';
+import { epochMs, errorResponses, revokedIds, SERVICE_ACCOUNT_SECRET } from './schemas.ts';
+
+const connectionNames = z.array(z.string().min(1)).min(1, 'name at least one connection');
+
+const createToken = z
+  .object({
+    name: z.string().min(1).max(200).default('agent token'),
+    connections: connectionNames.describe('Connections the token may reach'),
+    ttl: durationField.optional().describe('Lifetime, e.g. 15m; the configured default when left out, capped by config and policy'),
+    for: z
+      .object({ user: z.string().min(1).max(200), groups: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .optional()
+      .describe('Issue for this user instead of the caller; the user is created on first use'),
+  })
+  .strict();
+
+const exchange = z
+  .object({
+    ttl: durationField.optional(),
+    connections: z.array(z.string().min(1)).optional().describe("Narrow to these of the service account's connections"),
+    name: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+/** What the API shows of a token: never its hash. */
+const tokenView = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['agent', 'service_account', 'admin']),
+    name: z.string(),
+    principal: z.string().describe('Name of the user, service account or admin it acts for'),
+    connections: z.array(z.string()).nullable().describe('Connections it may reach; null means any'),
+    createdAt: epochMs,
+    expiresAt: epochMs.nullable(),
+    revokedAt: epochMs.nullable(),
+    parentId: z.string().nullable().describe('The token it was exchanged from'),
+  })
+  .meta({ id: 'Token' });
+
+const issuedToken = tokenView.extend({ token: z.string().describe('The gth_ secret: shown once, only its hash is kept') });
+
+function viewToken(row: TokenRow, principalName: string): z.output<typeof tokenView> {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    principal: principalName,
+    connections: row.connections,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    parentId: row.parentId,
+  };
+}
+
+export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
+  const { store, credentials, serviceAccounts, watch, connections } = deps;
+
+  const requireConnections = (wanted: readonly string[]) => {
+    const missing = wanted.filter((name) => !connections.get(name));
+    if (missing.length > 0) throw new GatewayError('invalid_argument', `unknown connection(s): ${missing.join(', ')}`);
+  };
+
+  const userPrincipal = async (name: string, groups: readonly string[]): Promise<Principal> => {
+    const found = await store.findPrincipal('user', name);
+    if (found) return toPrincipal(found);
+    const row: PrincipalRow = { id: newId('usr'), kind: 'user', name, groups: [...groups], createdAt: Date.now(), disabledAt: null };
+    await store.insertPrincipal(row);
+    return toPrincipal(row);
+  };
+
+  api.route({
+    method: 'POST',
+    url: '/tokens',
+    schema: {
+      tags: ['tokens'],
+      operationId: 'createToken',
+      summary: 'Issue a short-lived gth_ token for an agent',
+      body: createToken,
+      response: { 201: issuedToken.describe('Issued'), ...errorResponses },
+    },
+    handler: async (request, reply) => {
+      const body = request.body;
+      requireConnections(body.connections);
+      const principal = body.for ? await userPrincipal(body.for.user, body.for.groups) : request.admin!.principal;
+      const ttlMs = credentials.resolveTtl(body.ttl, principal.groups);
+      const { secret, token } = await credentials.issue({ principal, kind: 'agent', name: body.name, connections: body.connections, ttlMs });
+      return reply.code(201).send({ token: secret, ...viewToken(token, principal.name) });
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/tokens',
+    schema: {
+      tags: ['tokens'],
+      operationId: 'listTokens',
+      summary: 'Live tokens; with all=true also revoked and expired ones',
+      querystring: z.object({ all: z.enum(['true', 'false']).default('false') }).strict(),
+      response: { 200: z.object({ tokens: z.array(tokenView) }).describe('The tokens'), ...errorResponses },
+    },
+    handler: async (request) => {
+      const all = request.query.all === 'true';
+      const [rows, principals] = await Promise.all([
+        store.listTokens({ includeRevoked: all, includeExpired: all, now: Date.now() }),
+        store.listPrincipals(),
+      ]);
+      const names = new Map(principals.map((p) => [p.id, p.name]));
+      return { tokens: rows.map((row) => viewToken(row, names.get(row.principalId) ?? row.principalId)) };
+    },
+  });
+
+  api.route({
+    method: 'DELETE',
+    url: '/tokens/:id',
+    schema: {
+      tags: ['tokens'],
+      operationId: 'revokeToken',
+      summary: 'Revoke a token and every token exchanged from it',
+      params: z.object({ id: z.string().min(1) }),
+      response: { 200: z.object({ revoked: revokedIds }).describe('Revoked'), ...errorResponses },
+    },
+    handler: async (request) => {
+      const token = await store.getToken(request.params.id);
+      if (!token) throw new GatewayError('not_found', `no token "${request.params.id}"`);
+      const revoked = await credentials.revoke(token.id);
+      watch.revoked(revoked);
+      return { revoked };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/token/exchange',
+    schema: {
+      tags: ['tokens'],
+      operationId: 'exchangeToken',
+      summary: "Trade a service account's gts_ secret (as the bearer) for a short-lived gth_ token",
+      security: [{ [SERVICE_ACCOUNT_SECRET]: [] }],
+      body: exchange,
+      response: {
+        201: z
+          .object({ token: z.string().describe('The gth_ secret: shown once'), id: z.string(), connections: z.array(z.string()).nullable(), expiresAt: epochMs.nullable() })
+          .describe('Issued'),
+        ...errorResponses,
+      },
+    },
+    handler: async (request, reply) => {
+      const body = request.body;
+      const { secret, token } = await serviceAccounts.exchange(bearerOf(request), { ttlMs: body.ttl, connections: body.connections, name: body.name });
+      return reply.code(201).send({ token: secret, id: token.id, connections: token.connections, expiresAt: token.expiresAt });
+    },
+  });
+}
