@@ -261,14 +261,10 @@ export class Pipeline {
         if (result.error) throw result.error;
       } catch (err) {
         const error = toGatewayError(err);
-        outcome ??= {
-          status: 'complete',
-          responseStatus: error.status,
-          responseBody: null,
-          errorCode: options.signal?.aborted && !session.ended.aborted ? 'client_aborted' : error.code,
-          bytesOut: 0,
-        };
-        throw error;
+        // A client that left is told nothing: its request is recorded as abandoned.
+        const clientGone = options.signal?.aborted === true && !session.ended.aborted;
+        outcome ??= { status: 'complete', responseStatus: error.status, responseBody: null, errorCode: clientGone ? 'client_aborted' : error.code, bytesOut: 0 };
+        if (!clientGone) throw error;
       }
     } finally {
       release?.();

@@ -120,7 +120,8 @@ function forwardFor(kind: ForwardCase, seen: { bodies: string[] }, client: Abort
     seen.bodies.push(body);
     switch (kind) {
       case 'ok':
-        return { responseStatus: 200, responseBody: `echo ${SECRET}`, bytesOut: 10 };
+        // The transcript comes from the admission's masker, as an adapter's does.
+        return { responseStatus: 200, responseBody: admission.maskText(`echo ${SECRET}`), bytesOut: 10 };
       case 'upstream-error':
         throw new UpstreamError('upstream_unreachable', 'upstream refused the connection');
       case 'masking-mid-stream':
