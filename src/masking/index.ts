@@ -1,6 +1,6 @@
 /**
  * The masking engine: detectors for secrets and PII, styles, and the surfaces adapters call
- * (text, JSON, result rows, text streams, OpenAI SSE). Everything fails closed with
+ * (text, JSON, result rows, text streams, and the one registry of response maskers). Everything fails closed with
  * MaskingError (`masking_failed`).
  */
 export { compileMaskingProfiles } from './compile.ts';
@@ -30,6 +30,15 @@ export {
 } from './entity-types.ts';
 export { explainMasking, type ExplainedFinding, type MaskingExplanation } from './explain.ts';
 export { createOpenAiSseMasker, type OpenAiSseMasker, type OpenAiSseMaskerOptions } from './openai-sse.ts';
+export {
+  responseMaskerFor,
+  type BodyResponseMasker,
+  type ResponseMasker,
+  type ResponseMaskerLimits,
+  type ResponseTarget,
+  type StreamResponseMasker,
+} from './response-maskers.ts';
+export { reassembleSseTranscript } from './sse-transcriber.ts';
 export type {
   Finding,
   JsonMaskResult,

@@ -1,333 +1,317 @@
-import { MaskingError } from '../errors.ts';
-import { type SseEvent, SseEventSplitter } from './sse-events.ts';
+import { GatewayError, MaskingError } from '../errors.ts';
+import { SseParser, type SseSink } from './sse-parser.ts';
+import { ChannelKind, endsStream, isErrorEvent, isObject, type Json, type StreamFieldVisitor, visitStreamFields } from './stream-events.ts';
+import { StreamTranscript } from './stream-transcript.ts';
 import type { Finding, MaskProfile, TextStreamMasker } from './types.ts';
 
 export interface OpenAiSseMaskerOptions {
   /** Largest single event accepted; a longer one fails the stream (MaskingError). Default 8 MiB. */
   readonly maxEventBytes?: number;
+  /** Bytes of masked text the transcript keeps. Default 1 MiB. */
+  readonly transcriptBytes?: number;
 }
 
 export interface OpenAiSseMasker {
   /** Raw `text/event-stream` bytes in; masked SSE text to send on out. */
   push(chunk: Buffer | string): string;
+  /** Whatever is still held, with flush events; the masker must not be used afterwards. */
   end(): string;
-  /** Findings so far; `path` names the stream (`choices[0].delta.content`), offsets are within it. */
+  /** After a MaskingError: an SSE error event (OpenAI's error shape) that ends the stream cleanly. */
+  failure(error: Error): string;
+  /** The masked answer as a reader would reassemble it. */
+  transcript(): string;
+  /** Findings so far; `path` names the channel (`c0.content`) or event field, offsets are within it. */
   readonly findings: readonly Finding[];
 }
 
-type Json = Record<string, unknown>;
-
-/** One masked text stream inside the SSE stream, and how to build an event that carries its held tail. */
+/** One masked text stream inside the event stream, and what its flush event looks like. */
 interface Channel {
+  readonly key: string;
   readonly masker: TextStreamMasker;
-  readonly path: string;
-  /** Chat choice index, for flushing when that choice finishes. */
-  readonly choice: number | null;
-  flushEvent(text: string): Json;
-  /** The flush event repeats the `event:` line when the stream's events had one. */
+  readonly kind: ChannelKind;
+  readonly choice: number;
+  readonly sub: number;
+  readonly prop: string;
+  /** The `event:` name (masked) of the events that carried it. */
   readonly eventName: string | null;
+  /** Its last event as sent (masked): a flush event copies its id, model, item … */
+  template: Json | null;
 }
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const NAME_MEMO = 256;
+const DONE = '[DONE]';
+// Fields a flush event must not copy from a template: they describe the event they came with.
+const TEMPLATE_SKIP: ReadonlySet<string> = new Set(['choices', 'usage', 'obfuscation', 'logprobs', 'delta']);
 
-const CHAT_ENVELOPE = ['id', 'object', 'created', 'model', 'system_fingerprint', 'service_tier'] as const;
-const RESPONSE_END = new Set(['response.completed', 'response.incomplete', 'response.failed']);
-const LINE_BREAK = /\r\n|\r|\n/;
-
-interface ParsedEvent {
-  readonly lines: string[];
-  readonly eventName: string | null;
-  /** Index of the first `data:` line, -1 when there is none. */
-  readonly dataLine: number;
-  readonly data: string;
-  readonly eol: string;
-}
-
-/** The line break an event uses: from its terminator, else from its own lines. */
-function lineBreakOf(raw: string, terminator: string): string {
-  if (terminator.startsWith('\r\n')) return '\r\n';
-  if (terminator !== '') return terminator[0]!;
-  return raw.includes('\r\n') ? '\r\n' : raw.includes('\r') ? '\r' : '\n';
-}
-
-function parseEvent(raw: string, terminator: string): ParsedEvent {
-  const lines = raw.split(LINE_BREAK);
-  let eventName: string | null = null;
-  let dataLine = -1;
-  let data: string[] | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.startsWith('data:')) {
-      if (dataLine === -1) dataLine = i;
-      (data ??= []).push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
-    } else if (line.startsWith('event:')) {
-      eventName = line.slice(line.charCodeAt(6) === 32 ? 7 : 6);
-    }
+/** Replaces token-level detail, which repeats the text token by token where no channel can see it whole. */
+function dropLogprobs(value: unknown, depth = 0): void {
+  if (depth > 64 || typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) {
+    for (const v of value) dropLogprobs(v, depth + 1);
+    return;
   }
-  return { lines, eventName, dataLine, data: data === null ? '' : data.join('\n'), eol: lineBreakOf(raw, terminator) };
+  const obj = value as Json;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if ((k === 'logprobs' || k === 'top_logprobs') && v !== null) obj[k] = Array.isArray(v) ? [] : null;
+    else if (typeof v === 'object' && v !== null) dropLogprobs(v, depth + 1);
+  }
 }
 
-/** The event with its data replaced by `value` (one data line) and every other line kept. */
-function rewrite(event: ParsedEvent, value: unknown): string {
-  const lines: string[] = [];
-  for (let i = 0; i < event.lines.length; i++) {
-    const line = event.lines[i]!;
-    if (i === event.dataLine) lines.push(`data: ${JSON.stringify(value)}`);
-    else if (!line.startsWith('data:')) lines.push(line);
-  }
-  return lines.join(event.eol);
+function copyTemplate(template: Json | null): Json {
+  const out: Json = {};
+  if (template === null) return out;
+  for (const k of Object.keys(template)) if (!TEMPLATE_SKIP.has(k)) out[k] = template[k];
+  return out;
+}
+
+/** An SSE `error` event in OpenAI's error shape, which OpenAI SDKs raise as an APIError. */
+export function sseErrorEvent(error: Error, eol = '\n'): string {
+  const message = error instanceof GatewayError ? error.message : 'response masking failed; the stream was ended';
+  const code = error instanceof GatewayError ? error.code : 'masking_failed';
+  const body = JSON.stringify({ error: { message, type: 'api_error', param: null, code } });
+  // The leading line break ends a line the client may hold, so the event starts on a line of its own.
+  return `${eol}event: error${eol}data: ${body}${eol}${eol}`;
 }
 
 /**
- * Masks an OpenAI-compatible SSE stream (Chat Completions and Responses) as it flows: each
- * choice's `delta.content`, each tool call's `function.arguments`, and the Responses text and
- * argument deltas go through their own streaming masker, so a value split across events is
- * still caught while the rest of each event is sent on at once. Text a masker holds back is
- * flushed as an extra delta event before the event that finishes its choice, before
- * `data: [DONE]` or `response.completed`, and at end(). Events the masker does not know
- * (comments, non-JSON data, other objects) pass through byte for byte.
+ * Masks an OpenAI-compatible event stream as it flows. Every event is parsed as the SSE spec
+ * says; every string of every JSON event (and every `event:`/`id:` value) is masked; each
+ * channel (see stream-events.ts) goes through its own streaming masker, which holds back what
+ * may still be the start of a value until the stream ends (`[DONE]`, `response.completed`,
+ * `message_stop` or end()), whatever finish_reason says. Held text goes out as extra delta
+ * events. Data that is not JSON cannot be checked across events, so it fails the stream.
  */
-class SseMasker implements OpenAiSseMasker {
-  private readonly splitter: SseEventSplitter;
+class SseMasker implements OpenAiSseMasker, SseSink, StreamFieldVisitor {
+  private readonly parser: SseParser;
   private readonly channels = new Map<string, Channel>();
+  private readonly names = new Map<string, string>();
   private readonly closedFindings: Finding[] = [];
-  private chatEnvelope: Json = {};
-  private eol = '\n';
+  private readonly record: StreamTranscript;
+  private out = '';
   private failed = false;
+  /** Channel strings of the event at hand: where they sit, and their masked text. */
+  private readonly holders: Json[] = [];
+  private readonly props: string[] = [];
+  private readonly outs: string[] = [];
+  private readonly used: Channel[] = [];
+  private writeBack = -1;
+  private eventName: string | null = null;
 
   constructor(
     private readonly profile: MaskProfile,
     options: OpenAiSseMaskerOptions,
   ) {
-    this.splitter = new SseEventSplitter(options.maxEventBytes ?? 8 * 1024 * 1024);
+    this.parser = new SseParser(this, options.maxEventBytes ?? 8 * 1024 * 1024);
+    this.record = new StreamTranscript(options.transcriptBytes ?? 1024 * 1024);
   }
 
   get findings(): readonly Finding[] {
-    const open = [...this.channels.values()].flatMap((c) => c.masker.findings.map((f) => ({ ...f, path: c.path })));
+    const open: Finding[] = [];
+    for (const c of this.channels.values()) for (const f of c.masker.findings) open.push({ ...f, path: c.key });
     return [...this.closedFindings, ...open];
   }
 
   push(chunk: Buffer | string): string {
-    return this.guard(() => this.handleAll(this.splitter.push(chunk)));
+    if (this.failed) throw new MaskingError('SSE masker used after end() or a failure');
+    try {
+      this.parser.push(chunk);
+      return this.take();
+    } catch (err) {
+      throw this.fail(err);
+    }
   }
 
   end(): string {
-    return this.guard(() => {
-      const out = this.handleAll(this.splitter.end());
-      this.failed = true; // no use after end
-      return out + this.flushAll();
-    });
-  }
-
-  private guard(fn: () => string): string {
     if (this.failed) throw new MaskingError('SSE masker used after end() or a failure');
     try {
-      return fn();
+      this.parser.end();
+      this.flushAll();
+      this.failed = true; // no use after end
+      return this.take();
     } catch (err) {
-      this.failed = true;
-      throw err instanceof MaskingError ? err : new MaskingError('SSE masking failed', { cause: err });
+      throw this.fail(err);
     }
   }
 
-  private handleAll(events: readonly SseEvent[]): string {
-    let out = '';
-    for (const e of events) out += this.handle(e);
+  failure(error: Error): string {
+    this.failed = true;
+    this.out = '';
+    return sseErrorEvent(error, this.parser.eol);
+  }
+
+  transcript(): string {
+    return this.record.toString();
+  }
+
+  private take(): string {
+    const out = this.out;
+    this.out = '';
     return out;
   }
 
-  private handle(e: SseEvent): string {
-    const passThrough = e.raw + e.terminator;
-    if (e.raw.indexOf('data:') === -1) return passThrough;
-    const event = parseEvent(e.raw, e.terminator);
-    if (e.terminator !== '') this.eol = event.eol;
-    if (event.data.trim() === '[DONE]') return this.flushAll() + passThrough;
-    if (event.data.charCodeAt(0) !== 123 /* { */) return passThrough;
-    let obj: unknown;
+  private fail(err: unknown): MaskingError {
+    this.failed = true;
+    this.out = '';
+    return err instanceof MaskingError ? err : new MaskingError('SSE masking failed; the stream was ended', { cause: err });
+  }
+
+  onComment(): void {
+    // Comments keep idle connections open; their text is no one's business, so only the colon goes on.
+    this.out += `:${this.parser.eol}`;
+  }
+
+  onEvent(type: string | null, data: string | null, id: string | null, retry: string | null): void {
+    this.eventName = type === null ? null : this.maskName(type);
+    if (data === null || data === '') {
+      this.emit(data, id, retry);
+      return;
+    }
+    if (data.trim() === DONE) {
+      this.flushAll();
+      this.emit(DONE, id, retry);
+      return;
+    }
+    let value: unknown;
     try {
-      obj = JSON.parse(event.data);
+      value = JSON.parse(data);
     } catch {
-      return passThrough;
+      throw new MaskingError('the upstream sent an event whose data is not JSON; under a masking profile it cannot be checked, so the stream was ended');
     }
-    if (!isObject(obj)) return passThrough;
-    let result: { before: string; value: unknown } | null = null;
-    if (Array.isArray(obj.choices)) result = this.handleChat(obj);
-    else if (typeof obj.type === 'string' && obj.type.startsWith('response.')) result = this.handleResponses(obj, event.eventName);
-    if (result === null) return passThrough;
-    return result.before + rewrite(event, result.value) + e.terminator;
+    if (!isObject(value)) {
+      this.emit(JSON.stringify(this.maskJson(value)), id, retry);
+      return;
+    }
+    this.holders.length = this.props.length = this.outs.length = this.used.length = 0;
+    this.writeBack = -1;
+    visitStreamFields(value, this);
+    if (data.includes('"logprobs"') || data.includes('"top_logprobs"')) dropLogprobs(value);
+    if (endsStream(value)) this.flushAll();
+    const masked = this.maskJson(value) as Json;
+    if (this.holders.length > 0) this.restore(value, masked);
+    for (const c of this.used) c.template = masked;
+    if (isErrorEvent(type, value)) this.record.note(`[error] ${JSON.stringify(masked)}`);
+    this.emit(JSON.stringify(masked), id, retry);
   }
 
-  /** Masks a chat.completion.chunk in place; null when nothing in it changed. */
-  private handleChat(chunk: Json): { before: string; value: unknown } | null {
-    const envelope: Json = {};
-    for (const k of CHAT_ENVELOPE) if (k in chunk) envelope[k] = chunk[k];
-    this.chatEnvelope = envelope;
-    let changed = false;
-    let before = '';
-    const choices = chunk.choices as unknown[];
-    for (let pos = 0; pos < choices.length; pos++) {
-      const choice = choices[pos];
-      if (!isObject(choice)) continue;
-      const index = typeof choice.index === 'number' ? choice.index : pos;
-      const delta = isObject(choice.delta) ? choice.delta : null;
-      if (delta !== null && typeof delta.content === 'string') {
-        const masked = this.chatChannel(index, null).masker.push(delta.content);
-        if (masked !== delta.content) {
-          delta.content = masked;
-          changed = true;
-        }
-      }
-      const toolCalls = delta !== null && Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
-      for (let t = 0; t < toolCalls.length; t++) {
-        const call = toolCalls[t];
-        const fn = isObject(call) && isObject(call.function) ? call.function : null;
-        if (fn === null || typeof fn.arguments !== 'string') continue;
-        const tool = typeof (call as Json).index === 'number' ? ((call as Json).index as number) : t;
-        const masked = this.chatChannel(index, tool).masker.push(fn.arguments);
-        if (masked !== fn.arguments) {
-          fn.arguments = masked;
-          changed = true;
-        }
-      }
-      if (choice.finish_reason === null || choice.finish_reason === undefined) continue;
-      // The choice is done: its held text goes out now, in this event when it has room, else just before it.
-      for (const [key, channel] of this.channels) {
-        if (channel.choice !== index) continue;
-        const rest = this.close(key, channel);
-        if (rest === '') continue;
-        const tool = key.startsWith('t:') ? Number(key.slice(key.lastIndexOf(':') + 1)) : null;
-        const target = tool === null ? (delta !== null && typeof delta.content === 'string' ? delta : null) : this.toolFunction(toolCalls, tool);
-        const field = tool === null ? 'content' : 'arguments';
-        if (target !== null) {
-          target[field] = (target[field] as string) + rest;
-          changed = true;
-        } else {
-          before += this.eventText(channel.eventName, channel.flushEvent(rest));
-        }
-      }
+  /** Puts the channels' masked text back where the raw text was. */
+  private restore(parsed: Json, masked: Json): void {
+    if (masked === parsed) {
+      for (let i = 0; i < this.holders.length; i++) this.place(this.holders[i]!, i);
+      return;
     }
-    return changed || before !== '' ? { before, value: chunk } : null;
+    // The JSON masker copied part of the event: find the same fields in its copy.
+    this.writeBack = 0;
+    visitStreamFields(masked, this);
+    const found = this.writeBack;
+    this.writeBack = -1;
+    if (found !== this.holders.length) throw new MaskingError('an event changed shape while it was masked; the stream was ended');
   }
 
-  private toolFunction(toolCalls: readonly unknown[], tool: number): Json | null {
-    for (let t = 0; t < toolCalls.length; t++) {
-      const call = toolCalls[t];
-      if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string') continue;
-      if ((typeof call.index === 'number' ? call.index : t) === tool) return call.function;
-    }
-    return null;
+  private place(holder: Json, i: number): void {
+    const c = this.used[i]!;
+    holder[this.props[i]!] = this.outs[i]!;
+    this.record.add(c.key, c.kind, c.choice, holder, c.prop, this.outs[i]!);
   }
 
-  private chatChannel(choice: number, tool: number | null): Channel {
-    const key = tool === null ? `c:${choice}` : `t:${choice}:${tool}`;
+  field(holder: Json, prop: string, key: string, kind: ChannelKind, choice: number, sub: number): void {
+    if (this.writeBack >= 0) {
+      if (this.writeBack < this.holders.length) this.place(holder, this.writeBack);
+      this.writeBack++;
+      return;
+    }
     let channel = this.channels.get(key);
     if (channel === undefined) {
-      const envelope = (): Json => ({ ...this.chatEnvelope });
-      channel = {
-        masker: this.profile.createTextStream(),
-        path: tool === null ? `choices[${choice}].delta.content` : `choices[${choice}].delta.tool_calls[${tool}].function.arguments`,
-        choice,
-        eventName: null,
-        flushEvent: (text) => ({
-          ...envelope(),
-          choices: [
-            {
-              index: choice,
-              delta: tool === null ? { content: text } : { tool_calls: [{ index: tool, function: { arguments: text } }] },
-              finish_reason: null,
-            },
-          ],
-        }),
-      };
+      channel = { key, masker: this.profile.createTextStream(), kind, choice, sub, prop, eventName: this.eventName, template: null };
       this.channels.set(key, channel);
     }
-    return channel;
+    const raw = holder[prop] as string;
+    this.holders.push(holder);
+    this.props.push(prop);
+    this.outs.push(raw.length === 0 ? '' : channel.masker.push(raw));
+    this.used.push(channel);
+    // Blank in the event, so the JSON masker neither scans the raw text nor masks it twice.
+    holder[prop] = '';
   }
 
-  private handleResponses(event: Json, eventName: string | null): { before: string; value: unknown } | null {
-    const type = event.type as string;
-    const textKey = `r:${String(event.item_id)}:${String(event.output_index)}:${String(event.content_index)}`;
-    const argsKey = `a:${String(event.item_id)}:${String(event.output_index)}`;
-    switch (type) {
-      case 'response.output_text.delta':
-      case 'response.function_call_arguments.delta': {
-        if (typeof event.delta !== 'string') return null;
-        const text = type === 'response.output_text.delta';
-        const channel = this.responsesChannel(text ? textKey : argsKey, event, eventName, text);
-        const masked = channel.masker.push(event.delta);
-        if (masked === event.delta) return null;
-        event.delta = masked;
-        return { before: '', value: event };
-      }
-      case 'response.output_text.done':
-      case 'response.function_call_arguments.done': {
-        const key = type === 'response.output_text.done' ? textKey : argsKey;
-        const channel = this.channels.get(key);
-        const rest = channel === undefined ? '' : this.close(key, channel);
-        const before = rest === '' ? '' : this.eventText(channel!.eventName, channel!.flushEvent(rest));
-        // The done event repeats the whole text: mask it as a whole.
-        const field = type === 'response.output_text.done' ? 'text' : 'arguments';
-        const full = event[field];
-        let changed = false;
-        if (typeof full === 'string') {
-          const masked = this.profile.maskText(full);
-          if (masked.findings.length > 0) {
-            event[field] = masked.text;
-            changed = true;
-          }
-        }
-        return changed || before !== '' ? { before, value: event } : null;
-      }
-      default: {
-        // Other response.* events (content_part.done, output_item.done, completed …) carry finished
-        // output in their own shapes: mask every string in them.
-        const before = RESPONSE_END.has(type) ? this.flushAll() : '';
-        const masked = this.profile.maskJson(event);
-        if (masked.findings.length === 0 && before === '') return null;
-        this.closedFindings.push(...masked.findings);
-        return { before, value: masked.value };
-      }
+  private maskJson(value: unknown): unknown {
+    const result = this.profile.maskJson(value);
+    if (result.findings.length > 0) for (const f of result.findings) this.closedFindings.push(f);
+    return result.value;
+  }
+
+  /** Event names and ids repeat on every event: each distinct one is masked once. */
+  private maskName(value: string): string {
+    let masked = this.names.get(value);
+    if (masked === undefined) {
+      const result = this.profile.maskText(value);
+      for (const f of result.findings) this.closedFindings.push(f);
+      masked = result.text;
+      if (this.names.size < NAME_MEMO) this.names.set(value, masked);
     }
+    return masked;
   }
 
-  private responsesChannel(key: string, event: Json, eventName: string | null, text: boolean): Channel {
-    let channel = this.channels.get(key);
-    if (channel === undefined) {
-      const ids: Json = { type: event.type, item_id: event.item_id, output_index: event.output_index };
-      if (text) ids.content_index = event.content_index;
-      channel = {
-        masker: this.profile.createTextStream(),
-        path: `${String(event.type)}[${String(event.item_id)}]`,
-        choice: null,
-        eventName,
-        flushEvent: (delta) => ({ ...ids, delta }),
-      };
-      this.channels.set(key, channel);
+  private emit(data: string | null, id: string | null, retry: string | null): void {
+    const eol = this.parser.eol;
+    let block = '';
+    if (this.eventName !== null && data !== null) block += `event: ${this.eventName}${eol}`;
+    if (id !== null) block += `id: ${this.maskName(id)}${eol}`;
+    if (retry !== null && this.maskName(retry) === retry) block += `retry: ${retry}${eol}`;
+    if (data !== null) block += data === '' ? `data${eol}` : `data: ${data}${eol}`;
+    if (block !== '') this.out += block + eol;
+  }
+
+  private flushAll(): void {
+    for (const c of this.channels.values()) {
+      const rest = c.masker.end();
+      for (const f of c.masker.findings) this.closedFindings.push({ ...f, path: c.key });
+      if (rest === '') continue;
+      const event = this.flushEvent(c, rest);
+      this.record.add(c.key, c.kind, c.choice, event.holder, c.prop, rest);
+      const eol = this.parser.eol;
+      const name = c.eventName === null ? '' : `event: ${c.eventName}${eol}`;
+      this.out += `${name}data: ${JSON.stringify(event.root)}${eol}${eol}`;
     }
-    return channel;
+    this.channels.clear();
   }
 
-  /** Ends a channel's masker and returns the text it still held. */
-  private close(key: string, channel: Channel): string {
-    const rest = channel.masker.end();
-    for (const f of channel.masker.findings) this.closedFindings.push({ ...f, path: channel.path });
-    this.channels.delete(key);
-    return rest;
-  }
-
-  private flushAll(): string {
-    let out = '';
-    for (const [key, channel] of this.channels) {
-      const rest = this.close(key, channel);
-      if (rest !== '') out += this.eventText(channel.eventName, channel.flushEvent(rest));
+  /** An event carrying `rest` as the next piece of the channel's text. */
+  private flushEvent(c: Channel, rest: string): { root: Json; holder: Json } {
+    if (c.kind === ChannelKind.EventDelta) {
+      const root = copyTemplate(c.template);
+      root.delta = rest;
+      return { root, holder: root };
     }
-    return out;
-  }
-
-  private eventText(eventName: string | null, value: Json): string {
-    const name = eventName === null ? '' : `event: ${eventName}${this.eol}`;
-    return `${name}data: ${JSON.stringify(value)}${this.eol}${this.eol}`;
+    if (c.kind === ChannelKind.BlockDelta) {
+      const root = copyTemplate(c.template);
+      const old = c.template !== null && isObject(c.template.delta) ? c.template.delta : {};
+      const delta: Json = { type: old.type, [c.prop]: rest };
+      root.delta = delta;
+      return { root, holder: delta };
+    }
+    const root = copyTemplate(c.template);
+    if (c.kind === ChannelKind.CompletionText) {
+      const choice: Json = { text: rest, index: c.choice, logprobs: null, finish_reason: null };
+      root.choices = [choice];
+      return { root, holder: choice };
+    }
+    let holder: Json;
+    let delta: Json;
+    if (c.kind === ChannelKind.ChatDelta) {
+      holder = delta = { [c.prop]: rest };
+    } else if (c.kind === ChannelKind.ChatAudio) {
+      holder = { transcript: rest };
+      delta = { audio: holder };
+    } else if (c.kind === ChannelKind.ChatFunction) {
+      holder = { arguments: rest };
+      delta = { function_call: holder };
+    } else {
+      holder = { arguments: rest };
+      delta = { tool_calls: [{ index: c.sub, function: holder }] };
+    }
+    root.choices = [{ index: c.choice, delta, finish_reason: null }];
+    return { root, holder };
   }
 }
 

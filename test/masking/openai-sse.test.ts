@@ -1,122 +1,144 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MaskingError } from '../../src/errors.ts';
-import { createOpenAiSseMasker } from '../../src/masking/index.ts';
-import { profileOf } from './profile-fixture.ts';
+import { createOpenAiSseMasker, reassembleSseTranscript } from '../../src/masking/index.ts';
+import {
+  chatEvent,
+  clientEvents,
+  completionEvent,
+  ENVELOPE,
+  pii,
+  responsesEvent,
+  runMasker,
+  SECRETS,
+  splitAcross,
+  splitEvery,
+  visibleText,
+} from './sse-fixture.ts';
 
-const pii = profileOf({ entities: { secret: 'redact', pii: 'redact', credit_card: 'partial' } });
-const ENVELOPE = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1715678000, model: 'gpt-4o-mini' };
+const isMasking = (err: unknown): boolean => err instanceof MaskingError && err.code === 'masking_failed';
 
-function chatEvent(delta: Record<string, unknown>, finish: string | null = null, index = 0): string {
-  return `data: ${JSON.stringify({ ...ENVELOPE, choices: [{ index, delta, finish_reason: finish }] })}\n\n`;
+/** One streaming channel: how an upstream carries a piece of its text, and what marks the end. */
+interface ChannelShape {
+  readonly name: string;
+  readonly piece: (text: string) => string;
+  readonly start?: string;
+  readonly end: string;
+  /** The label the transcript puts before this channel's text. */
+  readonly label: string;
 }
 
-function chatStream(pieces: readonly string[]): string {
-  return (
-    chatEvent({ role: 'assistant', content: '' }) +
-    pieces.map((p) => chatEvent({ content: p })).join('') +
-    chatEvent({}, 'stop') +
-    'data: [DONE]\n\n'
-  );
-}
+const respIds = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+const CHANNELS: readonly ChannelShape[] = [
+  { name: 'chat content', piece: (t) => chatEvent({ content: t }), start: chatEvent({ role: 'assistant', content: '' }), end: chatEvent({}, 'stop') + 'data: [DONE]\n\n', label: '' },
+  { name: 'chat refusal', piece: (t) => chatEvent({ refusal: t }), end: 'data: [DONE]\n\n', label: '[refusal] ' },
+  { name: 'chat reasoning', piece: (t) => chatEvent({ reasoning: t }), end: 'data: [DONE]\n\n', label: '[reasoning] ' },
+  { name: 'chat reasoning_content', piece: (t) => chatEvent({ reasoning_content: t }), end: 'data: [DONE]\n\n', label: '[reasoning] ' },
+  {
+    name: 'chat tool call arguments',
+    start: chatEvent({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'send', arguments: '' } }] }),
+    piece: (t) => chatEvent({ tool_calls: [{ index: 0, function: { arguments: t } }] }),
+    end: chatEvent({}, 'tool_calls') + 'data: [DONE]\n\n',
+    label: '[tool call] send(',
+  },
+  {
+    name: 'legacy function_call arguments',
+    start: chatEvent({ function_call: { name: 'send', arguments: '' } }),
+    piece: (t) => chatEvent({ function_call: { arguments: t } }),
+    end: 'data: [DONE]\n\n',
+    label: '[tool call] send(',
+  },
+  { name: 'legacy completions text', piece: (t) => completionEvent(t), end: completionEvent('', 0, 'stop') + 'data: [DONE]\n\n', label: '' },
+  {
+    name: 'Responses output_text',
+    piece: (t) => responsesEvent('response.output_text.delta', { ...respIds, delta: t }),
+    end: responsesEvent('response.completed', { response: { id: 'resp_1', status: 'completed' } }),
+    label: '',
+  },
+  {
+    name: 'Responses refusal',
+    piece: (t) => responsesEvent('response.refusal.delta', { ...respIds, delta: t }),
+    end: responsesEvent('response.completed', { response: { id: 'resp_1' } }),
+    label: '[refusal] ',
+  },
+  {
+    name: 'Responses reasoning summary',
+    piece: (t) => responsesEvent('response.reasoning_summary_text.delta', { item_id: 'rs_1', output_index: 0, summary_index: 0, delta: t }),
+    end: responsesEvent('response.incomplete', { response: { id: 'resp_1' } }),
+    label: '[reasoning] ',
+  },
+  {
+    name: 'Responses reasoning text',
+    piece: (t) => responsesEvent('response.reasoning_text.delta', { item_id: 'rs_1', output_index: 0, content_index: 0, delta: t }),
+    end: responsesEvent('response.failed', { response: { id: 'resp_1' } }),
+    label: '[reasoning] ',
+  },
+  {
+    name: 'Responses function call arguments',
+    piece: (t) => responsesEvent('response.function_call_arguments.delta', { item_id: 'fc_1', output_index: 1, delta: t }),
+    end: responsesEvent('response.completed', { response: { id: 'resp_1' } }),
+    label: '[tool call] ',
+  },
+  {
+    name: 'Anthropic text block',
+    piece: (t) => `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })}\n\n`,
+    end: 'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    label: '',
+  },
+];
 
-interface Parsed {
-  content: Map<number, string>;
-  args: Map<string, string>;
-  events: unknown[];
-}
-
-/** Parses masked SSE output back into per-choice content and per-tool-call arguments. */
-function parse(sse: string): Parsed {
-  const content = new Map<number, string>();
-  const args = new Map<string, string>();
-  const events: unknown[] = [];
-  for (const block of sse.split(/\r?\n\r?\n/)) {
-    const data = block.split(/\r?\n/).find((l) => l.startsWith('data: '))?.slice(6);
-    if (data === undefined || data === '[DONE]') continue;
-    const e = JSON.parse(data) as { choices?: { index: number; delta: { content?: string; tool_calls?: { index: number; function: { arguments?: string } }[] } }[] };
-    events.push(e);
-    for (const c of e.choices ?? []) {
-      if (typeof c.delta.content === 'string') content.set(c.index, (content.get(c.index) ?? '') + c.delta.content);
-      for (const t of c.delta.tool_calls ?? []) {
-        const key = `${c.index}:${t.index}`;
-        if (typeof t.function.arguments === 'string') args.set(key, (args.get(key) ?? '') + t.function.arguments);
-      }
-    }
-  }
-  return { content, args, events };
-}
-
-function run(chunks: readonly (string | Buffer)[]): { out: string; pushed: string[] } {
-  const m = createOpenAiSseMasker(pii);
-  const pushed = chunks.map((c) => m.push(c));
-  return { out: pushed.join('') + m.end(), pushed };
-}
-
-function splitEvery(text: string, size: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
-}
-
-const SECRETS = ['AKIAIOSFODNN7EXAMPLE', '4242 4242 4242 4242', 'maria.garcia@example.com'];
-
-for (const secret of SECRETS) {
-  test(`${secret} split over 2, 3 and one-char deltas is masked in the SSE stream`, () => {
-    const full = `Here it is: ${secret}. Anything else?`;
-    const expected = pii.maskText(full).text;
-    const at = full.indexOf(secret);
-    const splits = [
-      [full.slice(0, at + 4), full.slice(at + 4)],
-      [full.slice(0, at + 3), full.slice(at + 3, at + 9), full.slice(at + 9)],
-      splitEvery(full, 1),
-    ];
-    for (const pieces of splits) {
-      const stream = chatStream(pieces);
-      // and the raw bytes themselves cut at odd places, including inside the secret's event
-      for (const chunks of [[stream], splitEvery(stream, 7), splitEvery(stream, 1)]) {
-        const { out } = run(chunks);
-        assert.ok(!out.includes(secret));
-        assert.equal(parse(out).content.get(0), expected);
-        assert.ok(out.endsWith('data: [DONE]\n\n'));
+for (const channel of CHANNELS) {
+  test(`${channel.name}: a secret split across 2..N events never reaches the client whole`, () => {
+    for (const secret of SECRETS) {
+      const full = `Here it is: ${secret}. Anything else?`;
+      const expected = channel.label + pii.maskText(full).text;
+      for (const parts of [2, 3, 5, secret.length]) {
+        const stream = (channel.start ?? '') + splitAcross(full, secret, parts).map(channel.piece).join('') + channel.end;
+        for (const chunks of [[stream], splitEvery(stream, 7)]) {
+          const { out, masker } = runMasker(chunks);
+          assert.ok(!visibleText(out).includes(secret), `${secret} in ${parts} parts`);
+          const client = reassembleSseTranscript(out);
+          assert.ok(client.startsWith(expected), `${channel.name}: ${client}`);
+          assert.ok(!masker.transcript().includes(secret));
+          assert.ok(masker.transcript().startsWith(expected));
+        }
       }
     }
   });
 }
 
-test('safe text flows before the upstream finishes; held text is flushed before the finishing event', () => {
+test('safe text flows at once; held text waits for [DONE], not for finish_reason', () => {
   const m = createOpenAiSseMasker(pii);
-  const first = m.push(chatEvent({ role: 'assistant', content: '' }) + chatEvent({ content: 'Hello there, the key is AKIA' }));
-  assert.equal(parse(first).content.get(0), 'Hello there, the key is ');
-  const second = m.push(chatEvent({ content: 'IOSFODNN7EXAMPLE' }));
-  assert.equal(parse(second).content.get(0) ?? '', '');
-  const finish = m.push(chatEvent({}, 'stop'));
-  const events = parse(finish).events as { choices: { delta: { content?: string }; finish_reason: string | null }[] }[];
+  const first = m.push(Buffer.from(chatEvent({ role: 'assistant', content: '' }) + chatEvent({ content: 'Hello there, the key is AKIA' })));
+  assert.equal(reassembleSseTranscript(first), 'Hello there, the key is ');
+  assert.equal(reassembleSseTranscript(m.push(Buffer.from(chatEvent({ content: 'IOSFODNN7EXAMPLE' })))), '');
+  const finish = m.push(Buffer.from(chatEvent({}, 'stop')));
+  assert.equal(clientEvents(finish).length, 1);
+  assert.equal(reassembleSseTranscript(finish), '');
+  const done = m.push(Buffer.from('data: [DONE]\n\n'));
+  const events = clientEvents(done);
   assert.equal(events.length, 2);
-  assert.deepEqual(events[0]!.choices[0], { index: 0, delta: { content: '[AWS_ACCESS_KEY]' }, finish_reason: null });
-  assert.equal(events[1]!.choices[0]!.finish_reason, 'stop');
-  assert.deepEqual(Object.keys(events[0]!).sort(), ['choices', 'created', 'id', 'model', 'object']);
-  assert.equal(m.push('data: [DONE]\n\n'), 'data: [DONE]\n\n');
+  assert.deepEqual(JSON.parse(events[0]!.data!), { ...ENVELOPE, choices: [{ index: 0, delta: { content: '[AWS_ACCESS_KEY]' }, finish_reason: null }] });
+  assert.equal(events[1]!.data, '[DONE]');
   assert.equal(m.end(), '');
-  assert.deepEqual(m.findings.map((f) => [f.type, f.path]), [['aws_access_key', 'choices[0].delta.content']]);
+  assert.deepEqual(
+    m.findings.map((f) => f.type),
+    ['aws_access_key'],
+  );
 });
 
-test('a finishing chunk that carries content gets the held text in place', () => {
-  const { out } = run([chatEvent({ content: 'card 4242 4242 ' }), chatEvent({ content: '4242 4242' }, 'stop'), 'data: [DONE]\n\n']);
-  const events = parse(out).events as { choices: { delta: { content?: string }; finish_reason: string | null }[] }[];
-  assert.equal(events.length, 2);
-  assert.equal(events[1]!.choices[0]!.delta.content, '****4242');
-  assert.equal(events[1]!.choices[0]!.finish_reason, 'stop');
+test('a finish_reason that arrives early does not end the channel: text after it is still masked whole', () => {
+  const stream = chatEvent({ content: 'key AKIAIOSF' }, 'stop') + chatEvent({ content: 'ODNN7EXAMPLE' }) + 'data: [DONE]\n\n';
+  const { out } = runMasker([stream]);
+  assert.equal(reassembleSseTranscript(out), 'key [AWS_ACCESS_KEY]');
 });
 
-test('held text is flushed before [DONE], and at end() when there is no [DONE]', () => {
-  const withDone = run([chatEvent({ content: 'mail maria@example.com' }), 'data: [DONE]\n\n']).out;
-  assert.match(withDone, /"content":"\[EMAIL\]"[^]*data: \[DONE\]\n\n$/);
-  const cut = run([chatEvent({ content: 'mail maria@example.com' })]).out;
-  assert.equal(parse(cut).content.get(0), 'mail [EMAIL]');
+test('held text is flushed at end() when the upstream sends no [DONE]', () => {
+  const { out } = runMasker([chatEvent({ content: 'mail maria@example.com' })]);
+  assert.equal(reassembleSseTranscript(out), 'mail [EMAIL]');
 });
 
-test('each choice and each tool call has its own masker', () => {
+test('interleaved choices and tool calls each have their own channel', () => {
   const call = (choice: number, tool: number, args: string, extra: Record<string, unknown> = {}): string =>
     chatEvent({ tool_calls: [{ index: tool, ...extra, function: { ...(extra.function as object), arguments: args } }] }, null, choice);
   const stream =
@@ -124,74 +146,127 @@ test('each choice and each tool call has its own masker', () => {
     call(0, 1, '{"card":"4242 4242', { id: 'call_2', type: 'function', function: { name: 'pay' } }) +
     chatEvent({ content: 'AKIAIOSF' }, null, 1) +
     call(0, 0, 'cia@example.com"}') +
+    chatEvent({}, 'stop', 1) +
     call(0, 1, ' 4242 4242"}') +
     chatEvent({ content: 'ODNN7EXAMPLE' }, null, 1) +
     chatEvent({}, 'tool_calls', 0) +
-    chatEvent({}, 'stop', 1) +
     'data: [DONE]\n\n';
   for (const chunks of [[stream], splitEvery(stream, 1)]) {
-    const { out } = run(chunks);
-    const p = parse(out);
-    assert.equal(p.args.get('0:0'), '{"to":"[EMAIL]"}');
-    assert.equal(p.args.get('0:1'), '{"card":"****4242"}');
-    assert.equal(p.content.get(1), '[AWS_ACCESS_KEY]');
-    // tool call names and ids pass through
+    const { out, masker } = runMasker(chunks);
+    const expected = ['[tool call] send({"to":"[EMAIL]"})', '[tool call] pay({"card":"****4242"})', '[choice 1] [AWS_ACCESS_KEY]'].join('\n');
+    assert.equal(reassembleSseTranscript(out), expected);
+    assert.equal(masker.transcript(), expected);
     assert.match(out, /"id":"call_1","type":"function","function":\{"name":"send"/);
   }
 });
 
-test('Responses API deltas are masked; done events repeat the masked text', () => {
-  const ev = (type: string, body: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...body })}\n\n`;
-  const ids = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+test('Responses done events and the final response repeat the full text: masked as whole strings', () => {
   const stream =
-    ev('response.created', { response: { id: 'resp_1', output: [] } }) +
-    ev('response.output_text.delta', { ...ids, delta: 'key AKIAIOS' }) +
-    ev('response.output_text.delta', { ...ids, delta: 'FODNN7EXAMPLE' }) +
-    ev('response.output_text.done', { ...ids, text: 'key AKIAIOSFODNN7EXAMPLE' }) +
-    ev('response.function_call_arguments.delta', { item_id: 'fc_1', output_index: 1, delta: '{"email":"maria@exa' }) +
-    ev('response.function_call_arguments.delta', { item_id: 'fc_1', output_index: 1, delta: 'mple.com"}' }) +
-    ev('response.function_call_arguments.done', { item_id: 'fc_1', output_index: 1, arguments: '{"email":"maria@example.com"}' }) +
-    ev('response.completed', { response: { id: 'resp_1', output: [{ content: [{ type: 'output_text', text: 'key AKIAIOSFODNN7EXAMPLE' }] }] } });
+    responsesEvent('response.created', { response: { id: 'resp_1', output: [] } }) +
+    responsesEvent('response.output_text.delta', { ...respIds, delta: 'key AKIAIOS' }) +
+    responsesEvent('response.output_text.delta', { ...respIds, delta: 'FODNN7EXAMPLE' }) +
+    responsesEvent('response.output_text.done', { ...respIds, text: 'key AKIAIOSFODNN7EXAMPLE' }) +
+    responsesEvent('response.content_part.done', { ...respIds, part: { type: 'output_text', text: 'key AKIAIOSFODNN7EXAMPLE' } }) +
+    responsesEvent('response.completed', { response: { id: 'resp_1', output: [{ content: [{ type: 'output_text', text: 'key AKIAIOSFODNN7EXAMPLE' }] }] } });
   for (const chunks of [[stream], splitEvery(stream, 3)]) {
-    const { out } = run(chunks);
-    assert.ok(!out.includes('AKIAIOSFODNN7EXAMPLE') && !out.includes('maria@example.com'));
-    const datas = out
-      .split('\n\n')
-      .filter(Boolean)
-      .map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as Record<string, any>);
-    const text = datas.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta).join('');
-    const args = datas.filter((d) => d.type === 'response.function_call_arguments.delta').map((d) => d.delta).join('');
-    assert.equal(text, 'key [AWS_ACCESS_KEY]');
-    assert.equal(args, '{"email":"[EMAIL]"}');
+    const { out } = runMasker(chunks);
+    assert.ok(!visibleText(out).includes('AKIAIOSFODNN7EXAMPLE'));
+    const events = clientEvents(out);
+    const datas = events.map((e) => JSON.parse(e.data!) as Record<string, any>);
+    assert.equal(datas.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta).join(''), 'key [AWS_ACCESS_KEY]');
     assert.equal(datas.find((d) => d.type === 'response.output_text.done')!.text, 'key [AWS_ACCESS_KEY]');
     assert.equal(datas.find((d) => d.type === 'response.completed')!.response.output[0].content[0].text, 'key [AWS_ACCESS_KEY]');
-    // every event keeps its event: line
-    assert.equal(out.split('\n\n').filter(Boolean).every((b) => b.startsWith('event: ')), true);
+    // the flush event comes before the final event and names its item
+    const flush = datas.findLastIndex((d) => d.type === 'response.output_text.delta');
+    assert.ok(flush < datas.findIndex((d) => d.type === 'response.completed'));
+    assert.equal(datas[flush]!.item_id, 'msg_1');
+    assert.ok(events.every((e) => e.type === datas[events.indexOf(e)]!.type), 'every event keeps its event: name');
   }
 });
 
-test('comments, non-JSON data and unknown events pass through byte for byte', () => {
-  const stream = ': keep-alive\n\nretry: 1000\n\ndata: not json at all\n\nevent: ping\ndata: {"ok":true}\n\n';
-  assert.equal(run(splitEvery(stream, 2)).out, stream);
+test('error events are masked as JSON, in either shape', () => {
+  const stream =
+    chatEvent({ content: 'partial answer ' }) +
+    'data: {"error":{"message":"key AKIAIOSFODNN7EXAMPLE was rejected","type":"server_error","code":null}}\n\n' +
+    'event: error\ndata: {"type":"error","message":"contact maria.garcia@example.com"}\n\n';
+  const { out, masker } = runMasker([stream]);
+  const datas = clientEvents(out).map((e) => JSON.parse(e.data!) as Record<string, any>);
+  assert.equal(datas[1]!.error.message, 'key [AWS_ACCESS_KEY] was rejected');
+  assert.equal(datas[2]!.message, 'contact [EMAIL]');
+  assert.equal(clientEvents(out)[2]!.type, 'error');
+  assert.ok(!masker.transcript().includes('AKIAIOSFODNN7EXAMPLE'));
+  assert.match(masker.transcript(), /\[error\] .*\[AWS_ACCESS_KEY\] was rejected/);
 });
 
-test('CRLF streams stay CRLF, also in flush events', () => {
-  const stream = `data: ${JSON.stringify({ ...ENVELOPE, choices: [{ index: 0, delta: { content: 'mail maria@example.com' }, finish_reason: null }] })}\r\n\r\ndata: [DONE]\r\n\r\n`;
-  const { out } = run(splitEvery(stream, 5));
-  assert.equal(out.replace(/\r\n/g, '').includes('\n'), false);
-  assert.equal(parse(out).content.get(0), 'mail [EMAIL]');
+test('event names, ids and comments are masked; retry passes; [DONE] passes', () => {
+  const stream = ': token AKIAIOSFODNN7EXAMPLE\n\nevent: maria@example.com\nid: AKIAIOSFODNN7EXAMPLE\nretry: 3000\ndata: {"ok":true}\n\ndata: [DONE]\n\n';
+  const { out } = runMasker(splitEvery(stream, 2));
+  assert.equal(out, ':\nevent: [EMAIL]\nid: [AWS_ACCESS_KEY]\nretry: 3000\ndata: {"ok":true}\n\ndata: [DONE]\n\n');
 });
 
-test('multi-byte characters split across chunks survive', () => {
-  const stream = chatStream(['Grüße 👋 ', 'und schöne Tage']);
+test('data that is not JSON fails the stream; failure() ends it with an OpenAI-shaped error event', () => {
+  const m = createOpenAiSseMasker(pii);
+  const before = m.push(Buffer.from(chatEvent({ content: 'Hello ' })));
+  let caught: unknown;
+  try {
+    m.push(Buffer.from('data: the key is AKIAIOSF\n\ndata: ODNN7EXAMPLE\n\n'));
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(isMasking(caught));
+  assert.ok(!(caught as Error).message.includes('AKIA'));
+  const tail = m.failure(caught as Error);
+  const events = clientEvents(before + tail);
+  const last = events[events.length - 1]!;
+  assert.equal(last.type, 'error');
+  assert.deepEqual(JSON.parse(last.data!).error.code, 'masking_failed');
+  assert.throws(() => m.push(Buffer.from('data: [DONE]\n\n')), isMasking);
+});
+
+test('CRLF and CR streams keep their line breaks, also in flush events', () => {
+  for (const eol of ['\r\n', '\r']) {
+    const stream = `data: ${JSON.stringify({ ...ENVELOPE, choices: [{ index: 0, delta: { content: 'mail maria@example.com' }, finish_reason: null }] })}${eol}${eol}data: [DONE]${eol}${eol}`;
+    const { out } = runMasker(splitEvery(stream, 5));
+    assert.equal(out.split(eol).join('').includes(eol === '\r' ? '\n' : '\r'), false);
+    assert.equal(reassembleSseTranscript(out), 'mail [EMAIL]');
+  }
+});
+
+test('split at every byte offset, the masked output reassembles identically to the unsplit run', () => {
+  const stream =
+    ': hi\r\n\r\n' +
+    chatEvent({ role: 'assistant', content: '' }) +
+    chatEvent({ content: 'Grüße 👋, key AKIAIOS' }).replace(/\n/g, '\r') +
+    chatEvent({ content: 'FODNN7EXAMPLE and 4242 4242 ' }).replace(/\n\n$/, '\r\n\r\n') +
+    chatEvent({ reasoning_content: 'mail maria@exa' }, null, 1) +
+    chatEvent({ content: '4242 4242 done' }, 'stop') +
+    completionEvent('maria@example.com', 1) +
+    responsesEvent('response.output_text.delta', { ...respIds, delta: 'AKIAIOSFODNN7EXAMPLE' }) +
+    'data: [DONE]\n\n';
   const bytes = Buffer.from(stream);
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += 3) chunks.push(bytes.subarray(i, i + 3));
-  assert.equal(parse(run(chunks).out).content.get(0), 'Grüße 👋 und schöne Tage');
+  const whole = runMasker([bytes]).out;
+  assert.ok(!visibleText(whole).includes('AKIAIOSFODNN7EXAMPLE'));
+  const expected = clientEvents(whole);
+  // Line breaks may differ where a CR ends a chunk (its kind is not known yet); what a client reads may not.
+  for (let i = 0; i <= bytes.length; i++) {
+    assert.deepEqual(clientEvents(runMasker([bytes.subarray(0, i), bytes.subarray(i)]).out), expected, `cut at ${i}`);
+  }
+  assert.deepEqual(clientEvents(runMasker([...bytes].map((b) => Buffer.from([b]))).out), expected);
 });
 
 test('an oversized event fails the stream instead of buffering without end', () => {
   const m = createOpenAiSseMasker(pii, { maxEventBytes: 1024 });
-  assert.throws(() => m.push(`data: ${'x'.repeat(2000)}`), (err: unknown) => err instanceof MaskingError && err.code === 'masking_failed');
-  assert.throws(() => m.push('data: [DONE]\n\n'), MaskingError);
+  assert.throws(() => m.push(Buffer.from(`data: ${'x'.repeat(2000)}`)), isMasking);
+  assert.throws(() => m.push(Buffer.from('data: [DONE]\n\n')), isMasking);
 });
+
+test('an ordinary stream is unchanged apart from event framing', () => {
+  const stream = chatStreamOf(['The weather ', 'in Paris is ', 'mild today.']);
+  const { out } = runMasker([stream]);
+  assert.equal(reassembleSseTranscript(out), 'The weather in Paris is mild today.');
+  for (const e of clientEvents(out)) if (e.data !== '[DONE]') assert.deepEqual(Object.keys(JSON.parse(e.data!)), ['id', 'object', 'created', 'model', 'choices']);
+});
+
+function chatStreamOf(pieces: readonly string[]): string {
+  return chatEvent({ role: 'assistant', content: '' }) + pieces.map((p) => chatEvent({ content: p })).join('') + chatEvent({}, 'stop') + 'data: [DONE]\n\n';
+}
