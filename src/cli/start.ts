@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { watch } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import { loadConfigFile } from '../config/load.ts';
+import { restartRequiredChanges } from '../config/restart-keys.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import { createSerialReloader } from '../config/serial-reloader.ts';
+import { watchConfig, type ConfigWatch, type WatchTargets } from '../config/watch.ts';
 import { parseMasterKey } from '../store/secret-box.ts';
 import { createLogger, startGateway } from '../server.ts';
 import { startDemoModel } from '../demo/demo-model.ts';
@@ -31,21 +34,6 @@ async function masterKey(env: NodeJS.ProcessEnv, demo: boolean, dataDir: string)
   const hex = randomBytes(32).toString('hex');
   await writeFile(file, `${hex}\n`, { mode: 0o600 });
   return { key: parseMasterKey(hex), note: `demo mode generated a master key in ${file}; set GATEHOUSE_MASTER_KEY in production` };
-}
-
-/** Calls `onChange` once things settle after an edit (editors write files in several steps). */
-function watchForChanges(paths: readonly string[], onChange: () => void): void {
-  let timer: NodeJS.Timeout | null = null;
-  for (const path of paths) {
-    try {
-      watch(path, { persistent: false }, () => {
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(onChange, 300);
-      });
-    } catch {
-      // A path that cannot be watched still reloads on SIGHUP.
-    }
-  }
 }
 
 export async function runStart(options: { config?: string; demo?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -92,12 +80,42 @@ export async function runStart(options: { config?: string; demo?: boolean }, env
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  // SIGHUP and the file watch share one serialised reloader: one reload at a time, and whatever
+  // arrives during one queues exactly one more, which reads the newest files.
+  const reasons = new Set<string>();
+  let watcher: ConfigWatch | null = null;
+  const reloads = createSerialReloader(async () => {
+    const why = [...reasons];
+    reasons.clear();
+    try {
+      // Read here too, to name the keys a reload cannot apply; gateway.reload() validates and swaps.
+      const next = await loadConfigFile(configFile, env);
+      await gateway.reload();
+      logger.info({ why }, 'configuration reloaded');
+      const keys = restartRequiredChanges(config, next);
+      if (keys.length > 0) logger.warn({ keys }, 'these settings changed but need a restart to take effect');
+      await watcher?.retarget(watchTargets(configFile, next)).catch((err: Error) => logger.warn({ error: err.message }, 'cannot follow the new policy folder; reload with SIGHUP'));
+    } catch (err) {
+      logger.error({ why, error: (err as Error).message }, 'reload refused; the previous policy stays in force');
+    }
+  });
   const reload = (why: string) => {
-    gateway.reload().then(
-      () => logger.info({ why }, 'configuration reloaded'),
-      (err) => logger.error({ why, error: (err as Error).message }, 'reload refused; the previous policy stays in force'),
-    );
+    reasons.add(why);
+    // The run catches everything it can throw, so the promise never rejects.
+    void reloads.trigger();
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  watchForChanges([configFile, ...(config.policy.dir ? [resolve(dirname(configFile), config.policy.dir)] : [])], () => reload('file changed'));
+  watcher = await watchConfig({
+    ...watchTargets(configFile, config),
+    onChange: () => reload('file changed'),
+    onWatchError: (err, dir) => logger.debug({ dir, error: err.message }, 'cannot watch a config folder; SIGHUP still reloads'),
+  }).catch((err: Error) => {
+    logger.warn({ error: err.message }, 'cannot watch the config for changes; reload with SIGHUP');
+    return null;
+  });
+}
+
+/** The config file and, when set, the policy folder (relative to the config file's folder). */
+function watchTargets(configFile: string, config: GatewayConfig): WatchTargets {
+  return { files: [configFile], dirs: config.policy.dir ? [resolve(dirname(configFile), config.policy.dir)] : [] };
 }
