@@ -1,0 +1,83 @@
+/**
+ * The README's "Running it for real": its commands run with bash in a folder holding its minimal
+ * gatehouse.yaml, and the gateway they start answers on both of its listeners.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { docBlock } from './support/markdown.ts';
+import { assignedTo } from './support/manifest.ts';
+import { makeShims, shellEnv, substitute } from './support/shell.ts';
+
+let shims: string;
+let cwd: string;
+let child: ChildProcess | undefined;
+before(async () => {
+  shims = await makeShims();
+  cwd = await mkdtemp(join(tmpdir(), 'gatehouse-docs-start-'));
+});
+after(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((done) => child!.once('exit', done));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await rm(shims, { recursive: true, force: true });
+  await rm(cwd, { recursive: true, force: true });
+});
+
+const CASES: Record<string, () => Promise<void>> = {
+  'README.md › Running it for real › 1': async () => {
+    // The README's minimal config, on free ports instead of 8080 and 9090.
+    const config = substitute(docBlock('README.md › Running it for real › 2').text, [
+      ['listen: 127.0.0.1:8080', 'listen: 127.0.0.1:0'],
+      ['listen: 127.0.0.1:9090', 'listen: 127.0.0.1:0'],
+    ]);
+    await writeFile(join(cwd, 'gatehouse.yaml'), config);
+    // `exec`, so that the process this test stops is the gateway itself and nothing is left behind.
+    const script = substitute(docBlock('README.md › Running it for real › 1').text, [['npx gatehouse start', 'exec npx gatehouse start']]);
+    child = spawn('bash', ['-c', script], { cwd, env: shellEnv(shims), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const banner = await new Promise<string>((done, fail) => {
+      let text = '';
+      child!.stdout!.on('data', (d) => {
+        text += d;
+        if (/admin API: .*\n/.test(text)) done(text);
+      });
+      child!.once('exit', (code) => fail(new Error(`the README's start exited ${code}:\n${text}\n${stderr}`)));
+    });
+    assert.match(banner, new RegExp(`Gatehouse is running \\(sqlite store, config ${cwd}/gatehouse.yaml\\)`));
+    // GATEHOUSE_ADMIN_TOKEN was set, so no one-time token is made up and printed.
+    assert.doesNotMatch(banner, /Admin token/);
+    const data = /data plane: (http:\/\/127\.0\.0\.1:\d+)\/proxy\//.exec(banner)?.[1];
+    const admin = /admin API: {2}(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(banner)?.[1];
+    assert.ok(data && admin, banner);
+    // admin.listen moved the admin API to a listener of its own.
+    assert.notEqual(admin, data);
+    // As the config's comments say: /healthz on both, the admin API and /readyz only on the admin listener.
+    assert.equal((await fetch(`${data}/healthz`)).status, 200);
+    assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+    assert.equal((await fetch(`${admin}/readyz`)).status, 200);
+    assert.equal((await fetch(`${admin}/api/v1/whoami`)).status, 401);
+    assert.equal((await fetch(`${data}/api/v1/whoami`)).status, 404);
+    // The store went where the config said: ./data/gatehouse.db under the folder it was started in.
+    assert.ok(existsSync(join(cwd, 'data', 'gatehouse.db')));
+  },
+};
+
+for (const id of assignedTo('readme-start.test.ts')) {
+  test(id, async () => {
+    const run = CASES[id];
+    assert.ok(run, `no case for ${id} in this file`);
+    await run();
+  });
+}
+
+test('this file has a case for exactly the blocks the manifest assigns to it', () => {
+  assert.deepEqual(Object.keys(CASES).sort(), assignedTo('readme-start.test.ts'));
+});
