@@ -1,3 +1,3 @@
-// Durations moved to util/durations.ts, shared with identity/ and config/; re-exported for the
-// API's request parser and policy's public index.
+// Durations live in util/durations.ts (shared with identity/ and config/). This re-export stays only
+// until api/request.ts and test/policy/duration.test.ts import util/durations.ts themselves.
 export { parseDuration } from '../util/durations.ts';
