@@ -156,6 +156,9 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
         signal: admission.signal,
       });
       status = upstream.statusCode;
+      // Reading surfaces the body's errors; a body left unread (withheld, or after a failure) is
+      // destroyed, and undici then emits an error nobody would read, which would end the process.
+      upstream.body.on('error', ignore);
       const masker = admission.responseMasker({
         connectionType: connection.type,
         contentType: String(upstream.headers['content-type'] ?? ''),
@@ -224,6 +227,8 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     });
   };
 }
+
+function ignore(): void {}
 
 /** A body refused before it was read whole leaves bytes on the socket: the connection cannot be reused. */
 function closeAfter(res: ServerResponse): (err: unknown) => never {

@@ -55,7 +55,8 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, keepLength:
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || (HOP_HEADERS.has(name) && !(keepLength && name === 'content-length'))) continue;
-    out[name] = value;
+    // x-request-id is the gateway's (it names the record); the upstream's own id stays readable beside it.
+    out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = value;
   }
   return out;
 }
