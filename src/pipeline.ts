@@ -4,7 +4,7 @@
  * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
  */
 import type { Logger } from 'pino';
-import { ApprovalPending, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError } from './errors.ts';
+import { ApprovalPending, AuthError, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
@@ -70,8 +70,7 @@ export class Pipeline {
   async login(request: LoginRequest): Promise<{ auth: AuthContext; connection: ConnectionInfo }> {
     const connection = this.deps.connections(request.connection);
     if (connection === undefined || (request.type !== undefined && connection.type !== request.type)) {
-      const error = new GatewayError(
-        'unknown_connection',
+      const error = new UnknownConnection(
         request.type === 'postgres'
           ? `no postgres connection named "${request.connection}" (the database name selects the connection)`
           : `no connection named "${request.connection}" (list them with: gatehouse connections list)`,
@@ -110,7 +109,7 @@ export class Pipeline {
     const controller = new AbortController();
     const slots = this.sessionSlots;
     const unwatch = this.deps.watch.watch(auth.credential.tokenId, auth.credential.expiresAt, (reason: EndReason) => {
-      controller.abort(new GatewayError(reason === 'expired' ? 'auth_expired' : 'auth_revoked', `credential ${reason}; session ended`));
+      controller.abort(new AuthError(reason === 'expired' ? 'auth_expired' : 'auth_revoked', `credential ${reason}; session ended`));
     });
     let closed = false;
     const session: Session = {

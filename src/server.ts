@@ -24,7 +24,7 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { registerApi } from './api/server.ts';
-import { GatewayError } from './errors.ts';
+import { ConfigError, InvalidArgument } from './errors.ts';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -93,7 +93,7 @@ async function compileState(
   const masking = compileMasking(config, masterKey);
   const policy = await loadPolicy(config.policy, { baseDir, knownMaskProfiles: masking.names });
   const secrets = masking.get('secrets');
-  if (!secrets) throw new GatewayError('config_invalid', 'the built-in "secrets" masking profile is missing');
+  if (!secrets) throw new ConfigError('the built-in "secrets" masking profile is missing');
   // The built-in pii profile holds every detector, secrets included, so rules can test any entity type.
   const detector = masking.get('pii') ?? secrets;
   return buildRuntimeState(
@@ -270,7 +270,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return secret;
       },
       reload: async () => {
-        if (!options.configFile) throw new GatewayError('invalid_argument', 'this gateway was not started from a config file');
+        if (!options.configFile) throw new InvalidArgument('this gateway was not started from a config file');
         const file = options.configFile;
         const state = await runtime.reload(async (version) => compileState(await loadConfigFile(file, env), masterKey, baseDir, connections.list(), version));
         logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');

@@ -1,5 +1,5 @@
 import type { ConnectionInfo, ConnectionType } from '../interaction.ts';
-import { GatewayError } from '../errors.ts';
+import { ConfigError, Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import type { ConnectionRow, Store } from '../store/types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
 import { CONNECTION_NAME, credentialSchema, type ConnectionConfig, type UpstreamCredential } from '../config/schema.ts';
@@ -47,7 +47,7 @@ export class ConnectionRegistry {
   static async create(configured: readonly ConnectionConfig[], store: Store, box: SecretBox): Promise<ConnectionRegistry> {
     const fromConfig = new Map<string, Connection>();
     for (const c of configured) {
-      if (fromConfig.has(c.name)) throw new GatewayError('config_invalid', `connection "${c.name}" is defined twice in the configuration`);
+      if (fromConfig.has(c.name)) throw new ConfigError(`connection "${c.name}" is defined twice in the configuration`);
       fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, source: 'config' }));
     }
     const registry = new ConnectionRegistry(store, box, fromConfig);
@@ -87,10 +87,10 @@ export class ConnectionRegistry {
 
   async put(input: { name: string; type: 'openai' | 'http' | 'postgres'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential }): Promise<Connection> {
     if (!CONNECTION_NAME.test(input.name)) {
-      throw new GatewayError('invalid_argument', 'connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
+      throw new InvalidArgument('connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
     }
     if (this.fromConfig.has(input.name)) {
-      throw new GatewayError('conflict', `connection "${input.name}" is defined in the configuration file; change it there`);
+      throw new Conflict(`connection "${input.name}" is defined in the configuration file; change it there`);
     }
     const existing = await this.store.getConnection(input.name);
     const now = Date.now();
@@ -113,8 +113,8 @@ export class ConnectionRegistry {
   }
 
   async remove(name: string): Promise<void> {
-    if (this.fromConfig.has(name)) throw new GatewayError('conflict', `connection "${name}" is defined in the configuration file; remove it there`);
-    if (!(await this.store.deleteConnection(name))) throw new GatewayError('not_found', `no connection "${name}"`);
+    if (this.fromConfig.has(name)) throw new Conflict(`connection "${name}" is defined in the configuration file; remove it there`);
+    if (!(await this.store.deleteConnection(name))) throw new NotFound(`no connection "${name}"`);
     this.connections.delete(name);
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { GatewayError, MaskingError, toGatewayError } from '../../errors.ts';
+import { BadRequest, BodyTooLarge, GatewayError, MaskingError, toGatewayError, UnknownConnection } from '../../errors.ts';
 import type { ConnectionRegistry, Connection } from '../../connections/registry.ts';
 import type { Admission, ForwardResult, Pipeline } from '../../pipeline.ts';
 import type { RequestLine } from '../../adapter-contract.ts';
@@ -53,7 +53,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError('body_too_large', `request body exceeds the gateway's limit of ${limit} bytes (http.bodyLimit)`);
+  return new BodyTooLarge(`request body exceeds the gateway's limit of ${limit} bytes (http.bodyLimit)`);
 }
 
 function waitDrain(res: ServerResponse): Promise<void> {
@@ -81,7 +81,7 @@ function splitProxyUrl(url: string): { name: string; rest: string } {
   try {
     return { name: decodeURIComponent(raw), rest };
   } catch {
-    throw new GatewayError('bad_request', 'the connection name in the path is not valid percent-encoding');
+    throw new BadRequest('the connection name in the path is not valid percent-encoding');
   }
 }
 
@@ -119,11 +119,11 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
 
     const client = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) client.abort(new GatewayError('bad_request', 'client closed the connection'));
+      if (!res.writableFinished) client.abort(new BadRequest('client closed the connection'));
     });
     const draft = async () => {
       const connection = connections.get(name);
-      if (!connection) throw new GatewayError('unknown_connection', `connection "${name}" was removed`);
+      if (!connection) throw new UnknownConnection(`connection "${name}" was removed`);
       const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit).catch(closeAfter(res)) : null;
       return toRequestDraft(connection, method, rest, req.headers, raw);
     };

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { GatewayError } from '../../errors.ts';
+import { BadRequest } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { classifyHttpRequest } from '../../classify/http.ts';
 import { classifyLlmRequest, llmKind } from '../../classify/llm.ts';
@@ -29,7 +29,7 @@ function parseBody(raw: Buffer | null, headers: IncomingHttpHeaders, mustBeJson:
     try {
       return { type: 'json', value: JSON.parse(text), text };
     } catch (err) {
-      throw new GatewayError('bad_request', `request body is not valid JSON: ${(err as Error).message}`);
+      throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
     }
   }
   return { type: 'text', text };
@@ -49,7 +49,7 @@ export function toRequestDraft(
     const kind = llmKind(method, http.path);
     const body = parseBody(raw, headers, kind !== 'llm.other');
     if (kind !== 'llm.other' && body.type !== 'json') {
-      throw new GatewayError('bad_request', `${http.path} expects a JSON body`);
+      throw new BadRequest(`${http.path} expects a JSON body`);
     }
     const llm = body.type === 'json' ? classifyLlmRequest(body.value) : undefined;
     return {

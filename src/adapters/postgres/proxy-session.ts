@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serialize } from 'pg-protocol';
 import type { SqlFacts } from '../../interaction.ts';
-import { GatewayError, MaskingError, ProtocolError, toGatewayError } from '../../errors.ts';
+import { GatewayError, MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError } from '../../errors.ts';
 import type { Admission, ForwardResult, Pipeline, Session } from '../../pipeline.ts';
 import type { DraftSource, RequestLine } from '../../adapter-contract.ts';
 import { classifySql, sqlStatementNames } from '../../classify/sql.ts';
@@ -353,7 +353,7 @@ export class ProxySession implements FrameHandler {
     const portal = this.portals.get(msg.portal);
     if (portal === undefined) {
       return this.runStatement(Kind.RefusedExecute, () => {
-        throw new GatewayError('not_found', `portal "${msg.portal}" is unknown to the gateway; it was not executed`);
+        throw new NotFound(`portal "${msg.portal}" is unknown to the gateway; it was not executed`);
       }, unreachable);
     }
     const parsed = portal.statement.facts;
@@ -430,7 +430,7 @@ export class ProxySession implements FrameHandler {
     this.finished.length = 0;
     if (error !== null) {
       this.logger.error({ err: error, session: this.session.id }, 'invalid data from the upstream database');
-      this.fatal(new GatewayError('upstream_unreachable', 'the database sent data the gateway cannot read; the session was closed'));
+      this.fatal(new UpstreamError('upstream_unreachable', 'the database sent data the gateway cannot read; the session was closed'));
     }
   }
 
@@ -692,7 +692,7 @@ export class ProxySession implements FrameHandler {
 
   /** Gateway shutdown: the client is told why its session ends; resolves once the session is recorded as ended. */
   shutdown(): Promise<void> {
-    this.fatal(new GatewayError('upstream_unreachable', 'the gateway is shutting down'));
+    this.fatal(new UpstreamError('upstream_unreachable', 'the gateway is shutting down'));
     return this.closed;
   }
 
@@ -705,7 +705,7 @@ export class ProxySession implements FrameHandler {
 
   private upstreamClosed(): void {
     if (this.ended) return;
-    this.fatal(new GatewayError('upstream_unreachable', 'the connection to the database was lost'));
+    this.fatal(new UpstreamError('upstream_unreachable', 'the connection to the database was lost'));
   }
 
   private end(reason: string): void {

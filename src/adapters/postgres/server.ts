@@ -8,7 +8,7 @@ import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { AuthError, GatewayError, ProtocolError, toGatewayError } from '../../errors.ts';
+import { AuthError, GatewayError, InvalidArgument, ProtocolError, toGatewayError, UnknownConnection } from '../../errors.ts';
 import type { ConnectionRegistry } from '../../connections/registry.ts';
 import type { Pipeline } from '../../pipeline.ts';
 import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
@@ -215,7 +215,7 @@ class ClientLogin {
     }
     const encoding = params['client_encoding'];
     if (encoding !== undefined && !UTF8_NAMES.has(encoding.toUpperCase().replace(/[-_]/g, ''))) {
-      return this.refuse(new GatewayError('invalid_argument', `client_encoding ${encoding} is not supported through the gateway; use UTF8`));
+      return this.refuse(new InvalidArgument(`client_encoding ${encoding} is not supported through the gateway; use UTF8`));
     }
     const tls = this.socket !== this.raw;
     if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
@@ -333,7 +333,7 @@ class ClientLogin {
 }
 
 function missing(name: string): never {
-  throw new GatewayError('unknown_connection', `connection "${name}" was removed`);
+  throw new UnknownConnection(`connection "${name}" was removed`);
 }
 
 function isLoopback(address: string | null): boolean {
