@@ -30,8 +30,8 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /**
- * Walks a parsed JSON value: every string is scanned, named paths are masked whatever they
- * hold, keys are left alone. Copy-on-write: unchanged subtrees keep their identity and the
+ * Walks a parsed JSON value: every string and every object key is scanned, named paths are
+ * masked whatever they hold. Copy-on-write: unchanged subtrees keep their identity and the
  * input is never mutated.
  */
 export class JsonMasker {
@@ -58,8 +58,9 @@ export class JsonMasker {
     return value;
   }
 
-  private child(value: unknown, key: string | number, states: readonly number[]): Walked {
-    this.stack.push(key);
+  /** `label` is what finding paths show: the masked key, so a path never repeats a secret key. */
+  private child(value: unknown, key: string | number, states: readonly number[], label: string | number = key): Walked {
+    this.stack.push(label);
     try {
       if (states.length === 0) return this.walk(value, NO_STATES);
       const next = this.fields!.step(states, key);
@@ -87,15 +88,21 @@ export class JsonMasker {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const v = obj[k];
-      const m = this.child(v, k, states);
-      if (out === null && m === v) continue;
+      const mk = this.maskKey(k);
+      const m = this.child(v, k, states, typeof mk === 'string' ? mk : '');
+      if (out === null && m === v && mk === k) continue;
       if (out === null) {
         out = {};
         for (let j = 0; j < i; j++) setOwn(out, keys[j]!, obj[keys[j]!]);
       }
-      if (m !== DROP) setOwn(out, k, m);
+      if (m !== DROP && mk !== DROP) setOwn(out, mk as string, m);
     }
     return out ?? obj;
+  }
+
+  /** Keys are read by people and models too: scanned like values (field paths still match the original key). */
+  private maskKey(k: string): Walked {
+    return k.length === 0 ? k : this.maskString(k);
   }
 
   private maskString(s: string): Walked {

@@ -9,10 +9,10 @@ const body = {
     { role: 'user', name: 'maria', content: 'My card is 4242 4242 4242 4242, mail me at maria@example.com' },
     { role: 'assistant', name: 'bot', content: 'Noted.' },
   ],
-  'maria@example.com': 'keys are never changed',
+  'maria@example.com': 'keys are scanned too',
 };
 
-test('every string value is scanned; keys are left alone; the input is not mutated', () => {
+test('every string value and every key is scanned; the input is not mutated', () => {
   const before = structuredClone(body);
   const p = profileOf({ entities: { email: 'redact', credit_card: 'partial', us_ssn: 'redact' } });
   const { value, findings } = p.maskJson(body);
@@ -21,7 +21,8 @@ test('every string value is scanned; keys are left alone; the input is not mutat
   assert.equal(v.messages[0]!.content, 'My card is ****4242, mail me at [EMAIL]');
   assert.equal(v.user.email, '[EMAIL]');
   assert.equal(v.user.ssn, '[US_SSN]');
-  assert.equal(v['maria@example.com'], 'keys are never changed');
+  assert.equal((v as Record<string, unknown>)['[EMAIL]'], 'keys are scanned too');
+  assert.equal('maria@example.com' in (v as object), false);
   assert.deepEqual(
     findings.map((f) => [f.path, f.type]),
     [
@@ -29,6 +30,8 @@ test('every string value is scanned; keys are left alone; the input is not mutat
       ['$.user.email', 'email'],
       ['$.messages[0].content', 'credit_card'],
       ['$.messages[0].content', 'email'],
+      // a key's finding names the object holding it, never the key
+      ['$', 'email'],
     ],
   );
 });
