@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createSerialReloader } from './serial-reloader.ts';
 
 /**
@@ -42,6 +42,8 @@ export interface ConfigWatchOptions extends WatchTargets {
   readonly onChange: (changed: readonly string[]) => void | Promise<void>;
   /** Editors write in several steps; one check after they settle. */
   readonly debounceMs?: number;
+  /** Events that never stop (a log file beside the config) still get a check this soon. */
+  readonly maxWaitMs?: number;
   readonly scheduler?: WatchScheduler;
   /** Keep the process alive while watching (tests wait on nothing else); the gateway's listeners do that in production. */
   readonly persistent?: boolean;
@@ -59,6 +61,10 @@ export interface ConfigWatch {
 
 const RULE_FILE = /\.ya?ml$/;
 const DEFAULT_DEBOUNCE_MS = 200;
+const DEFAULT_MAX_WAIT_MS = 1_000;
+
+/** Whether an entry name in a watched folder can affect a target. */
+type Relevant = (name: string) => boolean;
 
 /** A digest of what the path resolves to now, or null when it is absent. */
 async function fingerprintFile(path: string): Promise<string | null> {
@@ -101,41 +107,60 @@ async function resolved(path: string): Promise<string | null> {
 export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWatch> {
   const scheduler = options.scheduler ?? timerScheduler;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   let files = options.files.map((f) => resolve(f));
   let dirs = (options.dirs ?? []).map((d) => resolve(d));
   const seen = new Map<string, string | null>();
   const watchers = new Map<string, FSWatcher>();
-  let cancelPending: (() => void) | null = null;
+  let cancelQuiet: (() => void) | null = null;
+  let cancelDeadline: (() => void) | null = null;
   let closed = false;
 
   const fingerprint = (path: string) => (dirs.includes(path) ? fingerprintDir(path) : fingerprintFile(path));
 
-  /** The folders whose entries can change what a target resolves to. */
-  async function foldersToWatch(): Promise<Set<string>> {
-    const wanted = new Set<string>();
+  /**
+   * The folders whose entries can change what a target resolves to, each with the entry names that
+   * matter there. Other names are ignored, so a busy neighbour (a SQLite journal beside the config
+   * file) cannot keep postponing the check. Names starting with `..` are the kubelet's.
+   */
+  async function foldersToWatch(): Promise<Map<string, Relevant[]>> {
+    const wanted = new Map<string, Relevant[]>();
+    const add = (dir: string, relevant: Relevant) => wanted.set(dir, [...(wanted.get(dir) ?? []), relevant]);
+    const named = (path: string): Relevant => (name) => name === basename(path) || name.startsWith('..');
+    const ruleFiles: Relevant = (name) => RULE_FILE.test(name) || name.startsWith('..');
     for (const file of files) {
-      wanted.add(dirname(file));
+      add(dirname(file), named(file));
       const target = await resolved(file);
-      if (target !== null) wanted.add(dirname(target));
+      if (target !== null) add(dirname(target), named(target));
     }
     for (const dir of dirs) {
-      wanted.add(dir);
+      add(dir, ruleFiles);
       // The parent sees the folder itself being created, renamed or swapped.
-      wanted.add(dirname(dir));
+      add(dirname(dir), named(dir));
       const target = await resolved(dir);
-      if (target !== null) wanted.add(target);
+      if (target !== null) add(target, ruleFiles);
     }
     return wanted;
   }
 
+  /**
+   * Debounced, so an editor's several writes make one check, but never postponed past `maxWaitMs`
+   * from the first event: whichever of the two tasks runs first checks and cancels the other.
+   */
   function onEvent(): void {
     if (closed) return;
-    cancelPending?.();
-    cancelPending = scheduler.schedule(() => {
-      cancelPending = null;
+    cancelQuiet?.();
+    const fire = () => {
+      cancelQuiet?.();
+      cancelDeadline?.();
+      cancelQuiet = cancelDeadline = null;
       return checks.trigger().catch(() => undefined);
-    }, debounceMs);
+    };
+    cancelQuiet = scheduler.schedule(fire, debounceMs);
+    cancelDeadline ??= scheduler.schedule(fire, maxWaitMs);
   }
+
+  const relevantNames = new Map<string, Relevant[]>();
 
   async function arm(): Promise<void> {
     const wanted = await foldersToWatch();
@@ -146,10 +171,15 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
         watchers.delete(dir);
       }
     }
-    for (const dir of wanted) {
+    relevantNames.clear();
+    for (const [dir, relevant] of wanted) {
+      relevantNames.set(dir, relevant);
       if (watchers.has(dir)) continue;
       try {
-        const watcher = fsWatch(dir, { persistent: options.persistent ?? false }, onEvent);
+        const watcher = fsWatch(dir, { persistent: options.persistent ?? false }, (_event, name) => {
+          // Some platforms give no name: then any event counts.
+          if (name === null || relevantNames.get(dir)?.some((matches) => matches(String(name)))) onEvent();
+        });
         watcher.on('error', (err) => {
           // The folder went away (an old ConfigMap generation): drop it; the next check re-arms.
           watcher.close();
@@ -201,7 +231,8 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
     },
     close() {
       closed = true;
-      cancelPending?.();
+      cancelQuiet?.();
+      cancelDeadline?.();
       for (const watcher of watchers.values()) watcher.close();
       watchers.clear();
     },
