@@ -7,12 +7,31 @@ import type { Detector, Finding, Span } from './types.ts';
  * What every masking surface (text, JSON, rows, streams) shares: the profile's scanner, the
  * style of each detector, and how a span turns into replacement text and a finding.
  */
+// Short strings repeat across bodies and events (keys, ids, model names, enum values).
+const CLEAN_MEMO_CHARS = 128;
+const CLEAN_MEMO_SIZE = 8192;
+
 export class MaskEngine {
+  /** Short strings a scan found nothing in: scanning is a pure function of the text, so they are skipped. */
+  private readonly clean = new Set<string>();
+
   constructor(
     readonly scanner: Scanner,
     private readonly styles: ReadonlyMap<Detector, MaskStyle>,
     readonly styler: Styler,
   ) {}
+
+  /** Spans in `text`, remembering short texts that have none. */
+  scan(text: string): Span[] {
+    const short = text.length <= CLEAN_MEMO_CHARS;
+    if (short && this.clean.has(text)) return [];
+    const spans = this.scanner.scan(text);
+    if (short && spans.length === 0) {
+      if (this.clean.size >= CLEAN_MEMO_SIZE) this.clean.clear();
+      this.clean.add(text);
+    }
+    return spans;
+  }
 
   styleOf(detector: Detector): MaskStyle {
     return this.styles.get(detector) ?? 'redact';
@@ -49,7 +68,7 @@ export class MaskEngine {
   }
 
   maskText(text: string, findings: Finding[], path?: string): { text: string; spans: readonly Span[] } {
-    const spans = this.scanner.scan(text);
+    const spans = this.scan(text);
     return { text: this.render(text, spans, 0, text.length, 0, findings, path), spans };
   }
 }

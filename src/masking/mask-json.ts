@@ -107,7 +107,7 @@ export class JsonMasker {
 
   private maskString(s: string): Walked {
     const text = this.budget.take(s);
-    const spans = this.engine.scanner.scan(text);
+    const spans = this.engine.scan(text);
     if (spans.length === 0) return text;
     const path = formatJsonPath(this.stack);
     if (spans.some((sp) => this.engine.styleOf(sp.detector) === 'drop')) {
