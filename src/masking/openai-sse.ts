@@ -41,7 +41,7 @@ interface Channel {
 const NAME_MEMO = 256;
 const DONE = '[DONE]';
 // Fields a flush event must not copy from a template: they describe the event they came with.
-const TEMPLATE_SKIP: ReadonlySet<string> = new Set(['choices', 'usage', 'obfuscation', 'logprobs', 'delta']);
+const TEMPLATE_SKIP: ReadonlySet<string> = new Set(['choices', 'candidates', 'usage', 'usageMetadata', 'obfuscation', 'logprobs', 'delta']);
 
 /** Replaces token-level detail, which repeats the text token by token where no channel can see it whole. */
 function dropLogprobs(value: unknown, depth = 0): void {
@@ -291,6 +291,11 @@ class SseMasker implements OpenAiSseMasker, SseSink, StreamFieldVisitor {
       return { root, holder: delta };
     }
     const root = copyTemplate(c.template);
+    if (c.kind === ChannelKind.PartText) {
+      const part: Json = c.sub === 1 ? { text: rest, thought: true } : { text: rest };
+      root.candidates = [{ content: { parts: [part], role: 'model' }, index: c.choice }];
+      return { root, holder: part };
+    }
     if (c.kind === ChannelKind.CompletionText) {
       const choice: Json = { text: rest, index: c.choice, logprobs: null, finish_reason: null };
       root.choices = [choice];

@@ -3,7 +3,8 @@
  * (a "channel"), shared by the masker and by the transcript, so the two cannot drift. Covers
  * Chat Completions chunks (content, refusal, reasoning fields, audio transcripts, tool call
  * and legacy function call arguments), legacy Completions (`choices[].text`), every Responses
- * API `response.*.delta` event with a string delta, and Anthropic's `content_block_delta`.
+ * API `response.*.delta` event with a string delta, Anthropic's `content_block_delta` and
+ * Gemini's `candidates[].content.parts[].text`.
  */
 export type Json = Record<string, unknown>;
 
@@ -22,6 +23,8 @@ export const enum ChannelKind {
   EventDelta,
   /** `delta[prop]` of an Anthropic `content_block_delta` */
   BlockDelta,
+  /** `candidates[i].content.parts[j].text` (Gemini), thoughts apart */
+  PartText,
 }
 
 export interface StreamFieldVisitor {
@@ -53,6 +56,10 @@ export function visitStreamFields(event: Json, visitor: StreamFieldVisitor): voi
     }
     return;
   }
+  if (Array.isArray(event.candidates)) {
+    visitCandidates(event.candidates, visitor);
+    return;
+  }
   const type = event.type;
   if (typeof type !== 'string') return;
   if (type.startsWith('response.') && type.endsWith('.delta')) {
@@ -65,6 +72,19 @@ export function visitStreamFields(event: Json, visitor: StreamFieldVisitor): voi
     const index = indexOr(event.index, 0);
     for (const prop of BLOCK_FIELDS) {
       if (typeof delta[prop] === 'string') visitor.field(delta, prop, `b|${index}|${prop}`, ChannelKind.BlockDelta, 0, index);
+    }
+  }
+}
+
+function visitCandidates(candidates: readonly unknown[], visitor: StreamFieldVisitor): void {
+  for (let pos = 0; pos < candidates.length; pos++) {
+    const candidate = candidates[pos];
+    if (!isObject(candidate) || !isObject(candidate.content) || !Array.isArray(candidate.content.parts)) continue;
+    const index = indexOr(candidate.index, pos);
+    for (const part of candidate.content.parts) {
+      if (!isObject(part) || typeof part.text !== 'string') continue;
+      const thought = part.thought === true ? 1 : 0;
+      visitor.field(part, 'text', `g${index}.${thought}`, ChannelKind.PartText, index, thought);
     }
   }
 }
@@ -115,6 +135,8 @@ export function channelLabel(kind: ChannelKind, prop: string, type: unknown): st
       return '[tool call] ';
     case ChannelKind.CompletionText:
       return '';
+    case ChannelKind.PartText:
+      return type === true ? '[reasoning] ' : '';
     case ChannelKind.EventDelta: {
       const t = String(type);
       if (t === 'response.output_text.delta' || t === 'response.text.delta') return '';

@@ -31,7 +31,7 @@ export class StreamTranscript {
     if (entry === undefined) {
       if (this.truncated) return;
       const call = kind === ChannelKind.ChatTool || kind === ChannelKind.ChatFunction;
-      const label = (choice > 0 ? `[choice ${choice}] ` : '') + channelLabel(kind, prop, holder.type);
+      const label = (choice > 0 ? `[choice ${choice}] ` : '') + channelLabel(kind, prop, kind === ChannelKind.PartText ? holder.thought : holder.type);
       entry = { label, text: '', named: !call, call };
       this.byKey.set(key, entry);
       this.entries.push(entry);

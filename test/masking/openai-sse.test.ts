@@ -85,6 +85,18 @@ const CHANNELS: readonly ChannelShape[] = [
     end: 'event: message_stop\ndata: {"type":"message_stop"}\n\n',
     label: '',
   },
+  {
+    name: 'Gemini candidate text',
+    piece: (t) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: t }], role: 'model' }, index: 0 }], modelVersion: 'gemini-2.5-flash' })}\n\n`,
+    end: `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: '' }], role: 'model' }, finishReason: 'STOP', index: 0 }] })}\n\n`,
+    label: '',
+  },
+  {
+    name: 'Gemini thought summary',
+    piece: (t) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: t, thought: true }], role: 'model' }, index: 0 }] })}\n\n`,
+    end: '',
+    label: '[reasoning] ',
+  },
 ];
 
 for (const channel of CHANNELS) {
