@@ -46,7 +46,8 @@ before(async () => {
   url = /data plane: (http:\/\/127\.0\.0\.1:\d+)\/proxy\//.exec(banner)?.[1] ?? '';
   agentToken = /export GTH=(gth_\w+)/.exec(banner)?.[1] ?? '';
   adminToken = /export GATEHOUSE_TOKEN=(gta_\w+)/.exec(banner)?.[1] ?? '';
-});
+  // A guard, not a measurement: a start that never prints its banner fails the file instead of hanging it.
+}, { timeout: 120_000 });
 after(async () => {
   if (child.exitCode === null) {
     const exited = new Promise((done) => child.once('exit', done));

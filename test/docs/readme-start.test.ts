@@ -71,7 +71,8 @@ const CASES: Record<string, () => Promise<void>> = {
 };
 
 for (const id of assignedTo('readme-start.test.ts')) {
-  test(id, async () => {
+  // The timeout is a guard, not a measurement: a start that never prints its banner fails instead of hanging.
+  test(id, { timeout: 120_000 }, async () => {
     const run = CASES[id];
     assert.ok(run, `no case for ${id} in this file`);
     await run();
