@@ -89,6 +89,8 @@ export interface ForwardResult {
   readonly upstreamError?: { readonly code: string; readonly message: string } | null;
   /** The session ended before the answer came: recorded as interrupted. */
   readonly interrupted?: boolean;
+  /** Not run: an earlier message in the same batch failed (the database skipped it). */
+  readonly skipped?: boolean;
 }
 
 export type Forward = (admission: Admission) => Promise<ForwardResult>;

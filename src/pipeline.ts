@@ -434,7 +434,9 @@ function toOutcome(result: ForwardResult): InteractionOutcome {
     status: result.interrupted ? 'interrupted' : 'complete',
     responseStatus: result.responseStatus,
     responseBody: result.responseBody,
-    errorCode: result.error?.code ?? (result.clientAborted ? 'client_aborted' : (result.upstreamError?.code ?? null)),
+    // The target's own error reached the client as the target sent it: recorded beside ours, not as ours.
+    errorCode: result.error?.code ?? (result.clientAborted ? 'client_aborted' : result.skipped ? 'skipped' : null),
+    upstreamCode: result.upstreamError?.code ?? null,
     bytesOut: result.bytesOut,
   };
 }

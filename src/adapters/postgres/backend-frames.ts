@@ -4,6 +4,7 @@
  * `buf[start]` is the type byte, `end` is one past the frame's last byte. pg-protocol's parser
  * decodes every DataRow into values; the proxy's hot path must not, so these read only on demand.
  */
+import { BackendCode } from './message-codes.ts';
 
 export interface Columns {
   readonly names: readonly string[];
@@ -97,7 +98,7 @@ export function readParameterStatus(buf: Buffer, start: number, end: number): [s
 }
 
 /** Writes a notice or error frame with exactly these fields (masking rewrites their text). */
-export function writeNoticeFrame(type: 0x45 | 0x4e, notice: NoticeFieldMap): Buffer {
+export function writeNoticeFrame(type: BackendCode.ErrorResponse | BackendCode.NoticeResponse, notice: NoticeFieldMap): Buffer {
   let length = 4 + 1;
   const encoded = notice.fields.map(([code, value]) => {
     const bytes = Buffer.from(value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value, 'utf8');

@@ -3,6 +3,7 @@
  * notices, answers to statements it handles). Messages are appended to one growable buffer
  * and flush() hands back everything queued as one Buffer, so a handshake is one socket write.
  */
+import { BackendCode } from './message-codes.ts';
 
 export type ReadyStatus = 'I' | 'T' | 'E';
 
@@ -30,19 +31,6 @@ export interface FieldDescription {
   readonly format?: 0 | 1;
 }
 
-const enum BackendCode {
-  Authentication = 0x52, // R
-  ParameterStatus = 0x53, // S
-  BackendKeyData = 0x4b, // K
-  ReadyForQuery = 0x5a, // Z
-  ErrorResponse = 0x45, // E
-  NoticeResponse = 0x4e, // N
-  CommandComplete = 0x43, // C
-  EmptyQueryResponse = 0x49, // I
-  RowDescription = 0x54, // T
-  DataRow = 0x44, // D
-  NegotiateProtocolVersion = 0x76, // v
-}
 
 const enum AuthRequest {
   Ok = 0,

@@ -9,6 +9,7 @@
  */
 import { ProtocolError } from '../../errors.ts';
 import { BodyReader, Malformed } from './body-reader.ts';
+import { FrontendCode } from './message-codes.ts';
 
 export const PROTOCOL_3_0 = 196608;
 const SSL_REQUEST_CODE = 80877103;
@@ -106,22 +107,6 @@ export type TypedMessage =
   | FunctionCallMessage;
 export type FrontendMessage = StartupPhaseMessage | TypedMessage;
 
-const enum FrontendCode {
-  Query = 0x51, // Q
-  Parse = 0x50, // P
-  Bind = 0x42, // B
-  Describe = 0x44, // D
-  Execute = 0x45, // E
-  Close = 0x43, // C
-  Sync = 0x53, // S
-  Flush = 0x48, // H
-  Terminate = 0x58, // X
-  CopyData = 0x64, // d
-  CopyDone = 0x63, // c
-  CopyFail = 0x66, // f
-  AuthResponse = 0x70, // p
-  FunctionCall = 0x46, // F
-}
 
 export function isFrontendCode(code: number): boolean {
   switch (code) {

@@ -1,11 +1,8 @@
 /**
- * One client connection after login: every statement goes through the pipeline before it
- * reaches the upstream, every answer comes back through the scanner (and the masker when a
- * profile applies). Bytes are forwarded verbatim wherever nothing changes.
- *
- * Requests and answers are matched by order: each message that draws an answer pushes an
- * Expectation, and the upstream answers them first in, first out. After an error in the
- * extended protocol the server skips everything up to Sync, and so do the expectations.
+ * One client connection after login, as sockets: client messages go through the pipeline before
+ * they reach the upstream, upstream answers come back through the scanner. What each answer
+ * belongs to is the tracker's business (extended-tracker.ts), what a masked answer becomes is the
+ * result masker's (result-masker.ts); bytes are forwarded verbatim wherever nothing changes.
  *
  * A refused statement is never answered by the gateway alone: it sends the upstream a message
  * that is certain to fail in its place and shows the client its own error instead of that
@@ -16,96 +13,20 @@ import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serialize } from 'pg-protocol';
-import type { SqlFacts } from '../../interaction.ts';
-import { GatewayError, MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError } from '../../errors.ts';
+import { MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError, type GatewayError } from '../../errors.ts';
 import type { Admission, ForwardResult, Pipeline, Session } from '../../pipeline.ts';
 import type { DraftSource, RequestLine } from '../../adapter-contract.ts';
-import { classifySql, sqlStatementNames } from '../../classify/sql.ts';
-import type { FrontendMessage, FrontendParser, TypedMessage, BindMessage, ExecuteMessage, ParseMessage, QueryMessage } from './codec.ts';
+import { classifySql } from '../../classify/sql.ts';
+import type { ExecuteMessage, FrontendMessage, FrontendParser, QueryMessage, TypedMessage } from './codec.ts';
 import { BackendWriter } from './backend-writer.ts';
 import { BackendScanner, type FrameHandler } from './backend-scanner.ts';
-import {
-  readCommandTag,
-  readDataRow,
-  readNoticeFields,
-  readParameterStatus,
-  readRowDescription,
-  noticeField,
-  tagRowCount,
-  writeNoticeFrame,
-  type Columns,
-} from './backend-frames.ts';
-import { NameTable, type Definition } from './name-table.ts';
-import {
-  describeParams,
-  executeDraft,
-  factsWithNamed,
-  mergeStatements,
-  queryDraft,
-  wantsBinary,
-  type PortalEntry,
-  type StatementEntry,
-} from './to-interaction.ts';
+import { noticeField, readCommandTag, readNoticeFields, readParameterStatus, readRowDescription, tagRowCount } from './backend-frames.ts';
+import { Expectation, ExtendedTracker, Kind } from './extended-tracker.ts';
+import { BackendCode } from './message-codes.ts';
+import { describeResult, maskFailureFrame, maskNotice, maskRow, maskText, refusalFrame, withholdCopyOut } from './result-masker.ts';
+import { executeDraft, factsWithNamed, queryDraft, wantsBinary } from './to-interaction.ts';
 import { errorFields } from './render.ts';
 import { terminateMessage } from './frontend-writer.ts';
-
-const enum Kind {
-  Parse,
-  Bind,
-  Describe,
-  Execute,
-  Close,
-  Sync,
-  Query,
-  /** Stands in for a refused Execute: an Execute of a portal that cannot exist. */
-  RefusedExecute,
-  /** Stands in for a refused Query or FunctionCall: a Query that cannot parse. */
-  RefusedQuery,
-}
-
-const enum Code {
-  ParseComplete = 0x31,
-  BindComplete = 0x32,
-  CloseComplete = 0x33,
-  CommandComplete = 0x43,
-  DataRow = 0x44,
-  ErrorResponse = 0x45,
-  CopyInResponse = 0x47,
-  CopyOutResponse = 0x48,
-  EmptyQuery = 0x49,
-  Notice = 0x4e,
-  ParameterStatus = 0x53,
-  RowDescription = 0x54,
-  ReadyForQuery = 0x5a,
-  CopyDone = 0x63,
-  CopyData = 0x64,
-  NoData = 0x6e,
-  PortalSuspended = 0x73,
-}
-
-class Expectation {
-  statementDef: Definition<StatementEntry> | null = null;
-  portalDef: Definition<PortalEntry> | null = null;
-  statement: StatementEntry | null = null;
-  portal: PortalEntry | null = null;
-  admission: Admission | null = null;
-  /** Shown to the client in place of the upstream's error for a refused message. */
-  refusal: GatewayError | null = null;
-  columns: Columns | null = null;
-  masked = false;
-  /** Set when rows cannot be masked: they are withheld and this error replaces the command's result. */
-  maskFailure: GatewayError | null = null;
-  command: string | null = null;
-  rows = 0;
-  rowsSeen = 0;
-  bytesOut = 0;
-  error: { code: string; message: string } | null = null;
-  /** Hands the runner this statement's result once the database has answered it. */
-  done: ((result: ForwardResult) => void) | null = null;
-  constructor(readonly kind: Kind) {}
-}
-
-const SQL_LINE: RequestLine = { kind: 'sql.query', method: null, target: null };
 
 export interface ProxySessionOptions {
   readonly client: Socket;
@@ -119,6 +40,7 @@ export interface ProxySessionOptions {
   readonly onEnd: () => void;
 }
 
+const SQL_LINE: RequestLine = { kind: 'sql.query', method: null, target: null };
 /** No portal of a client can have this name: executing it fails, which is the point. */
 const REFUSED_EXECUTE = serialize.execute({ portal: `gatehouse-refused-${randomBytes(8).toString('hex')}`, rows: 0 });
 const REFUSED_QUERY = serialize.query('gatehouse_refused_statement');
@@ -133,14 +55,11 @@ export class ProxySession implements FrameHandler {
   private readonly pipeline: Pipeline;
   private readonly logger: Logger;
   private readonly scanner = new BackendScanner(this);
-  private readonly statements = new NameTable<StatementEntry>(mergeStatements);
-  private readonly portals = new NameTable<PortalEntry>((_older, newer) => newer);
-  /** SQL cursors (DECLARE): FETCH is classified with what the cursor reads. Never settled, so merged on reuse. */
-  private readonly cursors = new NameTable<StatementEntry>(mergeStatements);
-  private readonly lookupStatement = (name: string) => this.statements.get(name);
-  private readonly lookupCursor = (name: string) => this.cursors.get(name);
-  private readonly expected: Expectation[] = [];
-  private expectedHead = 0;
+  /** Interactions whose answer was just scanned: reported after that answer is on its way to the client. */
+  private readonly finished: Expectation[] = [];
+  private readonly tracker = new ExtendedTracker((e) => this.finished.push(e));
+  private readonly lookupStatement = (name: string) => this.tracker.statements.get(name);
+  private readonly lookupCursor = (name: string) => this.tracker.cursors.get(name);
   private readonly inbox: TypedMessage[] = [];
   private inboxHead = 0;
   private busy = false;
@@ -150,8 +69,6 @@ export class ProxySession implements FrameHandler {
   private clientPaused = false;
   private upstreamPaused = false;
   private closed: Promise<void> = Promise.resolve();
-  /** Interactions whose answer was just scanned: recorded after that answer is on its way to the client. */
-  private readonly finished: Expectation[] = [];
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -223,29 +140,27 @@ export class ProxySession implements FrameHandler {
   }
 
   private handle(msg: TypedMessage): Promise<void> | null {
+    const tracker = this.tracker;
     switch (msg.type) {
       case 'query':
         return this.onQuery(msg);
       case 'execute':
         return this.onExecute(msg);
       case 'parse':
-        this.onParse(msg);
-        return null;
+        tracker.parse(msg.name, { sql: msg.sql, facts: classifySql(msg.sql), columns: null });
+        break;
       case 'bind':
-        this.onBind(msg);
-        return null;
-      case 'describe': {
-        const e = new Expectation(Kind.Describe);
-        if (msg.target === 'S') e.statement = this.statements.get(msg.name) ?? null;
-        else e.portal = this.portals.get(msg.name) ?? null;
-        return this.send(e, msg.raw);
-      }
+        tracker.bind(msg);
+        break;
+      case 'describe':
+        tracker.describe(msg.target, msg.name);
+        break;
       case 'close':
-        if (msg.target === 'S') this.statements.delete(msg.name);
-        else this.portals.delete(msg.name);
-        return this.send(new Expectation(Kind.Close), msg.raw);
+        tracker.close(msg.target, msg.name);
+        break;
       case 'sync':
-        return this.send(new Expectation(Kind.Sync), msg.raw);
+        tracker.expect(new Expectation(Kind.Sync));
+        break;
       case 'flush':
         this.forward(msg.raw);
         this.flushUpstream();
@@ -253,8 +168,7 @@ export class ProxySession implements FrameHandler {
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
-        this.forward(msg.raw);
-        return null;
+        break;
       case 'terminate':
         this.end('client terminated the session');
         return null;
@@ -267,36 +181,52 @@ export class ProxySession implements FrameHandler {
         this.fatal(new ProtocolError('unexpected authentication message after login'));
         return null;
     }
-  }
-
-  private send(e: Expectation, raw: Buffer): null {
-    this.expected.push(e);
-    this.forward(raw);
+    this.forward(msg.raw);
     return null;
   }
 
   private onQuery(msg: QueryMessage): Promise<void> {
     const parsed = classifySql(msg.sql);
     const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
-    // a simple Query replaces the unnamed statement and portal, whatever it runs
-    this.statements.delete('');
-    this.portals.delete('');
+    this.tracker.simpleQuery();
     return this.runStatement(Kind.RefusedQuery, queryDraft(msg.sql, facts, msg.raw.length), (admission) => {
       if (admission.masked && (facts.flags['copy_to_stdout'] || facts.flags['copy_to_program'] || facts.flags['copy_to_file'])) {
         throw new MaskingError('COPY … TO output cannot be masked row by row; the statement was not sent (use SELECT)');
       }
-      this.definePrepared(parsed, msg.sql, facts);
+      this.tracker.definePrepared(parsed, msg.sql, facts);
       const e = new Expectation(Kind.Query);
       e.admission = admission;
       e.masked = admission.masked;
-      this.send(e, msg.raw);
-      return e;
+      return this.send(e, msg.raw);
+    });
+  }
+
+  private onExecute(msg: ExecuteMessage): Promise<void> {
+    const portal = this.tracker.portals.get(msg.portal);
+    if (portal === undefined) {
+      return this.runStatement(Kind.RefusedExecute, () => {
+        throw new NotFound(`portal "${msg.portal}" is unknown to the gateway; it was not executed`);
+      }, unreachable);
+    }
+    const parsed = portal.statement.facts;
+    const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
+    return this.runStatement(Kind.RefusedExecute, executeDraft(portal, facts, portal.bindBytes + msg.raw.length), (admission) => {
+      if (admission.masked && wantsBinary(portal.resultFormats)) {
+        throw new MaskingError('a masking profile applies and the client asked for binary results, which cannot be masked; request text format');
+      }
+      this.tracker.definePrepared(parsed, portal.statement.sql, facts);
+      const e = new Expectation(Kind.Execute);
+      e.admission = admission;
+      e.masked = admission.masked;
+      e.portal = portal;
+      e.columns = portal.columns ?? portal.statement.columns;
+      return this.send(e, msg.raw);
     });
   }
 
   /**
    * Runs one statement through the pipeline. Resolves once it was sent or refused, so the messages
-   * behind it may go on; the runner records it when the database's answer completes its expectation.
+   * behind it may go on; the runner completes its record when the database's answer reports it.
    */
   private runStatement(refusal: Kind.RefusedQuery | Kind.RefusedExecute, draft: DraftSource, send: (admission: Admission) => Expectation): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -309,75 +239,23 @@ export class ProxySession implements FrameHandler {
       };
       this.pipeline.run(this.session, draft, forward, { slot: 'session', line: SQL_LINE }).then(undefined, (err: unknown) => {
         if (sent) return;
-        this.refuse(refusal, err);
+        this.refuse(refusal, toGatewayError(err));
         resolve();
       });
     });
   }
 
-  /**
-   * SQL-level PREPARE shares the protocol's namespace and is not undone by a rollback; whether a
-   * DECLARE took effect is not known either: both are never settled, so a reused name stays merged.
-   */
-  private definePrepared(parsed: SqlFacts, sql: string, facts: SqlFacts): void {
-    const names = sqlStatementNames(parsed);
-    for (const name of names.prepared) this.statements.define(name, { sql, facts, columns: null });
-    for (const name of names.declared) this.cursors.define(name, { sql, facts, columns: null });
-  }
-
-  private onParse(msg: ParseMessage): void {
-    const e = new Expectation(Kind.Parse);
-    e.statementDef = this.statements.define(msg.name, { sql: msg.sql, facts: classifySql(msg.sql), columns: null });
-    this.send(e, msg.raw);
-  }
-
-  private onBind(msg: BindMessage): void {
-    const statement = this.statements.get(msg.statement);
-    const e = new Expectation(Kind.Bind);
-    if (statement === undefined) {
-      // the upstream will refuse it; if it did not, an Execute of this portal is refused here
-      this.portals.delete(msg.portal);
-    } else {
-      e.portalDef = this.portals.define(msg.portal, {
-        statement,
-        params: describeParams(msg.params, msg.paramFormats),
-        resultFormats: msg.resultFormats,
-        columns: null,
-        bindBytes: msg.raw.length,
-      });
-    }
-    this.send(e, msg.raw);
-  }
-
-  private onExecute(msg: ExecuteMessage): Promise<void> {
-    const portal = this.portals.get(msg.portal);
-    if (portal === undefined) {
-      return this.runStatement(Kind.RefusedExecute, () => {
-        throw new NotFound(`portal "${msg.portal}" is unknown to the gateway; it was not executed`);
-      }, unreachable);
-    }
-    const parsed = portal.statement.facts;
-    const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
-    return this.runStatement(Kind.RefusedExecute, executeDraft(portal, facts, portal.bindBytes + msg.raw.length), (admission) => {
-      if (admission.masked && wantsBinary(portal.resultFormats)) {
-        throw new MaskingError('a masking profile applies and the client asked for binary results, which cannot be masked; request text format');
-      }
-      this.definePrepared(parsed, portal.statement.sql, facts);
-      const e = new Expectation(Kind.Execute);
-      e.admission = admission;
-      e.masked = admission.masked;
-      e.portal = portal;
-      e.columns = portal.columns ?? portal.statement.columns;
-      this.send(e, msg.raw);
-      return e;
-    });
-  }
-
   /** Sends the upstream a stand-in that fails, so its transaction state follows; the client sees `error`. */
-  private refuse(kind: Kind.RefusedQuery | Kind.RefusedExecute, err: unknown): null {
+  private refuse(kind: Kind.RefusedQuery | Kind.RefusedExecute, error: GatewayError): void {
     const e = new Expectation(kind);
-    e.refusal = toGatewayError(err);
-    return this.send(e, kind === Kind.RefusedQuery ? REFUSED_QUERY : REFUSED_EXECUTE);
+    e.refusal = error;
+    this.send(e, kind === Kind.RefusedQuery ? REFUSED_QUERY : REFUSED_EXECUTE);
+  }
+
+  private send(e: Expectation, raw: Buffer): Expectation {
+    this.tracker.expect(e);
+    this.forward(raw);
+    return e;
   }
 
   private forward(raw: Buffer): void {
@@ -426,12 +304,16 @@ export class ProxySession implements FrameHandler {
         this.client.once('drain', this.resumeUpstream);
       }
     }
-    for (const e of this.finished) this.record(e);
-    this.finished.length = 0;
+    this.reportFinished();
     if (error !== null) {
       this.logger.error({ err: error, session: this.session.id }, 'invalid data from the upstream database');
       this.fatal(new UpstreamError('upstream_unreachable', 'the database sent data the gateway cannot read; the session was closed'));
     }
+  }
+
+  private reportFinished(): void {
+    for (const e of this.finished) e.report();
+    this.finished.length = 0;
   }
 
   private resumeUpstream(): void {
@@ -439,226 +321,95 @@ export class ProxySession implements FrameHandler {
     if (!this.ended) this.upstream.resume();
   }
 
-  private front(): Expectation | undefined {
-    return this.expected[this.expectedHead];
-  }
-
-  private shift(): void {
-    this.expected[this.expectedHead++] = undefined as unknown as Expectation;
-    if (this.expectedHead === this.expected.length) {
-      this.expected.length = 0;
-      this.expectedHead = 0;
-    } else if (this.expectedHead > 1024) {
-      this.expected.splice(0, this.expectedHead);
-      this.expectedHead = 0;
-    }
-  }
-
   wantsWhole(type: number): boolean {
     switch (type) {
-      case Code.DataRow:
-      case Code.Notice:
-        return this.front()?.masked === true;
-      case Code.CopyData:
-        return this.front()?.maskFailure != null;
+      case BackendCode.DataRow:
+      case BackendCode.NoticeResponse:
+        return this.tracker.front()?.masked === true;
+      case BackendCode.CopyData:
+        return this.tracker.front()?.maskFailure != null;
       default:
         return true;
     }
   }
 
   onHeader(type: number, frameLength: number): void {
-    const e = this.front();
+    const e = this.tracker.front();
     if (e === undefined) return;
     e.bytesOut += frameLength;
-    if (type === Code.DataRow) e.rowsSeen++;
+    if (type === BackendCode.DataRow) e.rowsSeen++;
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): Buffer | null | undefined {
-    const e = this.front();
+    const tracker = this.tracker;
+    const e = tracker.front();
     switch (type) {
-      case Code.DataRow:
-        return e !== undefined && e.masked ? this.maskRow(e, buf, start, end) : undefined;
-      case Code.CopyData:
-      case Code.CopyDone:
+      case BackendCode.DataRow:
+        return e !== undefined && e.masked ? maskRow(e, buf, start, end) : undefined;
+      case BackendCode.CopyData:
+      case BackendCode.CopyDone:
         return e?.maskFailure ? null : undefined;
-      case Code.ParseComplete:
-        if (e?.kind === Kind.Parse) {
-          this.statements.settle(e.statementDef!, 'ok');
-          this.shift();
-        }
+      case BackendCode.ParseComplete:
+        tracker.parseComplete();
         return undefined;
-      case Code.BindComplete:
-        if (e?.kind === Kind.Bind) {
-          if (e.portalDef) this.portals.settle(e.portalDef, 'ok');
-          this.shift();
-        }
+      case BackendCode.BindComplete:
+        tracker.bindComplete();
         return undefined;
-      case Code.CloseComplete:
-        if (e?.kind === Kind.Close) this.shift();
+      case BackendCode.CloseComplete:
+        tracker.closeComplete();
         return undefined;
-      case Code.RowDescription:
-        return this.rowDescription(e, buf, start, end);
-      case Code.NoData:
-        if (e?.kind === Kind.Describe) this.shift();
+      case BackendCode.NoData:
+        tracker.noData();
         return undefined;
-      case Code.CommandComplete:
-        return this.commandComplete(e, buf, start, end);
-      case Code.EmptyQuery:
-      case Code.PortalSuspended:
-        if (e?.kind === Kind.Execute) {
-          if (e.maskFailure) return this.finishWithMaskFailure(e);
-          e.rows = e.rowsSeen;
-          this.complete(e);
-          this.shift();
-        }
-        return undefined;
-      case Code.ErrorResponse:
-        return this.errorResponse(e, buf, start, end);
-      case Code.Notice:
-        return e?.masked ? this.maskNotice(e, 0x4e, buf, start, end) : undefined;
-      case Code.CopyOutResponse:
-        if (e?.masked && !e.maskFailure) {
-          e.maskFailure = new MaskingError('COPY output cannot be masked; it was withheld');
-          return null;
-        }
-        return undefined;
-      case Code.ParameterStatus:
-        return this.parameterStatus(buf, start, end);
-      case Code.ReadyForQuery:
-        this.readyForQuery();
-        return undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  private rowDescription(e: Expectation | undefined, buf: Buffer, start: number, end: number): Buffer | null | undefined {
-    if (e === undefined) return undefined;
-    if (e.kind === Kind.Describe) {
-      const columns = readRowDescription(buf, start, end);
-      if (e.statement) e.statement.columns = columns;
-      if (e.portal) e.portal.columns = columns;
-      this.shift();
-      return undefined;
-    }
-    if (!e.masked) return undefined;
-    e.columns = readRowDescription(buf, start, end);
-    if (e.columns.formats.some((f) => f === 1)) {
-      e.maskFailure = new MaskingError('a masking profile applies and the result is in binary format, which cannot be masked; it was withheld');
-      return null;
-    }
-    return undefined;
-  }
-
-  private maskRow(e: Expectation, buf: Buffer, start: number, end: number): Buffer | null {
-    if (e.maskFailure) return null;
-    // a Describe in the same batch answers before the rows, after the Execute was sent
-    const columns = e.columns ?? e.portal?.columns ?? e.portal?.statement.columns ?? null;
-    if (columns === null) {
-      e.maskFailure = new MaskingError('rows arrived without a row description, so they cannot be masked by column; they were withheld (send Describe)');
-      return null;
-    }
-    try {
-      return writer.dataRow(e.admission!.maskRow(columns.names, readDataRow(buf, start, end))).flush();
-    } catch (err) {
-      e.maskFailure = toGatewayError(err);
-      return null;
-    }
-  }
-
-  private maskNotice(e: Expectation, type: 0x45 | 0x4e, buf: Buffer, start: number, end: number): Buffer {
-    const notice = readNoticeFields(buf, start, end);
-    const masked = notice.fields.map(([code, value]) => [code, code === 'M' || code === 'D' || code === 'H' || code === 'W' ? this.maskText(e, value) : value] as const);
-    return writeNoticeFrame(type, { fields: masked });
-  }
-
-  private maskText(e: Expectation, text: string): string {
-    try {
-      return e.admission?.maskText(text) ?? text;
-    } catch {
-      return '[withheld: masking failed]';
-    }
-  }
-
-  /** The withheld result's end: the client sees the masking error in its place. */
-  private finishWithMaskFailure(e: Expectation): Buffer {
-    const failure = e.maskFailure!;
-    e.error = { code: failure.code, message: failure.message };
-    e.maskFailure = null;
-    if (e.kind === Kind.Execute) {
-      this.complete(e);
-      this.shift();
-    }
-    return writer.errorResponse(errorFields(failure)).flush();
-  }
-
-  private commandComplete(e: Expectation | undefined, buf: Buffer, start: number, end: number): Buffer | undefined {
-    if (e === undefined || (e.kind !== Kind.Execute && e.kind !== Kind.Query)) return undefined;
-    const tag = readCommandTag(buf, start, end);
-    e.command = tag;
-    e.rows += tagRowCount(tag);
-    if (e.maskFailure) return this.finishWithMaskFailure(e);
-    if (e.kind === Kind.Execute) {
-      this.complete(e);
-      this.shift();
-    }
-    return undefined;
-  }
-
-  private errorResponse(e: Expectation | undefined, buf: Buffer, start: number, end: number): Buffer | undefined {
-    if (e === undefined) return undefined;
-    if (e.refusal !== null) {
-      const shown = writer.errorResponse(errorFields(e.refusal)).flush();
-      if (e.kind === Kind.RefusedExecute) {
-        this.shift();
-        this.skipToSync();
+      case BackendCode.RowDescription: {
+        const head = tracker.rowDescription(() => readRowDescription(buf, start, end));
+        return head === undefined ? undefined : describeResult(head, buf, start, end);
       }
-      return shown;
-    }
-    const notice = readNoticeFields(buf, start, end);
-    const message = noticeField(notice, 'M') ?? '';
-    e.error = { code: noticeField(notice, 'C') ?? 'XX000', message: e.masked ? this.maskText(e, message) : message };
-    const replacement = e.masked ? this.maskNotice(e, 0x45, buf, start, end) : undefined;
-    switch (e.kind) {
-      case Kind.Query:
-      case Kind.Sync:
-      case Kind.RefusedQuery:
-        // ReadyForQuery follows and ends these
-        return replacement;
+      case BackendCode.CommandComplete:
+        if (e === undefined || (e.kind !== Kind.Execute && e.kind !== Kind.Query)) return undefined;
+        e.command = readCommandTag(buf, start, end);
+        e.rows += tagRowCount(e.command);
+        return this.resultEnd(e);
+      case BackendCode.EmptyQueryResponse:
+      case BackendCode.PortalSuspended:
+        if (e?.kind !== Kind.Execute) return undefined;
+        e.rows = e.rowsSeen;
+        return this.resultEnd(e);
+      case BackendCode.ErrorResponse:
+        return e === undefined ? undefined : this.errorResponse(e, buf, start, end);
+      case BackendCode.NoticeResponse:
+        return e?.masked ? maskNotice(e, BackendCode.NoticeResponse, buf, start, end) : undefined;
+      case BackendCode.CopyOutResponse:
+        return e === undefined ? undefined : withholdCopyOut(e);
+      case BackendCode.ParameterStatus:
+        return this.parameterStatus(buf, start, end);
+      case BackendCode.ReadyForQuery:
+        tracker.readyForQuery();
+        return undefined;
       default:
-        this.settle(e, 'failed');
-        this.shift();
-        this.skipToSync();
-        return replacement;
+        return undefined;
     }
   }
 
-  /**
-   * After an extended-protocol error the upstream ignores everything up to Sync: so do the
-   * expectations. At ReadyForQuery, only extended messages sent after that error are still waiting.
-   */
-  private skipToSync(atReady = false): void {
-    for (let e = this.front(); e !== undefined && !ends(e.kind, atReady); e = this.front()) {
-      this.settle(e, 'skipped');
-      this.shift();
+  /** A result's end: a withheld result ends with its masking error instead. */
+  private resultEnd(e: Expectation): Buffer | undefined {
+    const replacement = e.maskFailure ? maskFailureFrame(e) : undefined;
+    this.tracker.resultEnd(e);
+    return replacement;
+  }
+
+  private errorResponse(e: Expectation, buf: Buffer, start: number, end: number): Buffer | undefined {
+    let shown: Buffer | undefined;
+    if (e.refusal !== null) {
+      shown = refusalFrame(e);
+    } else {
+      const notice = readNoticeFields(buf, start, end);
+      const message = noticeField(notice, 'M') ?? '';
+      e.error = { code: noticeField(notice, 'C') ?? 'XX000', message: e.masked ? maskText(e, message) : message };
+      if (e.masked) shown = maskNotice(e, BackendCode.ErrorResponse, buf, start, end);
     }
-  }
-
-  private settle(e: Expectation, outcome: 'failed' | 'skipped'): void {
-    if (e.statementDef) this.statements.settle(e.statementDef, outcome);
-    if (e.portalDef) this.portals.settle(e.portalDef, outcome);
-    if (outcome === 'skipped' && e.done) e.error = { code: 'skipped', message: 'not run: an earlier message in the same batch failed' };
-    this.complete(e);
-  }
-
-  private readyForQuery(): void {
-    this.skipToSync(true);
-    const e = this.front();
-    if (e === undefined) return;
-    this.complete(e);
-    this.shift();
-    // nothing is pipelined behind this answer: portals outside a transaction block are gone
-    if (this.front() === undefined) this.portals.clear();
+    this.tracker.error(e);
+    return shown;
   }
 
   private parameterStatus(buf: Buffer, start: number, end: number): undefined {
@@ -668,20 +419,6 @@ export class ProxySession implements FrameHandler {
       setImmediate(() => this.fatal(new ProtocolError(`client_encoding ${value} is not supported through the gateway; only UTF8`)));
     }
     return undefined;
-  }
-
-  /** Records the interaction once the answer in hand has been written (hashing and storing are not the client's wait). */
-  private complete(e: Expectation): void {
-    if (e.done !== null) this.finished.push(e);
-  }
-
-  private record(e: Expectation): void {
-    const done = e.done;
-    if (done === null) return;
-    e.done = null;
-    e.admission = null;
-    const body = JSON.stringify({ command: e.command, rows: e.rows || e.rowsSeen, ...(e.error ? { error: e.error } : {}) });
-    done({ responseStatus: null, responseBody: body, bytesOut: e.bytesOut, upstreamError: e.error });
   }
 
   private readonly logFailure = (err: unknown): void => {
@@ -711,17 +448,9 @@ export class ProxySession implements FrameHandler {
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    for (const e of this.finished) this.record(e);
-    this.finished.length = 0;
-    for (let e = this.front(); e !== undefined; e = this.front()) {
-      // The database already answered with an error (its ReadyForQuery had not arrived): that outcome is known.
-      if (e.error) this.record(e);
-      const done = e.done;
-      e.done = null;
-      e.admission = null;
-      done?.({ responseStatus: null, responseBody: null, bytesOut: e.bytesOut, interrupted: true });
-      this.shift();
-    }
+    this.reportFinished();
+    // The database may already have answered with an error (its ReadyForQuery had not arrived): that outcome is known.
+    for (const e of this.tracker.drain()) e.report(true);
     if (this.upstream.writable) this.upstream.end(terminateMessage());
     this.upstream.destroySoon();
     this.client.end();
@@ -734,10 +463,6 @@ export class ProxySession implements FrameHandler {
 /** Never called: the draft of a statement that cannot run throws before anything is admitted. */
 function unreachable(): never {
   throw new Error('a refused statement was admitted');
-}
-
-function ends(kind: Kind, atReady: boolean): boolean {
-  return kind === Kind.Sync || (atReady && (kind === Kind.Query || kind === Kind.RefusedQuery));
 }
 
 /** One syscall for a batch: corked writes go out as one writev. */
