@@ -40,10 +40,12 @@ export type ForbiddenCode = Extract<ErrorCode, `forbidden_${string}`>;
 export type UpstreamCode = Extract<ErrorCode, `upstream_${string}`>;
 
 /**
- * What an interaction records as its error code: a code a client was sent, or one of the two
- * outcomes no client hears about because nobody is left to answer (docs/errors.md, "Recorded only").
+ * What an interaction records as its error code: a code a client was sent, or an outcome no client
+ * hears about (docs/errors.md, "Recorded only"): nobody is left to answer, or, for `skipped`, the
+ * protocol sends nothing for a statement the database passed over after an earlier one in its batch
+ * failed. The target's own code (a SQLSTATE) is recorded apart, as the interaction's upstreamCode.
  */
-export const RECORDED_ONLY_CODES = ['client_aborted', 'interrupted'] as const;
+export const RECORDED_ONLY_CODES = ['client_aborted', 'interrupted', 'skipped'] as const;
 export type RecordedErrorCode = ErrorCode | (typeof RECORDED_ONLY_CODES)[number];
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -46,7 +46,11 @@ const interactionView = z
     requestBody: z.string().nullable().describe('As recorded: masked under the masking profile that applied'),
     responseStatus: z.number().int().nullable(),
     responseBody: z.string().nullable().describe('As recorded: masked under the masking profile that applied'),
-    errorCode: z.string().nullable(),
+    errorCode: z
+      .string()
+      .nullable()
+      .describe("The gateway's own code (docs/errors.md) when it refused or failed the request; rows recorded before upstreamCode existed may hold the target's code here"),
+    upstreamCode: z.string().nullable().describe("The target's own error code as the client received it, e.g. a PostgreSQL SQLSTATE"),
     bytesIn: z.number().int(),
     bytesOut: z.number().int(),
     startedAt: epochMs,

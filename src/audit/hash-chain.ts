@@ -1,13 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { InteractionRow } from '../store/types.ts';
 
-/** The fields a recorded interaction is sealed over, in a fixed order. */
+/**
+ * The fields a recorded interaction is sealed over, in a fixed order. Fields added after chains
+ * were first recorded go, by name and only when set, into one object appended at the end: a row
+ * without them hashes exactly as it did when it was sealed, so old chains still verify, while a set
+ * one changes the hash. Named rather than positional, so a later field cannot be mistaken for one
+ * that is absent. Add new fields to `later` the same way; never move one into the array.
+ */
 function sealedFields(row: InteractionRow): unknown[] {
-  return [
+  const fields: unknown[] = [
     row.id, row.sessionId, row.seq, row.kind, row.status, row.decision, row.rule, row.reason,
     row.method, row.target, row.model, row.summary, row.requestBody, row.responseStatus, row.responseBody,
     row.errorCode, row.bytesIn, row.bytesOut, row.startedAt, row.completedAt, row.latencyMs,
   ];
+  const later: Record<string, unknown> = {};
+  // typeof, not `!== null`: a row built by code that predates the field has it undefined, which seals as absent too.
+  if (typeof row.upstreamCode === 'string') later.upstreamCode = row.upstreamCode;
+  if (Object.keys(later).length > 0) fields.push(later);
+  return fields;
 }
 
 /** Each completed interaction seals its content and its predecessor's hash, so an edit or a deletion breaks the chain. */

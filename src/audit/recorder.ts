@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RecordedErrorCode } from '../errors.ts';
 import type { InteractionRow, SessionRow, Store } from '../store/types.ts';
 import { newId } from '../identity/token-format.ts';
 import { sealInteraction } from './hash-chain.ts';
@@ -29,7 +30,14 @@ export interface InteractionOutcome {
   readonly reason?: string | null;
   readonly responseStatus: number | null;
   readonly responseBody: string | null;
-  readonly errorCode: string | null;
+  /** The gateway's own code, when it refused or failed the request (or the client left, …). */
+  readonly errorCode: RecordedErrorCode | null;
+  /**
+   * The target's own error code, which the client already received as the target sent it (a
+   * database's SQLSTATE). Recorded apart from errorCode: the gateway refused nothing. Clipped to
+   * UPSTREAM_CODE_MAX_CHARS.
+   */
+  readonly upstreamCode?: string | null;
   readonly bytesOut: number;
   /** Replaces the write-ahead request body (e.g. once a streamed body has been read). */
   readonly requestBody?: string | null;
@@ -52,6 +60,20 @@ export interface OpenOptions {
    * again would find nothing.
    */
   readonly secretsMasked?: boolean;
+}
+
+/**
+ * Real codes are short (a SQLSTATE is 5 characters); the bound keeps a target that sends prose as
+ * its code from filling the column. Not run through the secrets redactor: a code names a kind of
+ * failure and is not where request or response content travels.
+ */
+export const UPSTREAM_CODE_MAX_CHARS = 64;
+
+export function clipUpstreamCode(code: string | null | undefined): string | null {
+  if (code === null || code === undefined) return null;
+  if (code.length <= UPSTREAM_CODE_MAX_CHARS) return code;
+  // Never keep half of a surrogate pair: a lone surrogate is not valid text for either engine's JSON.
+  return code.slice(0, UPSTREAM_CODE_MAX_CHARS).replace(/[\uD800-\uDBFF]$/, '');
 }
 
 /** Cuts a recorded body to the configured size, saying how much was left out. */
@@ -121,6 +143,7 @@ export class Recorder {
       responseStatus: null,
       responseBody: null,
       errorCode: null,
+      upstreamCode: null,
       bytesOut: 0,
       startedAt: this.now(),
       completedAt: null,
@@ -153,6 +176,7 @@ export class Recorder {
       responseStatus: outcome.responseStatus,
       responseBody: this.body(outcome.responseBody, options),
       errorCode: outcome.errorCode,
+      upstreamCode: clipUpstreamCode(outcome.upstreamCode),
       bytesOut: outcome.bytesOut,
       completedAt,
       latencyMs: completedAt - row.startedAt,
@@ -172,6 +196,7 @@ export class Recorder {
         responseStatus: final.responseStatus,
         responseBody: final.responseBody,
         errorCode: final.errorCode,
+        upstreamCode: final.upstreamCode,
         bytesIn: final.bytesIn,
         bytesOut: final.bytesOut,
         completedAt,

@@ -140,6 +140,13 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX limit_leases_by_holder ON limit_leases (holder_id)',
     ],
   },
+  {
+    version: 3,
+    name: "interactions record the upstream's own error code apart from the gateway's",
+    // Nullable and without a default, so both engines add it without rewriting the table, and rows
+    // recorded before it read back null: their hash seals no upstream code (audit/hash-chain.ts).
+    statements: ['ALTER TABLE interactions ADD COLUMN upstream_code TEXT'],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -30,8 +30,9 @@ export type SqlType = 'TEXT' | 'INTEGER' | 'BIGINT' | 'DOUBLE PRECISION';
 export const INTERACTION_TYPES = {
   id: 'TEXT', session_id: 'TEXT', seq: 'INTEGER', kind: 'TEXT', status: 'TEXT', decision: 'TEXT', rule: 'TEXT',
   reason: 'TEXT', method: 'TEXT', target: 'TEXT', model: 'TEXT', summary_json: 'TEXT', request_body: 'TEXT',
-  response_status: 'INTEGER', response_body: 'TEXT', error_code: 'TEXT', bytes_in: 'BIGINT', bytes_out: 'BIGINT',
-  started_at: 'BIGINT', completed_at: 'BIGINT', latency_ms: 'DOUBLE PRECISION', prev_hash: 'TEXT', hash: 'TEXT',
+  response_status: 'INTEGER', response_body: 'TEXT', error_code: 'TEXT', upstream_code: 'TEXT', bytes_in: 'BIGINT',
+  bytes_out: 'BIGINT', started_at: 'BIGINT', completed_at: 'BIGINT', latency_ms: 'DOUBLE PRECISION', prev_hash: 'TEXT',
+  hash: 'TEXT',
 } as const satisfies Record<string, SqlType>;
 export const INTERACTION_COLUMNS = Object.keys(INTERACTION_TYPES).join(', ');
 
@@ -139,8 +140,8 @@ export function toSession(r: DbRecord): SessionRow {
 export function interactionParams(r: InteractionRow): SqlValue[] {
   return [
     r.id, r.sessionId, r.seq, r.kind, r.status, r.decision, r.rule, r.reason, r.method, r.target, r.model,
-    json(r.summary), r.requestBody, r.responseStatus, r.responseBody, r.errorCode, r.bytesIn, r.bytesOut,
-    r.startedAt, r.completedAt, r.latencyMs, r.prevHash, r.hash,
+    json(r.summary), r.requestBody, r.responseStatus, r.responseBody, r.errorCode, r.upstreamCode, r.bytesIn,
+    r.bytesOut, r.startedAt, r.completedAt, r.latencyMs, r.prevHash, r.hash,
   ];
 }
 
@@ -162,6 +163,7 @@ export function toInteraction(r: DbRecord): InteractionRow {
     responseStatus: nullable(r.response_status),
     responseBody: nullable(r.response_body),
     errorCode: nullable(r.error_code),
+    upstreamCode: nullable(r.upstream_code),
     bytesIn: r.bytes_in as number,
     bytesOut: r.bytes_out as number,
     startedAt: r.started_at as number,

@@ -125,8 +125,8 @@ const REVOKE_PRINCIPAL_TREES = revokeTreeSql('principal_id = ?');
 /** Every proxied request makes these two writes: the write-ahead insert and the completion. */
 const INSERT_INTERACTION = groupedInsert('interactions', INTERACTION_TYPES);
 const COMPLETE_INTERACTION = groupedUpdate('interactions', INTERACTION_TYPES, [
-  'status', 'decision', 'rule', 'reason', 'response_status', 'response_body', 'error_code', 'bytes_in', 'bytes_out',
-  'completed_at', 'latency_ms', 'prev_hash', 'hash', 'request_body',
+  'status', 'decision', 'rule', 'reason', 'response_status', 'response_body', 'error_code', 'upstream_code', 'bytes_in',
+  'bytes_out', 'completed_at', 'latency_ms', 'prev_hash', 'hash', 'request_body',
 ], 'id');
 
 const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
@@ -309,8 +309,8 @@ export class SqlStore implements Store {
 
   async completeInteraction(id: string, f: InteractionCompletion): Promise<void> {
     const changed = await this.runGrouped(COMPLETE_INTERACTION, [
-      f.status, f.decision, f.rule, f.reason, f.responseStatus, f.responseBody, f.errorCode, f.bytesIn, f.bytesOut,
-      f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, id,
+      f.status, f.decision, f.rule, f.reason, f.responseStatus, f.responseBody, f.errorCode, f.upstreamCode, f.bytesIn,
+      f.bytesOut, f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, id,
     ]);
     expectRow(changed, 'interaction', id);
   }

@@ -83,7 +83,14 @@ export interface InteractionRow {
   requestBody: string | null;
   responseStatus: number | null;
   responseBody: string | null;
+  /**
+   * The gateway's own code (a RecordedErrorCode from errors.ts) when it refused or failed the
+   * request. A string here, not that type: rows recorded before upstreamCode existed may hold a
+   * database's SQLSTATE or 'skipped', and they are read back as they were sealed.
+   */
   errorCode: string | null;
+  /** The target's own error code as it reported it (a SQLSTATE such as '42P01'); null when it reported none. */
+  upstreamCode: string | null;
   bytesIn: number;
   bytesOut: number;
   startedAt: number;
@@ -102,6 +109,7 @@ export type InteractionCompletion = Pick<
   | 'responseStatus'
   | 'responseBody'
   | 'errorCode'
+  | 'upstreamCode'
   | 'bytesIn'
   | 'bytesOut'
   | 'completedAt'

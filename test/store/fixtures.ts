@@ -1,11 +1,14 @@
 /** Engines to run the shared store behaviours against, and row factories with unique ids. */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
+import { numberPlaceholders } from '../../src/store/placeholders.ts';
+import type { SqlValue } from '../../src/store/rows.ts';
 import type {
   ConnectionRow,
   InteractionCompletion,
@@ -23,6 +26,11 @@ export interface EngineHarness {
   open(): Promise<Store>;
   /** Reads the database behind the store's back. */
   query(sql: string): Promise<Record<string, unknown>[]>;
+  /**
+   * Writes the database behind the store's back, `?` placeholders: e.g. to build it as an older
+   * release left it, before any store has opened it.
+   */
+  exec(sql: string, params?: readonly SqlValue[]): Promise<void>;
   stopDatabase(): Promise<void>;
   /** The database password, where there is one. */
   secret: string | null;
@@ -42,6 +50,15 @@ export const ENGINES: Record<'sqlite' | 'postgres', () => Promise<EngineHarness>
           db.close();
         }
       },
+      async exec(sql, params = []) {
+        mkdirSync(path.dirname(sqlitePath), { recursive: true });
+        const db = new Database(sqlitePath);
+        try {
+          db.prepare(sql).run(...params);
+        } finally {
+          db.close();
+        }
+      },
       stopDatabase: () => rm(dir, { recursive: true, force: true }),
       secret: null,
     };
@@ -55,6 +72,15 @@ export const ENGINES: Record<'sqlite' | 'postgres', () => Promise<EngineHarness>
         await client.connect();
         try {
           return (await client.query(sql)).rows;
+        } finally {
+          await client.end();
+        }
+      },
+      async exec(sql, params = []) {
+        const client = new pg.Client({ connectionString: server.url });
+        await client.connect();
+        try {
+          await client.query(numberPlaceholders(sql), [...params]);
         } finally {
           await client.end();
         }
@@ -105,7 +131,7 @@ export function interaction(sessionId: string, seq: number, over: Partial<Intera
     id: id('i'), sessionId, seq, kind: 'sql.query', status: 'open', decision: 'allow', rule: 'read-only',
     reason: null, method: null, target: 'SELECT * FROM users', model: null,
     summary: { sql: { kinds: ['select'], tables: ['users'] }, entities: [] }, requestBody: null,
-    responseStatus: null, responseBody: null, errorCode: null, bytesIn: 0, bytesOut: 0,
+    responseStatus: null, responseBody: null, errorCode: null, upstreamCode: null, bytesIn: 0, bytesOut: 0,
     startedAt: 1_700_000_000_000 + seq, completedAt: null, latencyMs: null, prevHash: null, hash: null, ...over,
   };
 }
@@ -113,7 +139,7 @@ export function interaction(sessionId: string, seq: number, over: Partial<Intera
 export function completion(over: Partial<InteractionCompletion> = {}): InteractionCompletion {
   return {
     status: 'complete', decision: 'allow', rule: 'read-only', reason: null, responseStatus: 200, responseBody: '{"ok":true}',
-    errorCode: null, bytesIn: 10, bytesOut: 20, completedAt: 1_700_000_000_900, latencyMs: 0.5, prevHash: null,
+    errorCode: null, upstreamCode: null, bytesIn: 10, bytesOut: 20, completedAt: 1_700_000_000_900, latencyMs: 0.5, prevHash: null,
     hash: 'c'.repeat(64), requestBody: null, ...over,
   };
 }

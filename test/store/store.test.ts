@@ -246,7 +246,7 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       assert.deepEqual(await store.getInteraction(open.id), open);
       const done = {
         status: 'complete', decision: 'allow', rule: 'llm-default', reason: null, responseStatus: 200,
-        responseBody: '{"ok":true}', errorCode: null, bytesIn: 1_234, bytesOut: 5_000_000_000,
+        responseBody: '{"ok":true}', errorCode: null, upstreamCode: null, bytesIn: 1_234, bytesOut: 5_000_000_000,
         completedAt: 1_700_000_000_900, latencyMs: 12.5, prevHash: 'a'.repeat(64), hash: 'b'.repeat(64),
         requestBody: '{"messages":[]}',
       } as const;
@@ -257,6 +257,47 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       await rejectsWithCode(store.insertInteraction(interaction(id('s'), 1)), 'invalid_argument');
       await rejectsWithCode(store.insertInteraction(interaction(s.id, 1)), 'conflict');
       assert.deepEqual(await store.getSession(s.id), s);
+    },
+  },
+  {
+    name: "upstreamCode round-trips apart from errorCode: write-ahead insert, completion, and batched writes",
+    async run({ store, harness }) {
+      const s = session();
+      await store.insertSession(s);
+      const plain = interaction(s.id, 1);
+      const carried = interaction(s.id, 2, { upstreamCode: 'XX000' });
+      await store.insertInteraction(plain);
+      await store.insertInteraction(carried);
+      assert.equal((await store.getInteraction(plain.id))?.upstreamCode, null);
+      assert.deepEqual(await store.getInteraction(carried.id), carried);
+
+      const failed = completion({ errorCode: null, upstreamCode: '42P01' });
+      await store.completeInteraction(plain.id, failed);
+      assert.deepEqual(await store.getInteraction(plain.id), { ...plain, ...failed });
+      // The column is the database's own, named as the migration named it.
+      const raw = await harness.query(`SELECT error_code, upstream_code FROM interactions WHERE id = '${plain.id}'`);
+      assert.deepEqual(raw.map((r) => [r.error_code, r.upstream_code]), [[null, '42P01']]);
+      // A completion sets the field whatever it held: null clears it.
+      await store.completeInteraction(carried.id, completion({ errorCode: 'skipped' }));
+      assert.deepEqual(
+        [(await store.getInteraction(carried.id))?.errorCode, (await store.getInteraction(carried.id))?.upstreamCode],
+        ['skipped', null],
+      );
+
+      // Issued together, so the PostgreSQL engine sends them as one statement; the duplicate
+      // insert makes it fall back to one write at a time, which must carry the field as well.
+      const rows = Array.from({ length: 12 }, (_, i) => interaction(s.id, i + 3));
+      await Promise.all(rows.map((row) => store.insertInteraction(row)));
+      const codeOf = (i: number) => (i % 3 === 0 ? null : `${40_000 + i}`);
+      const fallback = rows.slice(6);
+      const outcomes = await Promise.allSettled([
+        ...rows.slice(0, 6).map((row, i) => store.completeInteraction(row.id, completion({ upstreamCode: codeOf(i) }))),
+        store.insertInteraction({ ...plain, id: id('i') }),
+        ...fallback.map((row, i) => store.completeInteraction(row.id, completion({ upstreamCode: codeOf(i + 6) }))),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), [...Array(6).fill('fulfilled'), 'rejected', ...Array(6).fill('fulfilled')]);
+      const stored = new Map((await store.listInteractions(s.id)).map((r) => [r.id, r.upstreamCode]));
+      assert.deepEqual(rows.map((row) => stored.get(row.id)), rows.map((_, i) => codeOf(i)));
     },
   },
   {
@@ -309,7 +350,7 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       const s = session();
       await store.insertSession(s);
       const row = interaction(s.id, 1);
-      const later = completion({ responseStatus: 502, errorCode: 'upstream_failed', completedAt: 1_700_000_000_901 });
+      const later = completion({ responseStatus: 502, errorCode: 'upstream_unreachable', completedAt: 1_700_000_000_901 });
       await Promise.all([
         store.insertInteraction(row),
         store.completeInteraction(row.id, completion()),
@@ -390,7 +431,7 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       for (const i of [a, b, finished]) await store.insertInteraction(i);
       await store.completeInteraction(finished.id, {
         status: 'complete', decision: 'allow', rule: null, reason: null, responseStatus: null, responseBody: null,
-        errorCode: null, bytesIn: 1, bytesOut: 2, completedAt: 3, latencyMs: 2, prevHash: null, hash: null, requestBody: null,
+        errorCode: null, upstreamCode: null, bytesIn: 1, bytesOut: 2, completedAt: 3, latencyMs: 2, prevHash: null, hash: null, requestBody: null,
       });
       assert.equal(await store.markOpenInteractionsInterrupted(777), 2);
       const rows = await store.listInteractions(s.id);
