@@ -356,11 +356,26 @@ describe('demo model', () => {
   });
 
   describe('test controls', () => {
-    it('demo-slow answers only after slowMs', async () => {
-      const started = performance.now();
+    it('demo-slow answers after its pause, and not before a prompt reply sent after it', async () => {
+      // A model whose pause outlasts the test: the prompt request sent later must come back first.
+      const slow = await startDemoModel({ slowMs: 600_000 });
+      try {
+        const controller = new AbortController();
+        let answered = false;
+        const pending = client(slow, 'any')
+          .chat.completions.create({ model: 'demo-slow', messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal })
+          .then(() => (answered = true), () => undefined);
+        await until(() => slow.requests.length === 1, 'the slow request to arrive');
+        await client(slow, 'any').chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'y' }] });
+        assert.equal(answered, false, 'demo-slow answered before a later prompt request');
+        controller.abort();
+        await pending;
+        await until(() => slow.aborted === 1, 'the abort to reach the model');
+      } finally {
+        await slow.close();
+      }
+      // And it does answer once the pause is over (300 ms for this suite's model).
       const completion = await openai.chat.completions.create({ model: 'demo-slow', messages: [{ role: 'user', content: 'x' }] });
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 280, `answered after ${elapsed} ms`);
       assert.equal(completion.choices[0]?.message.content, 'Echo: x');
     });
 
@@ -376,9 +391,11 @@ describe('demo model', () => {
       assert.equal((await chunks.next()).value?.choices[0]?.delta.role, 'assistant');
       assert.equal((await chunks.next()).value?.choices[0]?.delta.content, 'Echo');
 
-      const pending = chunks.next();
-      const first = await Promise.race([pending.then(() => 'chunk'), sleep(150).then(() => 'still held')]);
-      assert.equal(first, 'still held');
+      let delivered = false;
+      const pending = chunks.next().then((chunk) => ((delivered = true), chunk));
+      // A prompt request sent later comes back while the held one still waits.
+      await openai.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'meanwhile' }] });
+      assert.equal(delivered, false, 'the held chunk came without releaseHeld()');
 
       model.releaseHeld();
       let text = 'Echo' + ((await pending).value?.choices[0]?.delta.content ?? '');
@@ -420,19 +437,39 @@ describe('demo model aborts and options', () => {
     }
   });
 
-  it('waits chunkDelayMs between chunks, accepts any key without apiKey, and can skip recording', async () => {
-    const model = await startDemoModel({ chunkDelayMs: 25, recordRequests: false });
+  it('pauses chunkDelayMs between chunks, accepts any key without apiKey, and can skip recording', async () => {
+    // A pause longer than the test: after the first chunk, the next must not come before a prompt
+    // reply sent later; then the stream is abandoned.
+    const paused = await startDemoModel({ chunkDelayMs: 600_000, recordRequests: false });
     try {
-      const started = performance.now();
-      const stream = await client(model, 'whatever').chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hi' }], stream: true });
-      const { text } = await streamedText(stream);
-      assert.equal(text, 'Echo: hi');
-      // role, 2 content chunks, finish and [DONE]: four pauses.
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 90, `streamed in ${elapsed} ms`);
-      assert.equal(model.requests.length, 0);
+      const controller = new AbortController();
+      const stream = await client(paused, 'whatever').chat.completions.create(
+        { model: 'demo', messages: [{ role: 'user', content: 'hi' }], stream: true },
+        { signal: controller.signal },
+      );
+      const chunks = stream[Symbol.asyncIterator]();
+      assert.equal((await chunks.next()).value?.choices[0]?.delta.role, 'assistant');
+      let second = false;
+      const next = chunks.next().then(() => (second = true), () => undefined);
+      const quick = await startDemoModel();
+      try {
+        await client(quick, 'any').chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'y' }] });
+      } finally {
+        await quick.close();
+      }
+      assert.equal(second, false, 'the second chunk came without the pause');
+      controller.abort();
+      await next;
+      assert.equal(paused.requests.length, 0, 'recordRequests: false keeps nothing');
     } finally {
-      await model.close();
+      await paused.close();
+    }
+    const small = await startDemoModel({ chunkDelayMs: 5 });
+    try {
+      const stream = await client(small, 'whatever').chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hi' }], stream: true });
+      assert.equal((await streamedText(stream)).text, 'Echo: hi');
+    } finally {
+      await small.close();
     }
   });
 
