@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../support/poll.ts';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { GatewayError, LimitExceeded } from '../../src/errors.ts';
@@ -79,12 +80,9 @@ async function settle<T>(work: Promise<T>): Promise<T | GatewayError> {
   }
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail('condition not met in time');
-    await sleep(25);
-  }
+/** State another replica settles by its own flush or release: asked again a bounded number of times. */
+function eventually(check: () => Promise<boolean>): Promise<void> {
+  return pollUntil(check, 'replica state');
 }
 
 async function closedPort(): Promise<number> {
