@@ -59,15 +59,15 @@ export interface GatewayErrorOptions {
 }
 
 /**
- * The base every adapter renders. Throw a subclass: the public constructor stays only so code that
- * predates the subclasses keeps compiling, and for codes read back off the wire (the CLI).
+ * The base every adapter renders. Its constructor is protected: throw the subclass that owns the
+ * code, so a class can never be paired with another family's code.
  */
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   /** Extra facts safe to show the caller (never secrets). */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+  protected constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -171,7 +171,7 @@ export function wrongPairingsDoNotCompile(): void {
   void new ForbiddenError('auth_invalid', 'm');
   // @ts-expect-error a class that owns one code takes no code at all
   void new ConfigError('config_invalid', 'm');
-  // @ts-expect-error codes are a closed list
+  // @ts-expect-error the base is not thrown directly: its subclasses own the codes
   void new GatewayError('no_such_code', 'm');
   const narrowed: 'auth_missing' | 'auth_invalid' | 'auth_expired' | 'auth_revoked' | 'auth_wrong_kind' = new AuthError('auth_missing', 'm').code;
   const recorded: RecordedErrorCode[] = ['client_aborted', 'interrupted', 'policy_denied', narrowed];

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { GatewayError, LimitExceeded, MaskingError, StoreError, UpstreamError } from '../src/errors.ts';
+import { BadRequest, GatewayError, LimitExceeded, MaskingError, StoreError, UpstreamError } from '../src/errors.ts';
 import type { Decision, Principal } from '../src/interaction.ts';
 import { Pipeline, type Forward, type RequestDraft, type Session } from '../src/pipeline.ts';
 import { Recorder } from '../src/audit/recorder.ts';
@@ -274,7 +274,7 @@ describe('Pipeline.run', () => {
     const { pipeline, session } = await harness(fakePolicy('allow', 'none'), new CountingLimits('none'));
     const before = (await store.listInteractions(session.id)).length;
     await assert.rejects(
-      pipeline.run(session, () => { throw new GatewayError('bad_request', 'request body is not valid JSON'); }, forwardFor('ok', { bodies: [] }, new AbortController()), {
+      pipeline.run(session, () => { throw new BadRequest('request body is not valid JSON'); }, forwardFor('ok', { bodies: [] }, new AbortController()), {
         line: { kind: 'llm.chat', method: 'POST', target: '/v1/chat/completions' },
       }),
       (err: GatewayError) => err.code === 'bad_request',

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
+import { NotFound } from '../errors.ts';
 import { CONNECTION_NAME, CONNECTION_TYPES, connectionBodySchema } from '../config/schema.ts';
 import { viewConnection, type Connection, type ConnectionView } from '../connections/registry.ts';
-import type { Api, ApiDeps } from './server.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { errorResponses } from './schemas.ts';
 
 const connectionView = z
@@ -53,7 +53,7 @@ export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): vo
     },
     handler: async (request) => {
       const connection = connections.get(request.params.name);
-      if (!connection) throw new GatewayError('not_found', `no connection "${request.params.name}"`);
+      if (!connection) throw new NotFound(`no connection "${request.params.name}"`);
       return view(connection);
     },
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Api, ApiDeps } from './server.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { errorResponses, principalView } from './schemas.ts';
 
 export function registerMetaRoutes(api: Api, _deps: ApiDeps): void {

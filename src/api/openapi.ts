@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Api } from './server.ts';
+import type { Api } from './types.ts';
 import { ADMIN_TOKEN, errorResponses, SERVICE_ACCOUNT_SECRET, TAGS } from './schemas.ts';
 
 const openApiDocument = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
-import type { Api, ApiDeps } from './server.ts';
+import { NotFound } from '../errors.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { errorResponses, revokedIds } from './schemas.ts';
 
 export function registerPrincipalRoutes(api: Api, { store, credentials, watch }: ApiDeps): void {
@@ -18,7 +18,7 @@ export function registerPrincipalRoutes(api: Api, { store, credentials, watch }:
     handler: async (request) => {
       const { name } = request.params;
       const principal = (await store.findPrincipal('user', name)) ?? (await store.findPrincipal('service_account', name));
-      if (!principal) throw new GatewayError('not_found', `no user or service account named "${name}"`);
+      if (!principal) throw new NotFound(`no user or service account named "${name}"`);
       const revoked = await credentials.revokePrincipal(principal.id);
       watch.revoked(revoked);
       return { principal: principal.name, revoked };

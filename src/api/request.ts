@@ -1,6 +1,6 @@
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, InvalidArgument } from '../errors.ts';
 import { parseDuration } from '../policy/duration.ts';
 
 export function bearerOf(request: FastifyRequest): string | undefined {
@@ -16,7 +16,7 @@ function invalidArgument(error: z.ZodError, part: string): GatewayError {
   const fields = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key].join('.')) : [issue.path.join('.')];
   const message = issue.code === 'unrecognized_keys' ? (fields.length > 1 ? 'unknown fields' : 'unknown field') : issue.message;
   const field = fields[0] || null;
-  return new GatewayError('invalid_argument', `${fields.join(', ') || part}: ${message}`, { details: { field, in: part } });
+  return new InvalidArgument(`${fields.join(', ') || part}: ${message}`, { details: { field, in: part } });
 }
 
 /**

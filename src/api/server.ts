@@ -1,11 +1,8 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ForbiddenError, GatewayError, toGatewayError } from '../errors.ts';
-import type { AuthContext, Credentials } from '../identity/credentials.ts';
-import type { CredentialWatch } from '../identity/credential-watch.ts';
-import type { ServiceAccounts } from '../identity/service-accounts.ts';
-import type { ConnectionRegistry } from '../connections/registry.ts';
-import type { Store } from '../store/types.ts';
+import type { Api, ApiDeps } from './types.ts';
+import { BadRequest, BodyTooLarge, ForbiddenError, GatewayError, toGatewayError } from '../errors.ts';
+import type { AuthContext } from '../identity/credentials.ts';
 import { errorBody, errorHeaders } from '../adapters/http/render.ts';
 import { bearerOf, validatorCompiler } from './request.ts';
 import { ADMIN_TOKEN } from './schemas.ts';
@@ -17,16 +14,7 @@ import { registerServiceAccountRoutes } from './service-accounts.ts';
 import { registerPrincipalRoutes } from './principals.ts';
 import { registerSessionRoutes } from './sessions.ts';
 
-export interface ApiDeps {
-  readonly store: Store;
-  readonly credentials: Credentials;
-  readonly serviceAccounts: ServiceAccounts;
-  readonly watch: CredentialWatch;
-  readonly connections: ConnectionRegistry;
-}
-
-/** The API's Fastify scope: route schemas are zod, so handlers get typed params, query, body and replies. */
-export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+export type { Api, ApiDeps } from './types.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,7 +32,7 @@ function toApiError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   const status = (err as { statusCode?: number }).statusCode;
   // Fastify's own 4xx (malformed JSON, unsupported content type, body over the limit) keep their message.
-  if (status && status < 500) return new GatewayError(status === 413 ? 'body_too_large' : 'bad_request', (err as Error).message);
+  if (status && status < 500) return status === 413 ? new BodyTooLarge((err as Error).message) : new BadRequest((err as Error).message);
   return toGatewayError(err);
 }
 

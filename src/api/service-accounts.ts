@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
+import { InvalidArgument } from '../errors.ts';
 import type { ServiceAccountRow } from '../store/types.ts';
-import type { Api, ApiDeps } from './server.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { durationField } from './request.ts';
 import { epochMs, errorResponses, revokedIds } from './schemas.ts';
 
@@ -44,7 +44,7 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
     handler: async (request, reply) => {
       const body = request.body;
       const missing = body.connections.filter((name) => !connections.get(name));
-      if (missing.length > 0) throw new GatewayError('invalid_argument', `unknown connection(s): ${missing.join(', ')}`);
+      if (missing.length > 0) throw new InvalidArgument(`unknown connection(s): ${missing.join(', ')}`);
       const { account, secret } = await serviceAccounts.create({ ...body, expiresInMs: body.expires });
       return reply.code(201).send({ secret, ...account });
     },

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
+import { NotFound } from '../errors.ts';
 import { verifyChain, type ChainReport } from '../audit/hash-chain.ts';
 import type { InteractionRow, SessionRow, SessionSummary } from '../store/types.ts';
-import type { Api, ApiDeps } from './server.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
 
 // `satisfies` lists every column: a field the store adds fails to compile here rather than vanish from the API.
@@ -108,7 +108,7 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
     },
     handler: async (request) => {
       const session = await store.getSession(request.params.id);
-      if (!session) throw new GatewayError('not_found', `no session "${request.params.id}"`);
+      if (!session) throw new NotFound(`no session "${request.params.id}"`);
       const interactions = await store.listInteractions(session.id);
       const chain = verifyChain(interactions);
       return { session, interactions, chain: { ...chain, problems: [...chain.problems] } };

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { GatewayError } from '../errors.ts';
+import { InvalidArgument, NotFound } from '../errors.ts';
 import type { Principal } from '../interaction.ts';
 import type { PrincipalRow, TokenRow } from '../store/types.ts';
 import { toPrincipal } from '../identity/credentials.ts';
 import { newId } from '../identity/token-format.ts';
-import type { Api, ApiDeps } from './server.ts';
+import type { Api, ApiDeps } from './types.ts';
 import { bearerOf, durationField } from './request.ts';
 import { epochMs, errorResponses, revokedIds, SERVICE_ACCOUNT_SECRET } from './schemas.ts';
 
@@ -67,7 +67,7 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
 
   const requireConnections = (wanted: readonly string[]) => {
     const missing = wanted.filter((name) => !connections.get(name));
-    if (missing.length > 0) throw new GatewayError('invalid_argument', `unknown connection(s): ${missing.join(', ')}`);
+    if (missing.length > 0) throw new InvalidArgument(`unknown connection(s): ${missing.join(', ')}`);
   };
 
   const userPrincipal = async (name: string, groups: readonly string[]): Promise<Principal> => {
@@ -131,7 +131,7 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
     },
     handler: async (request) => {
       const token = await store.getToken(request.params.id);
-      if (!token) throw new GatewayError('not_found', `no token "${request.params.id}"`);
+      if (!token) throw new NotFound(`no token "${request.params.id}"`);
       const revoked = await credentials.revoke(token.id);
       watch.revoked(revoked);
       return { revoked };
