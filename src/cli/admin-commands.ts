@@ -176,12 +176,12 @@ export function adminCommands(print: Print): Command[] {
       );
       const s = result.session;
       const header = `session ${s.id}  ${s.principalName} → ${s.connection} (${s.protocol})  started ${time(s.startedAt)}  ended ${time(s.endedAt)}${s.endReason ? ` (${s.endReason})` : ''}`;
-      const rows = result.interactions.map((i) => ({ ...i, at: time(i.startedAt), status: i.responseStatus, ms: i.latencyMs, error: i.errorCode }));
+      const rows = result.interactions.map((i) => ({ ...i, at: time(i.startedAt), status: i.responseStatus, ms: i.latencyMs, error: i.errorCode, upstream: i.upstreamCode }));
       const chain = result.chain.ok ? 'hash chain: verified' : `hash chain: BROKEN\n  ${result.chain.problems.join('\n  ')}`;
       const bodies = result.interactions
         .map((i) => `#${i.seq} ${i.method ?? ''} ${i.target ?? ''}\n  request:  ${i.requestBody ?? '-'}\n  response: ${i.responseBody ?? '-'}`)
         .join('\n');
-      return { json: result, human: [header, table(rows, ['seq', 'at', 'kind', 'decision', 'rule', 'method', 'target', 'model', 'status', 'ms', 'error']), chain, '', bodies].join('\n') };
+      return { json: result, human: [header, table(rows, ['seq', 'at', 'kind', 'decision', 'rule', 'method', 'target', 'model', 'status', 'ms', 'error', 'upstream']), chain, '', bodies].join('\n') };
     }),
   );
 
