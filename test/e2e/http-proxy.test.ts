@@ -139,15 +139,37 @@ describe('HTTP proxy behaviour', () => {
     assert.equal(t.demo.aborted, abortedBefore + 1);
   });
 
-  test('garbage on the socket does not hurt the gateway', async () => {
-    await new Promise<void>((resolve) => {
-      const socket = connect(Number(new URL(t.url).port), '127.0.0.1', () => socket.end('\x00\x01GARBAGE / HTTP/9.9\r\n\r\n\xff\xfe'));
-      socket.on('close', () => resolve());
-      socket.on('error', () => resolve());
-      socket.resume();
+  test('malformed requests on the proxy path are refused by the gateway, reach no upstream, and the next request is served', async () => {
+    const token = await t.token();
+    const port = Number(new URL(t.url).port);
+    const marker = `malformed-${Math.random().toString(36).slice(2)}`;
+    const reachedUpstream = () => t.demo.requests.some((r) => r.body.includes(marker));
+    const chatHead = (path: string, length: number) =>
+      `POST ${path} HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\nconnection: close\r\n\r\n`;
+    const body = JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: marker }] });
+
+    // Bad percent-encoding in the connection name: our router decodes it, not Node's parser.
+    const badName = parseResponse(await rawExchange(port, chatHead('/proxy/open%E0%A4%A/v1/chat/completions', body.length) + body));
+    assert.ok(badName.status >= 400 && badName.status < 500, `bad percent-encoding answered ${badName.status}`);
+    assert.equal(typeof JSON.parse(badName.body).error.code, 'string', 'an OpenAI-shaped error with a gateway code');
+
+    // A body that is not JSON on a JSON endpoint: classified by us and refused before forwarding.
+    const notJson = `{"model":"demo","messages":[{"role":"user","content":"${marker}"`;
+    const invalid = parseResponse(await rawExchange(port, chatHead('/proxy/openai/v1/chat/completions', notJson.length) + notJson));
+    assert.ok(invalid.status >= 400 && invalid.status < 500, `invalid JSON answered ${invalid.status}`);
+    assert.equal(typeof JSON.parse(invalid.body).error.code, 'string');
+
+    // A body shorter than its content-length, then the client stops sending: nothing may be forwarded.
+    const truncated = await rawExchange(port, chatHead('/proxy/openai/v1/chat/completions', body.length + 1000) + body, true);
+    if (truncated !== '') assert.ok(parseResponse(truncated).status >= 400, 'a truncated body is not answered as a success');
+
+    assert.equal(reachedUpstream(), false, 'a malformed request reached the upstream');
+    const next = await fetch(`${t.url}/proxy/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'after the garbage' }] }),
     });
-    const health = await fetch(`${t.url}/healthz`);
-    assert.equal(health.status, 200);
+    assert.equal(next.status, 200);
   });
 
   test('health, readiness and Prometheus metrics', async () => {
@@ -184,3 +206,37 @@ describe('admin.listen: the admin plane on a listener of its own', () => {
     }
   });
 });
+
+/**
+ * Sends raw bytes and collects everything the gateway answers until it closes (the requests say
+ * `connection: close`). `endInput` half-closes after sending, so a short body meets end of input.
+ */
+function rawExchange(port: number, request: string, endInput = false): Promise<string> {
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = connect(port, '127.0.0.1', () => (endInput ? socket.end(request) : socket.write(request)));
+    socket.on('data', (d) => (received += d));
+    socket.on('close', () => resolve(received));
+    socket.on('error', () => undefined);
+  });
+}
+
+function parseResponse(raw: string): { status: number; body: string } {
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? NaN);
+  const at = raw.indexOf('\r\n\r\n');
+  const head = raw.slice(0, at);
+  let body = raw.slice(at + 4);
+  if (/transfer-encoding: chunked/i.test(head)) {
+    // Enough de-chunking for one small JSON body.
+    let out = '';
+    for (let pos = 0; pos < body.length; ) {
+      const eol = body.indexOf('\r\n', pos);
+      const size = parseInt(body.slice(pos, eol), 16);
+      if (!size) break;
+      out += body.slice(eol + 2, eol + 2 + size);
+      pos = eol + 2 + size + 2;
+    }
+    body = out;
+  }
+  return { status, body };
+}
