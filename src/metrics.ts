@@ -19,6 +19,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    unrecordedRefusals: new Counter({
+      name: 'gatehouse_refusals_unrecorded_total',
+      help: 'Refusals of callers without a valid credential beyond the per-minute recording budget: counted here, not stored',
+      labelNames: ['protocol'] as const,
+      registers: [registry],
+    }),
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total',
       help: 'Upstream failures (unreachable, timeout, aborted), by connection and error code',

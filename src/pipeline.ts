@@ -43,10 +43,14 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** Largest response body read whole to be masked (http.bodyLimit), and how much of one the recording keeps. */
   readonly responseLimits: { readonly maxBodyBytes: number; readonly transcriptBytes: number };
+  /** How many refusals of callers without a valid credential are stored per minute; the rest are only counted. */
+  readonly anonymousRecordsPerMinute?: number;
+  readonly now?: () => number;
 }
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
 const MAX_ANONYMOUS_SESSIONS = 1_000;
+const ANONYMOUS_RECORDS_PER_MINUTE = 600;
 /** Callers choose connection names: a metric label per made-up name would grow without bound. */
 const UNKNOWN_CONNECTION_LABEL = '<unknown>';
 
@@ -55,6 +59,8 @@ export class Pipeline {
   private readonly sharedSessions = new Map<string, Promise<Session>>();
   /** Slots held for a whole session (scope 'session'), released by Session.close. */
   private readonly sessionSlots = new WeakMap<Session, () => void>();
+  /** Anyone can send requests without a credential: what they cost the store is bounded per minute. */
+  private anonymousWindow = { minute: -1, recorded: 0 };
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -382,6 +388,11 @@ export class Pipeline {
   ): Promise<void> {
     // A made-up connection name is recorded, but all of them share one anonymous session.
     const sessionConnection = known ? connection : UNKNOWN_CONNECTION_LABEL;
+    this.count(sessionConnection, line.kind, 'deny', error.code);
+    if (who === undefined && !this.anonymousBudget()) {
+      this.deps.metrics.unrecordedRefusals.inc({ protocol });
+      return;
+    }
     try {
       const key = `${who?.credential.tokenId ?? 'anonymous'}\u0000${sessionConnection}\u0000${protocol}`;
       let sessionId = this.anonymousSessions.get(key);
@@ -419,7 +430,20 @@ export class Pipeline {
     } catch (err) {
       this.deps.logger.error({ err, connection: sessionConnection }, 'could not record a rejected request');
     }
-    this.count(sessionConnection, line.kind, 'deny', error.code);
+  }
+
+  /** Takes one of this minute's records for a refusal without a credential; false once they are spent. */
+  private anonymousBudget(): boolean {
+    const minute = Math.floor((this.deps.now ?? Date.now)() / 60_000);
+    const window = this.anonymousWindow;
+    if (window.minute !== minute) {
+      if (window.recorded > (this.deps.anonymousRecordsPerMinute ?? ANONYMOUS_RECORDS_PER_MINUTE)) {
+        this.deps.logger.warn({ minute: window.minute }, 'refusals without a credential exceeded the recording budget; the rest were counted in gatehouse_refusals_unrecorded_total');
+      }
+      this.anonymousWindow = { minute, recorded: 1 };
+      return true;
+    }
+    return ++window.recorded <= (this.deps.anonymousRecordsPerMinute ?? ANONYMOUS_RECORDS_PER_MINUTE);
   }
 
   private count(connection: string, kind: InteractionKind, decision: string, outcome: string): void {

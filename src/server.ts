@@ -24,7 +24,8 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { registerApi } from './api/server.ts';
-import { ConfigError, InvalidArgument } from './errors.ts';
+import { errorBody, errorHeaders } from './adapters/http/render.ts';
+import { ConfigError, InvalidArgument, toGatewayError } from './errors.ts';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -195,7 +196,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           return reply.code(503).send({ status: 'unavailable', store: store.engine });
         }
       });
-      app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+      // On a listener agents can reach, metrics (connection names, error rates) are for admins only;
+      // on a separate admin listener, which stays internal, a scraper needs no token.
+      const metricsNeedToken = config.admin.listen === undefined;
+      app.get('/metrics', async (request, reply) => {
+        if (metricsNeedToken) {
+          try {
+            await credentials.verify(/^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim(), 'admin');
+          } catch (err) {
+            const error = toGatewayError(err);
+            return reply.code(error.status).headers(errorHeaders(error)).send(errorBody(error));
+          }
+        }
+        return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      });
       await registerApi(app, { store, credentials, serviceAccounts, watch, connections });
       return app;
     };

@@ -149,7 +149,7 @@ describe('Pipeline.run', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function harness(policy: PolicyEngine, limits: LimitTracker) {
+  async function harness(policy: PolicyEngine, limits: LimitTracker, extra: { anonymousRecordsPerMinute?: number; now?: () => number } = {}) {
     const logger = pino({ level: 'silent' });
     const recorder = new Recorder(failing(store, flag), logger, 64 * 1024);
     const pipeline = new Pipeline({
@@ -162,6 +162,7 @@ describe('Pipeline.run', () => {
       metrics: createMetrics(),
       logger,
       responseLimits: { maxBodyBytes: 1 << 20, transcriptBytes: 1 << 16 },
+      ...extra,
     });
     const session: Session = await pipeline.sharedSession({
       secret: 'gth_x',
@@ -257,6 +258,24 @@ describe('Pipeline.run', () => {
     }
     const sessions = await store.listSessions({ connection: '<unknown>', limit: 10 } as never);
     assert.equal(sessions.length, 1, 'all made-up names share one session');
+  });
+
+  it('bounds what callers without a credential can make it store: a budget per minute, the rest counted', async () => {
+    let now = 5 * 60_000;
+    const { pipeline } = await harness(fakePolicy('allow', 'none'), new CountingLimits('none'), { anonymousRecordsPerMinute: 3, now: () => now });
+    const line = { kind: 'http.request' as const, method: 'GET', target: '/' };
+    const refuse = (name: string) =>
+      pipeline.sharedSession({ secret: undefined, connection: name, protocol: 'budget-test', clientAddr: null, line }).catch((err: GatewayError) => err.code);
+    const stored = async () => {
+      const sessions = await store.listSessions({ connection: '<unknown>', limit: 100 });
+      const rows = await Promise.all(sessions.map((s) => store.listInteractions(s.id)));
+      return rows.flat().filter((r) => (r.summary as { connection?: string }).connection?.startsWith('budget-')).length;
+    };
+    for (let i = 0; i < 5; i++) assert.equal(await refuse(`budget-${i}`), 'unknown_connection', 'every caller is still refused');
+    assert.equal(await stored(), 3);
+    now += 60_000;
+    await refuse('budget-next-minute');
+    assert.equal(await stored(), 4, 'a new minute, a new budget');
   });
 
   it('keeps serving after every fault: the next request goes through', async () => {
