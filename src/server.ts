@@ -54,6 +54,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The end reason of a session the gateway stopped without closing (a crash, a kill): its end time is the next start. */
+export const SESSION_LEFT_OPEN = 'left open: the gateway stopped before the session ended';
+
 /** Secrets never reach a log line: these paths are censored whatever a component logs. */
 const LOG_REDACT = [
   'req.headers.authorization',
@@ -125,8 +128,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = await openStore({ databaseUrl, sqlitePath: config.store.sqlitePath, logger });
   const closers: (() => Promise<unknown>)[] = [() => store.close()];
   try {
-    const interrupted = await store.markOpenInteractionsInterrupted(Date.now());
+    const stoppedAt = Date.now();
+    const interrupted = await store.markOpenInteractionsInterrupted(stoppedAt);
     if (interrupted > 0) logger.warn({ interrupted }, 'interactions left open by a previous run were marked interrupted');
+    const unclosed = await store.closeOpenSessions(stoppedAt, SESSION_LEFT_OPEN);
+    if (unclosed > 0) logger.warn({ sessions: unclosed }, 'sessions left open by a previous run were closed with a marker');
 
     const baseDir = options.configFile ? dirname(options.configFile) : process.cwd();
     const box = createSecretBox(masterKey);

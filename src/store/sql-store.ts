@@ -104,6 +104,7 @@ const SQL = {
   listInteractions: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE session_id = ? ORDER BY seq`,
   getInteraction: `SELECT ${INTERACTION_COLUMNS} FROM interactions WHERE id = ?`,
   interruptOpen: "UPDATE interactions SET status = 'interrupted', completed_at = ? WHERE status = 'open'",
+  closeOpenSessions: 'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL',
 } as const;
 
 /**
@@ -325,6 +326,10 @@ export class SqlStore implements Store {
 
   markOpenInteractionsInterrupted(at: number): Promise<number> {
     return this.db.run(SQL.interruptOpen, [at]);
+  }
+
+  closeOpenSessions(at: number, reason: string): Promise<number> {
+    return this.db.run(SQL.closeOpenSessions, [at, reason]);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

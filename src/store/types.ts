@@ -195,4 +195,6 @@ export interface Store {
   getInteraction(id: string): Promise<InteractionRow | null>;
   /** After a crash: every still-open interaction becomes 'interrupted'; returns how many. */
   markOpenInteractionsInterrupted(at: number): Promise<number>;
+  /** After a stop: every session still open is ended with this reason (a marker, not a real end); returns how many. */
+  closeOpenSessions(at: number, reason: string): Promise<number>;
 }

@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startTestGateway, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
+import { SESSION_LEFT_OPEN } from '../../src/server.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -135,6 +136,30 @@ describe('recording', () => {
       const shown = await Promise.all(sessions.map((s: any) => restarted.api('GET', `/sessions/${s.id}`)));
       const interrupted = shown.flatMap((s) => s.json.interactions).filter((i: any) => i.model === 'demo-hold' && i.status === 'interrupted');
       assert.equal(interrupted.length, 1, 'the forwarded request is on record as interrupted');
+      const killed = shown.find((s) => s.json.interactions.some((i: any) => i.model === 'demo-hold'))!.json.session;
+      assert.equal(killed.endReason, SESSION_LEFT_OPEN, 'the session the kill left open is closed with the marker');
+      assert.ok(killed.endedAt !== null);
+    } finally {
+      await restarted.gateway.close();
+    }
+  });
+
+  // The tail of a chain cannot be told from a shorter chain without an anchor outside the session:
+  // deleting a session's last records still verifies. The audit issue (#16: signed checkpoints,
+  // one chain per store) turns this green; until then it documents the gap.
+  test('deleting the last records of a session is detected', { todo: 'needs the audit chain redesign (issue #16)' }, async () => {
+    const restarted = await t.restart();
+    try {
+      const token = await restarted.token();
+      for (let i = 0; i < 3; i++) await (await chat(restarted.url, token)).text();
+      const sessions = (await restarted.api('GET', '/sessions?principal=admin')).json.sessions;
+      const session = sessions.find((s: any) => s.interactionCount >= 3);
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(t.dir, 'gatehouse.db'));
+      db.prepare('DELETE FROM interactions WHERE session_id = ? AND seq = (SELECT MAX(seq) FROM interactions WHERE session_id = ?)').run(session.id, session.id);
+      db.close();
+      const shown = (await restarted.api('GET', `/sessions/${session.id}`)).json;
+      assert.equal(shown.chain.ok, false, 'a missing last record breaks verification');
     } finally {
       await restarted.gateway.close();
     }

@@ -440,6 +440,21 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
     },
   },
   {
+    name: 'closeOpenSessions ends every open session with the marker and keeps the ones already ended',
+    async run({ store }) {
+      await store.closeOpenSessions(1, 'earlier');
+      const open = session();
+      const ended = session();
+      await store.insertSession(open);
+      await store.insertSession(ended);
+      await store.endSession(ended.id, 50, 'client disconnected');
+      assert.equal(await store.closeOpenSessions(99, 'left open by a stop'), 1);
+      assert.deepEqual([(await store.getSession(open.id))?.endedAt, (await store.getSession(open.id))?.endReason], [99, 'left open by a stop']);
+      assert.deepEqual([(await store.getSession(ended.id))?.endedAt, (await store.getSession(ended.id))?.endReason], [50, 'client disconnected']);
+      assert.equal(await store.closeOpenSessions(100, 'again'), 0);
+    },
+  },
+  {
     name: 'data survives close and reopen',
     async run(ctx) {
       const p = principal();
