@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.ts';
@@ -16,8 +16,13 @@ const RULE_FILE = /\.ya?ml$/;
 export async function loadPolicyFiles(dir: string): Promise<PolicyFile[]> {
   let names: string[];
   try {
-    names = (await readdir(dir, { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && RULE_FILE.test(entry.name))
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => RULE_FILE.test(entry.name));
+    // A Kubernetes ConfigMap mounts each rule file as a symlink: one that leads to a file counts.
+    const isRuleFile = await Promise.all(
+      entries.map(async (entry) => entry.isFile() || (entry.isSymbolicLink() && (await stat(join(dir, entry.name)).then((s) => s.isFile(), () => false)))),
+    );
+    names = entries
+      .filter((_entry, i) => isRuleFile[i])
       .map((entry) => entry.name)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   } catch (err) {

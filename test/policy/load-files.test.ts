@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,6 +40,17 @@ describe('loadPolicyFiles', () => {
     );
     assert.deepEqual(files[0]!.content, { rules: [{ name: 'base', action: 'deny' }] });
     assert.deepEqual(checkPolicy({}, { files }).errors, []);
+  });
+
+  it('reads rule files mounted as symlinks, as a Kubernetes ConfigMap mounts them, and skips dangling ones', async () => {
+    const dir = await folder('configmap', {});
+    const data = await folder('configmap/..2026_12_07', { '10-base.yaml': 'rules:\n  - { name: mounted, action: allow }\n' });
+    await symlink(data, join(dir, '..data'));
+    await symlink(join('..data', '10-base.yaml'), join(dir, '10-base.yaml'));
+    await symlink(join('..data', 'gone.yaml'), join(dir, 'gone.yaml'));
+    const files = await loadPolicyFiles(dir);
+    assert.deepEqual(files.map((f) => f.file), [join(dir, '10-base.yaml')]);
+    assert.deepEqual(files[0]!.content, { rules: [{ name: 'mounted', action: 'allow' }] });
   });
 
   it('names the file on a YAML syntax error', async () => {
