@@ -176,7 +176,11 @@ describe('HTTP proxy behaviour', () => {
     assert.deepEqual(await (await fetch(`${t.url}/healthz`)).json(), { status: 'ok' });
     const ready = await fetch(`${t.url}/readyz`);
     assert.equal(ready.status, 200);
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const anonymous = await fetch(`${t.url}/metrics`);
+    assert.equal(anonymous.status, 401, 'metrics on a listener agents reach need an admin token');
+    const agent = await t.token();
+    assert.equal((await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${agent}` } })).status, 401, 'an agent token is not enough');
+    const metrics = await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     assert.match(metrics, /gatehouse_requests_total\{connection="openai",kind="llm.chat"/);
     assert.match(metrics, /gatehouse_upstream_errors_total\{connection="dead",code="upstream_unreachable"\} 1/);
     assert.match(metrics, /gatehouse_request_duration_seconds_bucket/);
@@ -200,6 +204,8 @@ describe('admin.listen: the admin plane on a listener of its own', () => {
       const proxied = await fetch(`${t.gateway.url}/proxy/openai/v1/models`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(proxied.status, 200);
       assert.equal((await fetch(`${t.gateway.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${t.gateway.url}/metrics`)).status, 404, 'no metrics on the data plane');
+      assert.equal((await fetch(`${t.gateway.adminUrl}/metrics`)).status, 200, 'the internal admin listener serves them to a scraper without a token');
       assert.equal((await fetch(`${t.gateway.adminUrl}/proxy/openai/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
     } finally {
       await t.close();
