@@ -1,3 +1,4 @@
+import { BadRequest } from '../errors.ts';
 import type { InteractionKind, LlmFacts } from '../interaction.ts';
 
 const ENDPOINT_KINDS: readonly [RegExp, InteractionKind][] = [
@@ -7,11 +8,73 @@ const ENDPOINT_KINDS: readonly [RegExp, InteractionKind][] = [
   [/\/embeddings$/, 'llm.embeddings'],
 ];
 
-/** Which OpenAI endpoint a POST path names; `llm.other` for the rest (models, files, …). */
+/**
+ * Which OpenAI endpoint a POST path names; `llm.other` for the rest (models, files, …). The path is
+ * the normalised one (adapters/http/path.ts). It is compared case-folded and without trailing
+ * slashes because OpenAI-compatible servers differ on both (case-insensitive routers, frameworks
+ * that ignore a trailing slash), and a rule on `llm.chat` must hold on every one of them.
+ */
 export function llmKind(method: string, path: string): InteractionKind {
-  if (method !== 'POST') return 'llm.other';
-  for (const [pattern, kind] of ENDPOINT_KINDS) if (pattern.test(path)) return kind;
+  if (method.toUpperCase() !== 'POST') return 'llm.other';
+  const folded = path.toLowerCase().replace(/\/+$/, '');
+  for (const [pattern, kind] of ENDPOINT_KINDS) if (pattern.test(folded)) return kind;
   return 'llm.other';
+}
+
+/**
+ * How policy reads a model name: NFKC, trimmed and lower-cased, so that `GPT-4o`, ` gpt-4o` or a
+ * fullwidth spelling meets the rule written for `gpt-4o` on upstreams that fold names. Rules
+ * written in lower case keep working; the upstream and the recording get the name as sent.
+ */
+export function foldModel(model: string): string {
+  return model.normalize('NFKC').trim().toLowerCase();
+}
+
+/**
+ * The model a JSON body names, as sent, or null when it names none. A model given as anything but
+ * a string, or given twice (JSON.parse keeps the last, an upstream may read the first), is refused:
+ * policy would decide on one model and the upstream could run another. `text` is the body as sent;
+ * without it, duplicates cannot be seen.
+ */
+export function requestedModel(body: unknown, text?: string): string | null {
+  if (!isObject(body) || !Object.hasOwn(body, 'model')) return null;
+  const model = body.model;
+  if (typeof model !== 'string') throw new BadRequest('"model" must be a string', { details: { field: 'model' } });
+  if (text !== undefined && topLevelKeyCount(text, 'model') > 1) {
+    throw new BadRequest('"model" is given more than once', { details: { field: 'model' } });
+  }
+  return model;
+}
+
+function isJsonSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+/**
+ * How often `key` names a member of the top-level object in `text`, which JSON.parse has already
+ * accepted. Keys are compared decoded, so `"mod\u0065l"` counts as `model`.
+ */
+export function topLevelKeyCount(text: string, key: string): number {
+  let depth = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0x5c /* \ */) i++;
+        else if (c === 0x22) break;
+      }
+      if (depth !== 1) continue;
+      let j = i + 1;
+      while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++;
+      // Escapes make a key at most six times longer than its text: anything longer is another key.
+      if (text[j] === ':' && i + 1 - start <= key.length * 6 + 2 && JSON.parse(text.slice(start, i + 1)) === key) count++;
+    } else if (code === 0x7b || code === 0x5b) depth++;
+    else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  return count;
 }
 
 type Json = Record<string, unknown>;
@@ -84,8 +147,13 @@ function maxTokens(body: Json): number | null {
   return null;
 }
 
-/** Policy facts of an OpenAI-shaped request body. Token counts are estimates (4 characters a token). */
-export function classifyLlmRequest(body: unknown): LlmFacts {
+/**
+ * Policy facts of an OpenAI-shaped request body. Token counts are estimates (4 characters a token).
+ * The model is folded (foldModel); a body naming it twice or as a non-string is refused
+ * (requestedModel), whichever masking profile applies.
+ */
+export function classifyLlmRequest(body: unknown, text?: string): LlmFacts {
+  const model = requestedModel(body, text);
   if (!isObject(body)) {
     return { model: null, stream: false, messageText: '', toolNames: [], maxTokens: null, estimatedInputTokens: 0 };
   }
@@ -93,7 +161,7 @@ export function classifyLlmRequest(body: unknown): LlmFacts {
   collectText(body, parts);
   const messageText = parts.join('\n');
   return {
-    model: typeof body.model === 'string' ? body.model : null,
+    model: model === null ? null : foldModel(model),
     stream: body.stream === true,
     messageText,
     toolNames: toolNames(body),

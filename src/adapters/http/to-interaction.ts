@@ -2,8 +2,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BadRequest } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { classifyHttpRequest } from '../../classify/http.ts';
-import { classifyLlmRequest, llmKind } from '../../classify/llm.ts';
+import { classifyLlmRequest, llmKind, requestedModel } from '../../classify/llm.ts';
 import type { RequestBody, RequestDraft } from '../../pipeline.ts';
+import { isOverrideParameter, normalizeProxyTarget, refuseOverrideHeaders } from './path.ts';
 
 const TEXT_TYPES = /^(application\/(json|[\w.+-]*\+json|x-www-form-urlencoded|xml|[\w.+-]*\+xml|graphql|x-ndjson)|text\/)/i;
 
@@ -35,7 +36,26 @@ function parseBody(raw: Buffer | null, headers: IncomingHttpHeaders, mustBeJson:
   return { type: 'text', text };
 }
 
-/** Turns one proxied HTTP request into the pipeline's neutral draft. */
+/**
+ * A method-override parameter in a body frameworks read parameters from (forms, and JSON for
+ * Laravel's `input()`): refused like the header (path.ts), since the body is forwarded as sent.
+ */
+function refuseBodyOverride(body: RequestBody, headers: IncomingHttpHeaders): void {
+  if (body.type === 'json' && typeof body.value === 'object' && body.value !== null && !Array.isArray(body.value)) {
+    if (Object.keys(body.value).some(isOverrideParameter)) throw new BadRequest('a method-override field (`_method`) is not accepted: send the request with its real method');
+  } else if (body.type === 'text' && /^application\/x-www-form-urlencoded/i.test(headers['content-type'] ?? '')) {
+    for (const pair of body.text.split('&')) {
+      const eq = pair.indexOf('=');
+      if (isOverrideParameter(eq === -1 ? pair : pair.slice(0, eq))) throw new BadRequest('a method-override field (`_method`) is not accepted: send the request with its real method');
+    }
+  }
+}
+
+/**
+ * Turns one proxied HTTP request into the pipeline's neutral draft. `restWithQuery` must be the
+ * target normalizeProxyTarget returned, the one the adapter forwards: a target that normalises to
+ * something else is refused, so the gateway never classifies one path and forwards another.
+ */
 export function toRequestDraft(
   connection: Connection,
   method: string,
@@ -43,6 +63,10 @@ export function toRequestDraft(
   headers: IncomingHttpHeaders,
   raw: Buffer | null,
 ): RequestDraft {
+  if (normalizeProxyTarget(restWithQuery).target !== restWithQuery) {
+    throw new BadRequest('the request path is not in the normal form the gateway forwards; it was not forwarded');
+  }
+  refuseOverrideHeaders(headers);
   const http = classifyHttpRequest(method, restWithQuery, headers);
   const bytesIn = raw?.length ?? Number(headers['content-length'] ?? 0);
   if (connection.type === 'openai') {
@@ -51,7 +75,8 @@ export function toRequestDraft(
     if (kind !== 'llm.other' && body.type !== 'json') {
       throw new BadRequest(`${http.path} expects a JSON body`);
     }
-    const llm = body.type === 'json' ? classifyLlmRequest(body.value) : undefined;
+    refuseBodyOverride(body, headers);
+    const llm = body.type === 'json' ? classifyLlmRequest(body.value, body.text) : undefined;
     return {
       kind,
       summary: llm ? { http, llm } : { http },
@@ -59,11 +84,13 @@ export function toRequestDraft(
       body,
       method,
       target: http.path,
-      model: llm?.model ?? null,
+      // Recorded as sent; policy reads the folded name (llm.model).
+      model: body.type === 'json' ? requestedModel(body.value) : null,
       bytesIn,
     };
   }
   const body = parseBody(raw, headers, false);
+  refuseBodyOverride(body, headers);
   return {
     kind: 'http.request',
     summary: { http },
