@@ -53,19 +53,24 @@ export interface OpenInteraction {
 export interface OpenOptions {
   /** The interaction's id when the caller already showed it (an HTTP response's x-request-id). */
   readonly id?: string;
-  /** Masks secrets in every recorded text: recordings never hold raw secrets, whatever profile the request had. */
+  /**
+   * Masks secrets in every recorded text (target, model, method, reason, every key and string
+   * of the summary, the upstream's code, the bodies): recordings never hold raw secrets,
+   * whatever profile the request had.
+   */
   readonly redact: (text: string) => string;
   /**
-   * The bodies already went through a profile with every secret detector, so scanning them
-   * again would find nothing.
+   * The request body and the response transcript already went through a profile with every
+   * secret detector, so scanning them again would find nothing. Covers those two fields only:
+   * the other fields are never masked by a profile and are always redacted here.
    */
   readonly secretsMasked?: boolean;
 }
 
 /**
  * Real codes are short (a SQLSTATE is 5 characters); the bound keeps a target that sends prose as
- * its code from filling the column. Not run through the secrets redactor: a code names a kind of
- * failure and is not where request or response content travels.
+ * its code from filling the column. The clipped code still passes the secrets redactor: the
+ * target chooses what it sends there, and 64 characters hold a key.
  */
 export const UPSTREAM_CODE_MAX_CHARS = 64;
 
@@ -81,7 +86,61 @@ export function clipBody(text: string | null, maxBytes: number): string | null {
   if (text === null || text.length <= maxBytes / 4) return text;
   const bytes = Buffer.byteLength(text);
   if (bytes <= maxBytes) return text;
-  return `${Buffer.from(text).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '')}…[truncated ${bytes - maxBytes} bytes]`;
+  return `${headBytes(text, maxBytes)}…[truncated ${bytes - maxBytes} bytes]`;
+}
+
+function headBytes(text: string, bytes: number): string {
+  // A character cut in two decodes to U+FFFD at the end: dropped rather than kept as a wrong character.
+  return Buffer.from(text).subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/**
+ * A body is redacted only as far as it will be kept, plus this much: a secret that starts just
+ * before the cut is still whole when scanned, and a 10 MB body costs a 64 KB scan, not a 10 MB one.
+ */
+const REDACT_MARGIN_BYTES = 8 * 1024;
+
+/** Beyond this depth a summary is not walked (nothing the classifiers produce nests this deep). */
+const MAX_SUMMARY_DEPTH = 64;
+const TOO_DEEP = '[nested too deep to record]';
+
+/**
+ * A query string or form is read decoded: `%2F` hides a secret from detectors that match `/`.
+ * Only malformed sequences are left as they are.
+ */
+function percentDecoded(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
+/** Every key and string of a JSON value, redacted; the same value (identity) when nothing changed. */
+function redactJson(value: unknown, redact: (text: string) => string, depth = 0): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_SUMMARY_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((item) => {
+      const redacted = redactJson(item, redact, depth + 1);
+      if (redacted !== item) changed = true;
+      return redacted;
+    });
+    return changed ? out : value;
+  }
+  let changed = false;
+  const entries = Object.entries(value).map(([key, item]) => {
+    const k = redact(key);
+    const v = redactJson(item, redact, depth + 1);
+    if (k !== key || v !== item) changed = true;
+    return [k, v] as const;
+  });
+  // fromEntries defines properties, so a key such as "__proto__" stays a key.
+  return changed ? Object.fromEntries(entries) : value;
 }
 
 /**
@@ -103,7 +162,28 @@ export class Recorder {
 
   private body(text: string | null, options: OpenOptions): string | null {
     if (text === null) return null;
-    return clipBody(options.secretsMasked ? text : this.redactOnce(text, options.redact), this.maxBodyBytes);
+    if (options.secretsMasked) return clipBody(text, this.maxBodyBytes);
+    const scanned = this.maxBodyBytes + REDACT_MARGIN_BYTES;
+    if (text.length <= scanned / 4) return clipBody(this.redactOnce(text, options.redact), this.maxBodyBytes);
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= scanned) return clipBody(this.redactOnce(text, options.redact), this.maxBodyBytes);
+    const head = this.redactOnce(headBytes(text, scanned), options.redact);
+    return `${headBytes(head, this.maxBodyBytes)}…[truncated ${bytes - this.maxBodyBytes} bytes]`;
+  }
+
+  /** A short field (target, model, a summary string): redacted as written and, when percent-encoded, as read. */
+  private field(text: string, redact: (text: string) => string): string {
+    const redacted = this.redactOnce(text, redact);
+    if (!text.includes('%')) return redacted;
+    const decoded = percentDecoded(redacted);
+    if (decoded === redacted) return redacted;
+    const both = redact(decoded);
+    // Kept decoded only when decoding showed a secret: otherwise the text stays as it was sent.
+    return both === decoded ? redacted : both;
+  }
+
+  private nullableField(text: string | null | undefined, redact: (text: string) => string): string | null {
+    return text === null || text === undefined ? null : this.field(text, redact);
   }
 
   private redactOnce(text: string, redact: (text: string) => string): string {
@@ -138,7 +218,13 @@ export class Recorder {
       seq,
       status: 'open',
       ...draft,
-      target: draft.target === null || options.secretsMasked ? draft.target : this.redactOnce(draft.target, options.redact),
+      // None of these is masked by a rule's profile: the secrets redactor is all that stands
+      // between what an agent sent (a model name, a query string) and the recording.
+      method: this.nullableField(draft.method, options.redact),
+      target: this.nullableField(draft.target, options.redact),
+      model: this.nullableField(draft.model, options.redact),
+      reason: this.nullableField(draft.reason, options.redact),
+      summary: redactJson(draft.summary, (text) => this.field(text, options.redact)) as Record<string, unknown>,
       requestBody: this.body(draft.requestBody, options),
       responseStatus: null,
       responseBody: null,
@@ -170,13 +256,13 @@ export class Recorder {
       status: outcome.status,
       decision: outcome.decision ?? row.decision,
       rule: outcome.rule === undefined ? row.rule : outcome.rule,
-      reason: outcome.reason === undefined ? row.reason : outcome.reason,
+      reason: outcome.reason === undefined ? row.reason : this.nullableField(outcome.reason, options.redact),
       requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody, options),
       bytesIn: outcome.bytesIn ?? row.bytesIn,
       responseStatus: outcome.responseStatus,
       responseBody: this.body(outcome.responseBody, options),
       errorCode: outcome.errorCode,
-      upstreamCode: clipUpstreamCode(outcome.upstreamCode),
+      upstreamCode: this.nullableField(clipUpstreamCode(outcome.upstreamCode), options.redact),
       bytesOut: outcome.bytesOut,
       completedAt,
       latencyMs: completedAt - row.startedAt,

@@ -71,6 +71,11 @@ const connectionFields = {
   upstream: z.string().min(1, 'expected a URL'),
   credential: credentialSchema.optional(),
   tags: z.array(z.string().min(1)).default([]),
+  /**
+   * Cookies are a session between the agent and the upstream that the gateway neither sees into
+   * nor records as such: off unless a connection needs them (`cookie` to the upstream, `set-cookie` back).
+   */
+  passCookies: z.boolean().default(false),
 };
 
 /** The admin API's body for PUT /connections/:name. */

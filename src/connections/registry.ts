@@ -8,6 +8,8 @@ export interface Connection extends ConnectionInfo {
   readonly upstream: URL;
   /** Decrypted only in memory; never serialized by the API, logs or recordings. */
   readonly credential: UpstreamCredential | undefined;
+  /** Whether cookies pass between the agent and the upstream (both ways); false unless configured. */
+  readonly passCookies: boolean;
   readonly source: 'config' | 'api';
 }
 
@@ -48,7 +50,7 @@ export class ConnectionRegistry {
     const fromConfig = new Map<string, Connection>();
     for (const c of configured) {
       if (fromConfig.has(c.name)) throw new ConfigError(`connection "${c.name}" is defined twice in the configuration`);
-      fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, source: 'config' }));
+      fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, passCookies: c.passCookies, source: 'config' }));
     }
     const registry = new ConnectionRegistry(store, box, fromConfig);
     await registry.reload();
@@ -73,6 +75,7 @@ export class ConnectionRegistry {
       tags: row.tags,
       upstream: new URL(row.upstream),
       credential,
+      passCookies: row.options.passCookies === true,
       source: 'api',
     });
   }
@@ -85,7 +88,7 @@ export class ConnectionRegistry {
     return [...this.connections.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async put(input: { name: string; type: 'openai' | 'http' | 'postgres'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential }): Promise<Connection> {
+  async put(input: { name: string; type: 'openai' | 'http' | 'postgres'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential; passCookies?: boolean }): Promise<Connection> {
     if (!CONNECTION_NAME.test(input.name)) {
       throw new InvalidArgument('connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
     }
@@ -102,7 +105,7 @@ export class ConnectionRegistry {
       upstream: new URL(input.upstream).href,
       tags: [...input.tags],
       credential,
-      options: {},
+      options: input.passCookies ? { passCookies: true } : {},
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };

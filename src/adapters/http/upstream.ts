@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import { GatewayError, UpstreamError } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { CREDENTIAL_HEADERS } from '../../classify/http.ts';
+import { credentialValues, redactLiterals } from '../../connections/credential-echo.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and ones we recompute; never copied across the proxy. */
 const HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -27,11 +28,14 @@ export function upstreamRequestHeaders(
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_HEADERS.has(name) || CREDENTIAL_HEADERS.has(name) || name.startsWith('x-gatehouse-')) continue;
+    if (value === undefined || HOP_HEADERS.has(name) || name.startsWith('x-gatehouse-')) continue;
+    // The agent's cookies are a session of its own with the upstream: only where the connection says so.
+    if (CREDENTIAL_HEADERS.has(name) && !(name === 'cookie' && connection.passCookies)) continue;
     out[name] = value;
   }
-  // Masking reads the body, which it cannot do through a compression it does not undo.
-  if (identityEncoding) out['accept-encoding'] = 'identity';
+  // Masking reads the body, and so does the search for an echoed credential: neither can see
+  // through a compression it does not undo.
+  if (identityEncoding || connection.credential !== undefined) out['accept-encoding'] = 'identity';
   if (bodyLength !== null) out['content-length'] = String(bodyLength);
   const credential = connection.credential;
   if (credential) {
@@ -50,13 +54,58 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** Response headers for the client: the upstream's minus hop headers (and length when the body changes). */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders, keepLength: boolean): OutgoingHttpHeaders {
+/**
+ * Response headers that describe the body's framing and caching, not its content: left as they
+ * are under a masking profile (a detector finding something in a date or a length would only
+ * break the response). The credential is still searched for in them.
+ */
+const STRUCTURAL_HEADERS: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'date',
+  'etag',
+  'last-modified',
+  'expires',
+  'age',
+  'cache-control',
+  'vary',
+  'accept-ranges',
+]);
+
+/**
+ * Response headers for the client: the upstream's minus hop headers (and length when the body
+ * changes), minus `set-cookie` unless the connection passes cookies. The connection's own
+ * credential is replaced wherever it comes back (an upstream echoing request headers, a
+ * `www-authenticate` quoting the key), and under a profile (`maskText`) every other value is
+ * masked too. A header whose name holds the credential, or whose name the profile would mask,
+ * is dropped: a name cannot be rewritten into something meaningful.
+ */
+export function clientResponseHeaders(
+  upstream: IncomingHttpHeaders,
+  keepLength: boolean,
+  connection: Connection,
+  maskText: ((text: string) => string) | null,
+): OutgoingHttpHeaders {
+  // Tolerates a caller not yet passing the connection (cookies are then dropped), so a half-done
+  // upgrade fails safe instead of failing every response.
+  const echoes = credentialValues(connection?.credential);
+  const lowerEchoes = echoes.map((v) => v.toLowerCase());
+  const mask = maskText ?? null;
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || (HOP_HEADERS.has(name) && !(keepLength && name === 'content-length'))) continue;
+    if (name === 'set-cookie' && connection?.passCookies !== true) continue;
+    // Node lower-cases header names, so the credential is looked for in lower case there.
+    if (lowerEchoes.some((v) => name.includes(v))) continue;
+    const masker = mask !== null && !STRUCTURAL_HEADERS.has(name) ? mask : null;
+    if (masker !== null && masker(name) !== name) continue;
+    const clean = (text: string) => {
+      const redacted = redactLiterals(text, echoes);
+      return masker === null ? redacted : masker(redacted);
+    };
     // x-request-id is the gateway's (it names the record); the upstream's own id stays readable beside it.
-    out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = value;
+    out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = Array.isArray(value) ? value.map(clean) : clean(value);
   }
   return out;
 }
