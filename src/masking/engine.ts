@@ -1,4 +1,5 @@
 import type { MaskStyle } from './config.ts';
+import { readableText } from './normalize.ts';
 import type { Scanner } from './scanner.ts';
 import type { Styler } from './styler.ts';
 import type { Detector, Finding, Span } from './types.ts';
@@ -37,7 +38,9 @@ export class MaskEngine {
     return this.styles.get(detector) ?? 'redact';
   }
 
-  replacement(detector: Detector, value: string): string {
+  replacement(detector: Detector, written: string): string {
+    // Styles see the value as read, so `４１１１…` and `4111…` get one pseudonym and one `partial` tail.
+    const value = readableText(written);
     const canonical = detector.normalize ? detector.normalize(value) : value;
     return this.styler.replace(detector.type, this.styleOf(detector), value, canonical);
   }

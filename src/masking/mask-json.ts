@@ -29,6 +29,13 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   else target[key] = value;
 }
 
+/** Index of the part holding joined offset `at` (`bounds` are the parts' start offsets, then the end). */
+function partOf(bounds: readonly number[], at: number): number {
+  let p = 0;
+  while (p + 2 < bounds.length && bounds[p + 1]! <= at) p++;
+  return p;
+}
+
 /**
  * Walks a parsed JSON value: every string and every object key is scanned, named paths are
  * masked whatever they hold. Copy-on-write: unchanged subtrees keep their identity and the
@@ -70,8 +77,10 @@ export class JsonMasker {
     }
   }
 
-  private walkArray(arr: readonly unknown[], states: readonly number[]): Walked {
-    let out: unknown[] | null = null;
+  private walkArray(input: readonly unknown[], states: readonly number[]): Walked {
+    const arr = this.maskAcrossParts(input);
+    // Parts already rewritten: the array is rebuilt whatever the walk finds.
+    let out: unknown[] | null = arr === input ? null : [];
     for (let i = 0; i < arr.length; i++) {
       const v = arr[i];
       const m = this.child(v, i, states);
@@ -98,6 +107,51 @@ export class JsonMasker {
       if (m !== DROP && mk !== DROP) setOwn(out, mk as string, m);
     }
     return out ?? obj;
+  }
+
+  /**
+   * A message's content parts (`[{type:'text', text:'sk-pro'}, {type:'text', text:'j-…'}]`) reach
+   * the model as one text: they are scanned joined, and a value that crosses parts is masked
+   * in each (its replacement in the part where it starts, the rest removed). Values inside one
+   * part are left to the ordinary walk.
+   */
+  private maskAcrossParts(arr: readonly unknown[]): readonly unknown[] {
+    if (arr.length < 2) return arr;
+    const texts: string[] = [];
+    for (const part of arr) {
+      if (!isPlainObject(part) || typeof part.text !== 'string') return arr;
+      texts.push(part.text);
+    }
+    const joined = this.budget.take(texts.join(''));
+    const bounds: number[] = [0];
+    for (const t of texts) bounds.push(bounds[bounds.length - 1]! + t.length);
+    const crossing = this.engine.scan(joined).filter((sp) => partOf(bounds, sp.start) !== partOf(bounds, sp.end - 1));
+    if (crossing.length === 0) return arr;
+    const out = arr.slice();
+    const cuts: { from: number; to: number; replacement: string }[][] = texts.map(() => []);
+    this.stack.push('*');
+    const path = formatJsonPath(this.stack);
+    this.stack.pop();
+    for (const sp of crossing) {
+      const first = partOf(bounds, sp.start);
+      const last = partOf(bounds, sp.end - 1);
+      const rendered = this.engine.render(joined, [sp], sp.start, sp.end, 0, this.findings, path);
+      for (let p = first; p <= last; p++) {
+        const from = Math.max(sp.start, bounds[p]!) - bounds[p]!;
+        const to = Math.min(sp.end, bounds[p + 1]!) - bounds[p]!;
+        cuts[p]!.push({ from, to, replacement: p === first ? rendered : '' });
+      }
+    }
+    for (let p = 0; p < texts.length; p++) {
+      if (cuts[p]!.length === 0) continue;
+      let text = texts[p]!;
+      for (const cut of cuts[p]!.reverse()) text = text.slice(0, cut.from) + cut.replacement + text.slice(cut.to);
+      const part = arr[p] as Record<string, unknown>;
+      const copy: Record<string, unknown> = {};
+      for (const k of Object.keys(part)) setOwn(copy, k, k === 'text' ? text : part[k]);
+      out[p] = copy;
+    }
+    return out;
   }
 
   /** Keys are read by people and models too: scanned like values (field paths still match the original key). */

@@ -8,6 +8,7 @@ import { MaskEngine } from './engine.ts';
 import { expandEntityName, isEntityType } from './entity-types.ts';
 import { failClosed } from './fail-closed.ts';
 import { FieldMatcher, parseJsonPath } from './json-path.ts';
+import { parseJsonStrict } from './json-strict.ts';
 import { type FieldRule, JsonMasker } from './mask-json.ts';
 import { maskRowValues } from './mask-row.ts';
 import { ScanBudget } from './scan-budget.ts';
@@ -125,8 +126,11 @@ export function compileProfile(name: string, cfg: MaskingProfileConfig, styler: 
         if (head.length !== body.length) return maskText(head);
         let value: unknown;
         try {
-          value = JSON.parse(body);
+          const parsed = parseJsonStrict(body);
+          if (parsed.duplicateKeys) throw new MaskingError('the JSON body names a key twice in one object; readers disagree on which value counts, so it cannot be masked');
+          value = parsed.value;
         } catch (err) {
+          if (err instanceof MaskingError) throw err;
           throw new MaskingError('body is not valid JSON, so it cannot be masked', { cause: err });
         }
         const findings: Finding[] = [];

@@ -1,6 +1,8 @@
 import { MaskingError } from '../errors.ts';
 import { type BodyKind, bodyKindOf, isUtf8Charset, parseEncodings, parseMediaType } from './content-type.ts';
+import { decodeCharset, encodeCharset } from './charset.ts';
 import { canDecode, decodeBody } from './decode-body.ts';
+import { maskForm } from './form.ts';
 import { createOpenAiSseMasker, type OpenAiSseMasker, sseErrorEvent } from './openai-sse.ts';
 import { SseTranscriber } from './sse-transcriber.ts';
 import type { MaskProfile } from './types.ts';
@@ -148,6 +150,8 @@ class BodyMasker implements BodyResponseMasker {
     private readonly kind: BodyKind,
     private readonly codings: readonly string[],
     private readonly limits: ResponseMaskerLimits,
+    /** A declared charset other than UTF-8 (decoded to scan, encoded back when masked), else null. */
+    private readonly charset: string | null,
   ) {
     this.decodes = codings.length > 0;
   }
@@ -173,10 +177,16 @@ class BodyMasker implements BodyResponseMasker {
       const out = sse.push(body) + sse.end();
       return { body: out, transcript: sse.transcript() };
     }
-    const text = body.toString('utf8');
+    const text = this.charset === null ? body.toString('utf8') : decodeCharset(body, this.charset);
+    if (text === null) throw new MaskingError(`a masking profile applies, but the response is not valid "${this.charset}" text, so it cannot be scanned; it was withheld`);
     const masked = this.maskText(text);
     // Nothing masked: the bytes go on as they came (a charset decode would have altered them).
-    return { body: masked === text ? body : masked, transcript: headOf(masked, transcriptBytes) };
+    if (masked === text) return { body, transcript: headOf(text, transcriptBytes) };
+    if (this.charset === null) return { body: masked, transcript: headOf(masked, transcriptBytes) };
+    // Sent in the charset its header names; a charset we cannot write is withheld, never relabelled.
+    const encoded = encodeCharset(masked, this.charset);
+    if (encoded === null) throw new MaskingError(`a masking profile applies and the response needed masking, but its charset "${this.charset}" cannot be written back; it was withheld`);
+    return { body: encoded, transcript: headOf(masked, transcriptBytes) };
   }
 
   private maskText(text: string): string {
@@ -207,27 +217,18 @@ class BodyMasker implements BodyResponseMasker {
     return changed ? lines.join('\n') : text;
   }
 
-  /** Form values are scanned as the reader decodes them, not percent-encoded. */
+  /** Form pairs are scanned as the reader decodes them, not percent-encoded. */
   private maskForm(text: string): string {
-    const params = new URLSearchParams(text);
-    const out = new URLSearchParams();
-    let changed = false;
-    for (const [key, value] of params) {
-      const k = this.profile.maskText(key).text;
-      const v = this.profile.maskText(value).text;
-      if (k !== key || v !== value) changed = true;
-      out.append(k, v);
-    }
-    return changed ? out.toString() : text;
+    return maskForm(this.profile, text);
   }
 }
 
 /**
  * The masker for one upstream response. Without a profile everything streams through byte for
  * byte. Under a profile: event streams are masked as they flow; JSON, NDJSON, forms and text
- * are read whole and masked (decoded first from gzip, deflate or br, up to maxBodyBytes); a
- * response that cannot be placed (binary, an unknown encoding, a charset other than UTF-8)
- * is refused with MaskingError, whose message says why and never contains the body.
+ * are read whole and masked (decoded first from gzip, deflate or br, up to maxBodyBytes, and
+ * from a declared charset, written back in it when masked); a response that cannot be placed
+ * (binary, an unknown encoding or charset, a masked body in a charset we cannot write) is refused with MaskingError, whose message says why and never contains the body.
  */
 export function responseMaskerFor(profile: MaskProfile | null, target: ResponseTarget, limits: ResponseMaskerLimits): ResponseMasker {
   const media = parseMediaType(target.contentType);
@@ -245,10 +246,11 @@ export function responseMaskerFor(profile: MaskProfile | null, target: ResponseT
   if (kind === 'binary' && media.essence !== '') {
     throw new MaskingError(`a masking profile applies, but the response is ${media.essence}, which cannot be scanned; it was withheld (exempt this route from the rule's mask, or ask the upstream for JSON or text)`);
   }
-  // Event streams are UTF-8 whatever they declare; other text must say UTF-8 (or nothing).
-  if (kind !== 'sse' && !isUtf8Charset(media.charset)) {
-    throw new MaskingError(`a masking profile applies, but the response's charset "${media.charset}" is not UTF-8, so it cannot be scanned reliably; it was withheld`);
+  // Event streams are UTF-8 whatever they declare; other text is read in the charset it declares.
+  const charset = kind === 'sse' || isUtf8Charset(media.charset) ? null : media.charset;
+  if (charset !== null && decodeCharset(new Uint8Array(0), charset) === null) {
+    throw new MaskingError(`a masking profile applies, but the response's charset "${charset}" is unknown to the gateway, so it cannot be scanned; it was withheld`);
   }
   if (kind === 'sse' && codings.length === 0) return new SseStream(profile, limits);
-  return new BodyMasker(profile, kind, codings, limits);
+  return new BodyMasker(profile, kind, codings, limits, charset);
 }

@@ -178,8 +178,7 @@ test('under a profile, what cannot be placed is refused with masking_failed, nev
     ['application/pdf', ''],
     ['application/json', 'zstd'],
     ['application/json', 'gzip, compress'],
-    ['text/plain; charset=iso-8859-1', ''],
-    ['application/json; charset="utf-16"', ''],
+    ['text/plain; charset=x-no-such-charset', ''],
   ] as const) {
     assert.throws(() => responseMaskerFor(pii, target(contentType, encoding), LIMITS), isMasking, `${contentType} ${encoding}`);
   }
@@ -217,4 +216,34 @@ test('under a profile a stream failure ends with an error event a client can rea
   assert.equal(events[0]!.type, 'error');
   assert.equal(JSON.parse(events[0]!.data!).error.code, 'masking_failed');
   assert.ok(!failure.includes(SECRET));
+});
+
+test('under a profile a declared charset is decoded to scan and written back in that charset when masked', () => {
+  const latin = asBody(responseMaskerFor(pii, target('text/plain; charset=iso-8859-1'), LIMITS));
+  const clean = Buffer.from('Café à la crème, 12,50 €', 'latin1');
+  assert.equal(latin.mask(clean).body, clean, 'nothing masked: the same bytes');
+  const out = latin.mask(Buffer.from(`Clé: ${SECRET} é`, 'latin1'));
+  assert.deepEqual(out.body, Buffer.from('Clé: [AWS_ACCESS_KEY] é', 'latin1'));
+  assert.equal(out.transcript, 'Clé: [AWS_ACCESS_KEY] é');
+
+  const utf16 = asBody(responseMaskerFor(pii, target('application/json; charset="utf-16le"'), LIMITS));
+  const masked = utf16.mask(Buffer.from(JSON.stringify({ key: SECRET }), 'utf16le')).body as Buffer;
+  assert.equal(masked.toString('utf16le'), JSON.stringify({ key: '[AWS_ACCESS_KEY]' }));
+
+  // Shift_JIS can be read but not written here: clean text passes, masked text is withheld.
+  const sjis = asBody(responseMaskerFor(pii, target('text/plain; charset=shift_jis'), LIMITS));
+  const plain = Buffer.from([0x82, 0xa0, 0x20, 0x61]);
+  assert.equal(sjis.mask(plain).body, plain);
+  assert.throws(() => sjis.mask(Buffer.from(`key ${SECRET}`)), isMasking);
+  assert.throws(() => sjis.mask(Buffer.from([0x82])), isMasking, 'invalid bytes in the charset fail closed');
+});
+
+test('under a profile JSON naming a key twice is withheld, and form pairs are read decoded', () => {
+  const json = asBody(responseMaskerFor(pii, target('application/json'), LIMITS));
+  assert.throws(() => json.mask(Buffer.from(`{"a":"${SECRET}","a":"x"}`)), isMasking);
+  assert.throws(() => json.mask(Buffer.from(`[{"n":{"a":1,"\u0061":2}}]`)), isMasking);
+  const form = asBody(responseMaskerFor(pii, target('application/x-www-form-urlencoded'), LIMITS));
+  const sent = 'a=1&key=AKIA%49OSFODNN7EXAMPLE&b=x+y';
+  assert.equal(String(form.mask(Buffer.from(sent)).body), 'a=1&key=%5BAWS_ACCESS_KEY%5D&b=x+y');
+  assert.equal(form.mask(Buffer.from('a=1&b=%ZZ+x')).body.toString(), 'a=1&b=%ZZ+x');
 });

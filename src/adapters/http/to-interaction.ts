@@ -3,6 +3,7 @@ import { BadRequest } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { classifyHttpRequest } from '../../classify/http.ts';
 import { classifyLlmRequest, llmKind, requestedModel } from '../../classify/llm.ts';
+import { bodyScanText, parseRequestBody, type RequestBody as ReadBody } from '../../masking/request-body.ts';
 import type { RequestBody, RequestDraft } from '../../pipeline.ts';
 import { isOverrideParameter, normalizeProxyTarget, refuseOverrideHeaders } from './path.ts';
 
@@ -17,23 +18,13 @@ export function isBufferedBody(headers: IncomingHttpHeaders): boolean {
   return type === undefined || TEXT_TYPES.test(type);
 }
 
-function isJson(headers: IncomingHttpHeaders): boolean {
-  const type = headers['content-type'];
-  return type !== undefined && /^application\/([\w.+-]*\+)?json/i.test(type);
-}
+// Decoding a compressed body stops here unless the adapter passes its own limit (http.bodyLimit).
+const MAX_DECODED_BYTES = 16 * 1024 * 1024;
 
-function parseBody(raw: Buffer | null, headers: IncomingHttpHeaders, mustBeJson: boolean): RequestBody {
-  if (raw === null) return { type: 'opaque', description: `${headers['content-type'] ?? 'binary'} body` };
-  if (raw.length === 0) return { type: 'none' };
-  const text = raw.toString('utf8');
-  if (isJson(headers) || mustBeJson) {
-    try {
-      return { type: 'json', value: JSON.parse(text), text };
-    } catch (err) {
-      throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  return { type: 'text', text };
+/** Read as the upstream will read it (decoded, in its charset); the bytes as sent are kept to forward. */
+function parseBody(raw: Buffer | null, headers: IncomingHttpHeaders, mustBeJson: boolean, maxDecodedBytes: number): ReadBody {
+  const contentEncoding = headers['content-encoding'];
+  return parseRequestBody(raw, { contentType: headers['content-type'], contentEncoding }, { json: mustBeJson, maxDecodedBytes });
 }
 
 /**
@@ -62,6 +53,7 @@ export function toRequestDraft(
   restWithQuery: string,
   headers: IncomingHttpHeaders,
   raw: Buffer | null,
+  maxDecodedBytes: number = MAX_DECODED_BYTES,
 ): RequestDraft {
   if (normalizeProxyTarget(restWithQuery).target !== restWithQuery) {
     throw new BadRequest('the request path is not in the normal form the gateway forwards; it was not forwarded');
@@ -71,16 +63,20 @@ export function toRequestDraft(
   const bytesIn = raw?.length ?? Number(headers['content-length'] ?? 0);
   if (connection.type === 'openai') {
     const kind = llmKind(method, http.path);
-    const body = parseBody(raw, headers, kind !== 'llm.other');
+    const body = parseBody(raw, headers, kind !== 'llm.other', maxDecodedBytes);
     if (kind !== 'llm.other' && body.type !== 'json') {
       throw new BadRequest(`${http.path} expects a JSON body`);
+    }
+    // Which of two equal keys an LLM API reads is its own choice: the prompt checked must be the prompt sent.
+    if (kind !== 'llm.other' && body.type === 'json' && body.duplicateKeys) {
+      throw new BadRequest(`${http.path}: the JSON body names a key twice in one object; readers disagree on which value counts, so it was not sent`);
     }
     refuseBodyOverride(body, headers);
     const llm = body.type === 'json' ? classifyLlmRequest(body.value, body.text) : undefined;
     return {
       kind,
       summary: llm ? { http, llm } : { http },
-      scanText: llm?.messageText ?? (body.type === 'text' ? body.text : ''),
+      scanText: llm?.messageText ?? bodyScanText(body),
       body,
       method,
       target: http.path,
@@ -89,12 +85,12 @@ export function toRequestDraft(
       bytesIn,
     };
   }
-  const body = parseBody(raw, headers, false);
+  const body = parseBody(raw, headers, false, maxDecodedBytes);
   refuseBodyOverride(body, headers);
   return {
     kind: 'http.request',
     summary: { http },
-    scanText: body.type === 'text' ? body.text : body.type === 'json' ? JSON.stringify(body.value) : '',
+    scanText: bodyScanText(body),
     body,
     method,
     target: http.path,

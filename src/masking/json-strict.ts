@@ -1,0 +1,74 @@
+/**
+ * JSON as every reader reads it. `JSON.parse` keeps the last of two equal keys; other parsers
+ * keep the first, or refuse. A gateway that checks one value while the upstream reads the
+ * other can be walked past, so duplicate keys are found here (after escapes: `"a"` and
+ * `"\u0061"` are the same key) and callers refuse them.
+ */
+
+export interface StrictJson {
+  readonly value: unknown;
+  /** Some object, at any depth, names a key twice. */
+  readonly duplicateKeys: boolean;
+  /** Top-level keys named twice (they decide how a request is classified: `model`, `messages`…). */
+  readonly duplicateTopLevel: readonly string[];
+}
+
+interface Frame {
+  readonly keys: Set<string> | null;
+  expectKey: boolean;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+/** Index just past the string literal that starts (with its quote) at `at`; text is valid JSON. */
+function stringEnd(text: string, at: number): { end: number; escaped: boolean } {
+  let i = at + 1;
+  let escaped = false;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    let slashes = 0;
+    for (let j = q - 1; j > at && text.charCodeAt(j) === BACKSLASH; j--) slashes++;
+    if (slashes > 0) escaped = true;
+    if (slashes % 2 === 0) return { end: q + 1, escaped };
+    i = q + 1;
+  }
+}
+
+/** Throws SyntaxError like JSON.parse for invalid JSON. */
+export function parseJsonStrict(text: string): StrictJson {
+  const value: unknown = JSON.parse(text);
+  // Only objects can repeat keys; the walk below runs on text JSON.parse has just accepted.
+  if (text.indexOf('{') === -1) return { value, duplicateKeys: false, duplicateTopLevel: [] };
+  const stack: Frame[] = [];
+  let duplicateKeys = false;
+  const top: string[] = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const { end, escaped } = stringEnd(text, i);
+      const frame = stack[stack.length - 1];
+      if (frame?.keys && frame.expectKey) {
+        const key = escaped ? (JSON.parse(text.slice(i, end)) as string) : text.slice(i + 1, end - 1);
+        if (frame.keys.has(key)) {
+          duplicateKeys = true;
+          if (stack.length === 1 && !top.includes(key)) top.push(key);
+        } else {
+          frame.keys.add(key);
+        }
+        frame.expectKey = false;
+      }
+      i = end;
+      continue;
+    }
+    if (c === 123 /* { */) stack.push({ keys: new Set(), expectKey: true });
+    else if (c === 91 /* [ */) stack.push({ keys: null, expectKey: false });
+    else if (c === 125 /* } */ || c === 93 /* ] */) stack.pop();
+    else if (c === 44 /* , */) {
+      const frame = stack[stack.length - 1];
+      if (frame?.keys) frame.expectKey = true;
+    }
+    i++;
+  }
+  return { value, duplicateKeys, duplicateTopLevel: top };
+}
