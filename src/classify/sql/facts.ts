@@ -38,7 +38,7 @@ export function buildFacts(text: string, tree: TreeFacts, statementCount: number
     tables: Object.freeze([...tree.tables]),
     hasWhere: tree.hasWhere,
     functions: Object.freeze([...tree.functions]),
-    multiStatement: statementCount > 1,
+    multiStatement: statementCount > 1 || tree.nestedMultiStatement,
     parseError,
     flags: Object.freeze(flags),
   });

@@ -71,7 +71,7 @@ const PRECISE_FIXED: Readonly<Record<string, string>> = {
 };
 
 /** Settings whose change switches the identity the session acts as. */
-const IDENTITY_SETTINGS: Readonly<Record<string, string>> = {
+export const IDENTITY_SETTINGS: Readonly<Record<string, string>> = {
   role: 'set_role',
   session_authorization: 'set_session_authorization',
 };

@@ -8,6 +8,8 @@
  * `SelectStmt.withClause` a bare WithClause). The walk is iterative: the parser accepts
  * expressions thousands of levels deep, deeper than a recursive walk's JS stack.
  */
+import { functionBody, inspectCall } from './calls.ts';
+import { SQL_RUNNING_FUNCTIONS } from './sql-running-functions.ts';
 import { preciseKind, statementKind } from './statement-kinds.ts';
 
 type Node = Readonly<Record<string, unknown>>;
@@ -22,6 +24,8 @@ export const SQL_FLAGS = [
   'select_star',
   'has_limit',
   'do_block',
+  'dynamic_sql',
+  'dynamic_setting',
   'parse_error',
   'empty',
 ] as const;
@@ -44,6 +48,8 @@ export interface TreeFacts {
    * their exact text only, not for every text of the same shape.
    */
   readsLiterals: boolean;
+  /** SQL text run by a function (query_to_xml, dblink …) held more than one statement. */
+  nestedMultiStatement: boolean;
 }
 
 /** CTE names visible at a point of the tree; null when none. */
@@ -93,11 +99,15 @@ export function newTreeFacts(): TreeFacts {
     declared: new Set(),
     fetched: new Set(),
     readsLiterals: false,
+    nestedMultiStatement: false,
   };
 }
 
-/** Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. */
-export function walkStatement(stmt: Node, facts: TreeFacts): void {
+/**
+ * Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. `depth` counts the
+ * SQL-running function calls (see sql-running-functions.ts) whose text this statement came from.
+ */
+export function walkStatement(stmt: Node, facts: TreeFacts, depth = 0): void {
   const stack: Frame[] = [{ value: stmt, type: null, scope: null, top: true }];
   const children: Frame[] = [];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
@@ -110,11 +120,14 @@ export function walkStatement(stmt: Node, facts: TreeFacts): void {
     if (node === null) continue;
     let withClause: Node | null = null;
     if (frame.type !== null) {
-      visit(frame.type, node, scope, frame.top, facts);
+      visit(frame.type, node, scope, frame.top, facts, depth);
       withClause = asNode(node['withClause']);
     } else if (typeof node['relname'] === 'string') {
       // a bare RangeVar is a typed field (a DML target, CREATE TABLE's name …): never a CTE reference
       addTable(node, null, facts);
+    } else if (Array.isArray(node['objname'])) {
+      // a bare ObjectWithArgs (CREATE CAST … WITH FUNCTION f, ALTER FUNCTION f …)
+      addFunctionReference(node['objname'], facts);
     }
     const childScope = withClause === null ? scope : pushWith(withClause, scope, children);
     const unwrapped = frame.type === null ? undefined : UNWRAPPED[frame.type];
@@ -151,7 +164,7 @@ function pushWith(withClause: Node, scope: Scope, children: Frame[]): Scope {
   return all;
 }
 
-function visit(type: string, node: Node, scope: Scope, top: boolean, facts: TreeFacts): void {
+function visit(type: string, node: Node, scope: Scope, top: boolean, facts: TreeFacts, depth: number): void {
   const kind = statementKind(type, node);
   // INSERT … VALUES parses its rows as a SELECT that reads nothing; only a bare VALUES statement is a query
   if (kind !== null && !(type === 'SelectStmt' && !top && node['valuesLists'] !== undefined)) facts.kinds.add(kind);
@@ -173,6 +186,8 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
     }
     case 'UpdateStmt':
     case 'DeleteStmt': {
+      // pg_settings' update rule calls set_config(name, setting): which settings change is in the rows
+      if (type === 'UpdateStmt' && isPgSettings(node['relation'])) facts.flags.add('dynamic_setting');
       // WHERE CURRENT OF is a whereClause too (CurrentOfExpr): it touches one row. A clause that
       // reads no column (WHERE true, WHERE 1 = 1) selects every row, so it counts as none.
       const where = node['whereClause'];
@@ -193,7 +208,12 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       facts.flags.add(copyFlag(node));
       break;
     case 'DoStmt':
+      // no PL/pgSQL parser in libpg-query's WASM build: whatever the block runs goes unseen
       facts.flags.add('do_block');
+      facts.flags.add('dynamic_sql');
+      break;
+    case 'CreateFunctionStmt':
+      functionBody(node, facts, depth, walkStatement);
       break;
     case 'PrepareStmt':
       if (typeof node['name'] === 'string') facts.prepared.add(node['name']);
@@ -208,7 +228,10 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       if (typeof node['portalname'] === 'string') facts.fetched.add(node['portalname']);
       break;
     case 'FuncCall':
-      addFunction(node, facts);
+      addFunction(node, facts, depth);
+      break;
+    case 'DefElem':
+      if (FUNCTION_OPTIONS.has(node['defname'] as string)) addFunctionReference(typeNames(node['arg']), facts);
       break;
     case 'RangeVar':
       addTable(node, scope, facts);
@@ -252,16 +275,75 @@ function addTable(rangeVar: Node, scope: Scope, facts: TreeFacts): void {
   facts.tables.add(typeof catalog === 'string' ? `${catalog}.${schema}.${relname}` : `${schema}.${relname}`);
 }
 
+/** DefElem options of CREATE OPERATOR / AGGREGATE / TYPE … that name a function the object will call. */
+const FUNCTION_OPTIONS = new Set([
+  'function',
+  'procedure',
+  'sfunc',
+  'finalfunc',
+  'combinefunc',
+  'serialfunc',
+  'deserialfunc',
+  'msfunc',
+  'minvfunc',
+  'mfinalfunc',
+  'input',
+  'output',
+  'receive',
+  'send',
+  'typmod_in',
+  'typmod_out',
+  'analyze',
+  'subscript',
+  'restrict',
+  'join',
+]);
+
+/** Lower-cased name parts, or null when a part is not a plain name. */
+function nameParts(list: unknown): string[] | null {
+  const parts = asList(list).map(sval);
+  if (parts.length === 0 || parts.some((p) => p === undefined)) return null;
+  return (parts as string[]).map((p) => p.toLowerCase());
+}
+
+function addNames(names: readonly string[], facts: TreeFacts): string {
+  const bare = names[names.length - 1]!;
+  facts.functions.add(bare);
+  if (names.length > 1) facts.functions.add(names.join('.'));
+  return bare;
+}
+
 /**
  * Lower-cased even when quoted: a quoted "PG_SLEEP" is a different function that rarely exists,
  * and matching it as pg_sleep can only make a rule stricter, never looser.
  */
-function addFunction(call: Node, facts: TreeFacts): void {
-  const parts = asList(call['funcname']).map(sval);
-  if (parts.length === 0 || parts.some((p) => p === undefined)) return;
-  const names = (parts as string[]).map((p) => p.toLowerCase());
-  facts.functions.add(names[names.length - 1]!);
-  if (names.length > 1) facts.functions.add(names.join('.'));
+function addFunction(call: Node, facts: TreeFacts, depth: number): void {
+  const names = nameParts(call['funcname']);
+  if (names === null) return;
+  inspectCall(addNames(names, facts), call, facts, depth, walkStatement);
+}
+
+/**
+ * A function named without being called here (an operator's, a cast's or an aggregate's function,
+ * ALTER/DROP FUNCTION): listed as called, since the object made from it calls it later. Bound to
+ * an operator or a cast, a function that runs SQL runs its operand, which no literal shows.
+ */
+function addFunctionReference(list: unknown, facts: TreeFacts): void {
+  const names = nameParts(list);
+  if (names === null) return;
+  const bare = addNames(names, facts);
+  if (SQL_RUNNING_FUNCTIONS.has(bare)) facts.flags.add('dynamic_sql');
+  if (bare === 'set_config') facts.flags.add('dynamic_setting');
+}
+
+/** The name list of an option's value: a type-like name (`function = f`) or a qualified one. */
+function typeNames(arg: unknown): unknown {
+  const node = asNode(arg);
+  return asNode(node?.['TypeName'])?.['names'] ?? asNode(node?.['List'])?.['items'] ?? (node?.['String'] !== undefined ? [node] : undefined);
+}
+
+function isPgSettings(relation: unknown): boolean {
+  return asNode(relation)?.['relname'] === 'pg_settings';
 }
 
 /**

