@@ -42,9 +42,9 @@ const OVERRIDE_PARAMETERS: ReadonlySet<string> = new Set(['_method', 'x-http-met
  * The path: percent-encoded unreserved characters (RFC 3986 §2.3) are decoded, other
  * percent-encodings have their hex upper-cased, dot segments are resolved (§5.2.4), and empty
  * segments (doubled slashes) are dropped; a trailing slash is kept, since many APIs tell `/x` from
- * `/x/`. Refused: encoded or raw slashes other than separators (`%2F`), backslashes (raw or
- * `%5C`), NUL and control characters, raw spaces and non-ASCII, `#`, `;` (matrix parameters, which
- * Java servers strip and others keep; `%3B` is a literal semicolon every server agrees on),
+ * `/x/`. Refused: encoded slashes (`%2F`), backslashes (raw or
+ * `%5C`), NUL and control characters, raw spaces and non-ASCII, `#`, `;` raw or encoded (matrix
+ * parameters, which Java servers strip and others keep, some after decoding `%3B`),
  * malformed percent-encoding, double encoding (`%25` before two hex digits, which a server that
  * decodes twice turns into a different path), encodings that are not valid UTF-8 (overlong
  * `%C0%AE` is a dot to some decoders), characters that compatibility normalisation (NFKC) turns
@@ -140,6 +140,8 @@ function decodeUnreserved(raw: string): string {
       const byte = parseInt(hex, 16);
       if (byte === 0x2f) throw refused('holds an encoded slash (`%2F`)');
       if (byte === 0x5c) throw refused('holds an encoded backslash (`%5C`)');
+      // Some servers decode before they strip matrix parameters (Spring's firewall refuses `%3B` for that reason).
+      if (byte === 0x3b) throw refused('holds an encoded `;` (`%3B`)');
       if (byte < 0x20 || byte === 0x7f) throw refused('holds an encoded control character');
       out += isUnreserved(byte) ? String.fromCharCode(byte) : `%${hex.toUpperCase()}`;
       i += 2;
@@ -148,7 +150,7 @@ function decodeUnreserved(raw: string): string {
     if (code <= 0x20 || code === 0x7f) throw refused('holds a space or control character');
     if (code > 0x7e) throw refused('holds a character that is not percent-encoded (non-ASCII)');
     if (code === 0x5c) throw refused('holds a backslash');
-    if (code === 0x3b) throw refused('holds `;` (matrix parameters); send a literal semicolon as `%3B`');
+    if (code === 0x3b) throw refused('holds `;` (matrix parameters)');
     if (code === 0x23) throw refused('holds `#`');
     out += raw[i];
   }

@@ -13,7 +13,6 @@ const paths: readonly (readonly [name: string, raw: string, expected: string | n
   ['reserved characters stay', "/a:b@c/!$&'()*+,=", "/a:b@c/!$&'()*+,="],
   ['an encoded space stays encoded', '/files/my%20file.txt', '/files/my%20file.txt'],
   ['encoded UTF-8 stays encoded, hex upper-cased', '/users/%c3%a9milie', '/users/%C3%A9milie'],
-  ['an encoded semicolon is a literal', '/a%3bb', '/a%3Bb'],
   ['an encoded question mark stays', '/a%3Fb', '/a%3Fb'],
   ['dots inside names are names', '/v1/file.name/..x/x../...', '/v1/file.name/..x/x../...'],
   ['an encoded percent sign alone', '/100%25', '/100%25'],
@@ -78,6 +77,8 @@ const paths: readonly (readonly [name: string, raw: string, expected: string | n
   ['a ; parameter after the endpoint', '/v1/chat/completions;x', null],
   ['a ; parameter in a segment', '/admin;jsessionid=1/users', null],
   ['a bare ;', '/a;', null],
+  ['an encoded ;', '/v1/chat/completions%3Bx', null],
+  ['a lower-case encoded ;', '/admin%3b/users', null],
   // malformed percent-encoding
   ['a lone percent sign', '/100%', null],
   ['a percent sign with one digit', '/a%4', null],
