@@ -10,6 +10,7 @@
  * (hex, reversed, split by markup): that upstream can always send the secret somehow.
  */
 import type { UpstreamCredential } from '../config/schema.ts';
+import type { ResponseMasker } from '../masking/index.ts';
 
 /** What an echoed credential is replaced with: plain ASCII, so JSON, SSE and form text stay well formed. */
 export const CREDENTIAL_REPLACEMENT = '[UPSTREAM_CREDENTIAL]';
@@ -197,4 +198,46 @@ export function createLiteralRedactor(values: readonly string[]): LiteralRedacto
 export function redactBuffer(body: Buffer, values: readonly string[]): Buffer {
   if (!values.some((v) => body.includes(v))) return body;
   return scan(body, compile(values), true).out;
+}
+
+function toBuffer(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+}
+
+/**
+ * Wraps a response masker so that the credential is replaced in what it reads (so its transcript
+ * never holds it), in what it sends (a stream masker joins split text back together), and in the
+ * transcript (which joins a stream's deltas). The same masker when there is nothing to look for.
+ */
+export function guardResponseMasker(masker: ResponseMasker, values: readonly string[]): ResponseMasker {
+  if (values.length === 0) return masker;
+  if (masker.mode === 'body') {
+    return {
+      mode: 'body',
+      decodes: masker.decodes,
+      mask(body) {
+        const masked = masker.mask(redactBuffer(body, values));
+        // Searched again: a compressed body is readable only once the masker decoded it.
+        return { body: redactBuffer(toBuffer(masked.body), values), transcript: redactLiterals(masked.transcript, values) };
+      },
+    };
+  }
+  const before = createLiteralRedactor(values);
+  const after = createLiteralRedactor(values);
+  return {
+    mode: 'stream',
+    decodes: masker.decodes,
+    push(chunk) {
+      const clean = before.push(chunk);
+      return clean.length === 0 ? EMPTY : after.push(toBuffer(masker.push(clean)));
+    },
+    end() {
+      const rest = before.end();
+      const held = rest.length === 0 ? EMPTY : after.push(toBuffer(masker.push(rest)));
+      return Buffer.concat([held, after.push(toBuffer(masker.end())), after.end()]);
+    },
+    // What the redactors still hold is dropped with the failed stream: never sent unsearched.
+    failure: (error) => masker.failure(error),
+    transcript: () => redactLiterals(masker.transcript(), values),
+  };
 }
