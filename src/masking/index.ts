@@ -39,6 +39,16 @@ export {
   type StreamResponseMasker,
 } from './response-maskers.ts';
 export { reassembleSseTranscript } from './sse-transcriber.ts';
+export {
+  bodyScanText,
+  maskRequestBody,
+  outgoingRequestBody,
+  parseRequestBody,
+  type BodyWire,
+  type OutgoingBody,
+  type RequestBody,
+} from './request-body.ts';
+export { parseJsonStrict, type StrictJson } from './json-strict.ts';
 export type {
   Finding,
   JsonMaskResult,
