@@ -23,14 +23,16 @@ const asNode = (v: unknown): Node | null => (v !== null && typeof v === 'object'
 const asList = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 
 /** Casts that keep a string's text whole: `'…'::varchar(8)` or `::name` would cut it, so they count as unreadable. */
-const WHOLE_TEXT_TYPES = new Set(['text', 'varchar']);
+const WHOLE_TEXT_TYPES: ReadonlySet<string> = new Set(['text', 'varchar']);
+/** table_to_xml's argument is a regclass: `'orders'::regclass` names the same table as `'orders'`. */
+const TABLE_NAME_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'regclass']);
 
 /**
  * The text of a string literal argument (under whole-text casts and COLLATE), `null` for a NULL
  * constant (the function runs nothing), `undefined` for anything else: a column, a parameter, a
  * concatenation, a number, a subquery, a cutting cast.
  */
-export function literalText(arg: unknown): string | null | undefined {
+export function literalText(arg: unknown, types: ReadonlySet<string> = WHOLE_TEXT_TYPES): string | null | undefined {
   let node = asNode(arg);
   for (;;) {
     const cast = asNode(node?.['TypeCast']);
@@ -38,7 +40,7 @@ export function literalText(arg: unknown): string | null | undefined {
       const typeName = asNode(cast['typeName']);
       const names = asList(typeName?.['names']);
       const last = asNode(asNode(names[names.length - 1])?.['String'])?.['sval'];
-      if (typeName?.['typmods'] !== undefined || typeName?.['arrayBounds'] !== undefined || !WHOLE_TEXT_TYPES.has(last as string)) return undefined;
+      if (typeName?.['typmods'] !== undefined || typeName?.['arrayBounds'] !== undefined || !types.has(last as string)) return undefined;
       node = asNode(cast['arg']);
       continue;
     }
@@ -83,7 +85,7 @@ function runsSql(spec: SqlRunningFunction, call: Node, facts: TreeFacts, depth: 
   }
   for (const arg of texts) {
     if (arg === undefined) continue; // too few arguments: PostgreSQL finds no such function
-    const text = literalText(arg);
+    const text = literalText(arg, spec.table === true ? TABLE_NAME_TYPES : WHOLE_TEXT_TYPES);
     if (text === undefined) facts.flags.add('dynamic_sql');
     else if (text !== null) classifyNested(spec.table === true ? `TABLE ${text}` : text, facts, depth + 1, walk);
   }

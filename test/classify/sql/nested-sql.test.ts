@@ -134,6 +134,7 @@ const ordinary: readonly string[] = [
   "select query_to_xml('select id, total from orders where id = 1', true, false, '')",
   "select word, ndoc from ts_stat('select body_tsv from documents') order by ndoc desc limit 10",
   "select table_to_xml('orders', true, false, '')",
+  "select table_to_xml('public.orders'::regclass, true, false, '')",
   'begin',
   'commit',
   'select id from orders order by id desc limit 20 offset 40',
