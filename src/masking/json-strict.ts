@@ -22,15 +22,13 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 
 /** Index just past the string literal that starts (with its quote) at `at`; text is valid JSON. */
-function stringEnd(text: string, at: number): { end: number; escaped: boolean } {
+function stringEnd(text: string, at: number): number {
   let i = at + 1;
-  let escaped = false;
   for (;;) {
     const q = text.indexOf('"', i);
     let slashes = 0;
     for (let j = q - 1; j > at && text.charCodeAt(j) === BACKSLASH; j--) slashes++;
-    if (slashes > 0) escaped = true;
-    if (slashes % 2 === 0) return { end: q + 1, escaped };
+    if (slashes % 2 === 0) return q + 1;
     i = q + 1;
   }
 }
@@ -43,10 +41,14 @@ export function parseJsonStrict(text: string): StrictJson {
   const stack: Frame[] = [];
   let duplicateKeys = false;
   const top: string[] = [];
+  // The next backslash at or after the current position (-1: none left); found once, not per string.
+  let slash = text.indexOf('\\');
   for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      const { end, escaped } = stringEnd(text, i);
+      const end = stringEnd(text, i);
+      if (slash !== -1 && slash < i) slash = text.indexOf('\\', i);
+      const escaped = slash !== -1 && slash < end;
       const frame = stack[stack.length - 1];
       if (frame?.keys && frame.expectKey) {
         const key = escaped ? (JSON.parse(text.slice(i, end)) as string) : text.slice(i + 1, end - 1);

@@ -117,11 +117,16 @@ export class JsonMasker {
    */
   private maskAcrossParts(arr: readonly unknown[]): readonly unknown[] {
     if (arr.length < 2) return arr;
+    // Parts without text (images, files) sit between text parts but add nothing to read.
+    const at: number[] = [];
     const texts: string[] = [];
-    for (const part of arr) {
-      if (!isPlainObject(part) || typeof part.text !== 'string') return arr;
+    for (let i = 0; i < arr.length; i++) {
+      const part = arr[i];
+      if (!isPlainObject(part) || typeof part.text !== 'string') continue;
+      at.push(i);
       texts.push(part.text);
     }
+    if (texts.length < 2) return arr;
     const joined = this.budget.take(texts.join(''));
     const bounds: number[] = [0];
     for (const t of texts) bounds.push(bounds[bounds.length - 1]! + t.length);
@@ -146,10 +151,10 @@ export class JsonMasker {
       if (cuts[p]!.length === 0) continue;
       let text = texts[p]!;
       for (const cut of cuts[p]!.reverse()) text = text.slice(0, cut.from) + cut.replacement + text.slice(cut.to);
-      const part = arr[p] as Record<string, unknown>;
+      const part = arr[at[p]!] as Record<string, unknown>;
       const copy: Record<string, unknown> = {};
       for (const k of Object.keys(part)) setOwn(copy, k, k === 'text' ? text : part[k]);
-      out[p] = copy;
+      out[at[p]!] = copy;
     }
     return out;
   }

@@ -139,7 +139,7 @@ policy:
     const response = await fetch(`${t.url}/proxy/${connection}${sent.path}`, {
       method: sent.method,
       headers: { authorization: `Bearer ${token}`, ...sent.headers },
-      ...(sent.body ? { body: sent.body } : {}),
+      ...(sent.body ? { body: new Uint8Array(sent.body) } : {}),
     });
     const body = Buffer.from(await response.arrayBuffer());
     return { status: response.status, body, headers: response.headers, logged: up.requests[before], answered: up.answers[before] };
