@@ -9,7 +9,7 @@ import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSum
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
 import type { LimitTracker } from './policy/types.ts';
-import { responseMaskerFor, SECRET_TYPES, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
+import { responseMaskerFor, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import { newId } from './util/ids.ts';
 import type { Metrics } from './metrics.ts';
@@ -240,7 +240,8 @@ export class Pipeline {
             reason: null,
             requestBody: recordableBody(body),
           },
-          { id: requestId, redact: state.redact, secretsMasked: profile !== null && coversSecrets(profile) },
+          // Always redacted again: a body forwarded unchanged under a profile is still the text as sent.
+          { id: requestId, redact: state.redact },
         );
       } catch (err) {
         // Nothing is forwarded without its write-ahead record.
@@ -471,18 +472,6 @@ function profileFor(state: RuntimeState, decision: Decision): MaskProfile | null
   const profile = state.masking.get(name);
   if (!profile) throw new MaskingError(`masking profile "${name}" named by rule "${decision.rule}" does not exist`);
   return profile;
-}
-
-const coverage = new WeakMap<MaskProfile, boolean>();
-
-/** Whether a profile runs every secret detector (then the recorder need not scan its output again). */
-function coversSecrets(profile: MaskProfile): boolean {
-  let covers = coverage.get(profile);
-  if (covers === undefined) {
-    covers = SECRET_TYPES.every((type) => profile.styles.has(type));
-    coverage.set(profile, covers);
-  }
-  return covers;
 }
 
 /** SQL text is both the target and the body: the masked body already says what the target masks to. */

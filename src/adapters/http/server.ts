@@ -9,6 +9,8 @@ import type { Metrics } from '../../metrics.ts';
 import { writeError } from './render.ts';
 import { isBufferedBody, toRequestDraft } from './to-interaction.ts';
 import { clientResponseHeaders, upstreamFailure, upstreamPath, upstreamRequestHeaders, UpstreamPools } from './upstream.ts';
+import { normalizeProxyTarget } from './path.ts';
+import { credentialValues, guardResponseMasker } from '../../connections/credential-echo.ts';
 
 export interface HttpProxyOptions {
   readonly pipeline: Pipeline;
@@ -124,6 +126,8 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     const draft = async () => {
       const connection = connections.get(name);
       if (!connection) throw new UnknownConnection(`connection "${name}" was removed`);
+      // Normalised once, here: the draft classifies, and forward() sends, this same target.
+      rest = normalizeProxyTarget(rest).target;
       const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit).catch(closeAfter(res)) : null;
       return toRequestDraft(connection, method, rest, req.headers, raw);
     };
@@ -159,17 +163,23 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       // Reading surfaces the body's errors; a body left unread (withheld, or after a failure) is
       // destroyed, and undici then emits an error nobody would read, which would end the process.
       upstream.body.on('error', ignore);
-      const masker = admission.responseMasker({
-        connectionType: connection.type,
-        contentType: String(upstream.headers['content-type'] ?? ''),
-        contentEncoding: String(upstream.headers['content-encoding'] ?? ''),
-      });
+      // The connection's own credential is searched for in whatever comes back, masked or not.
+      const echoes = credentialValues(connection.credential);
+      const masker = guardResponseMasker(
+        admission.responseMasker({
+          connectionType: connection.type,
+          contentType: String(upstream.headers['content-type'] ?? ''),
+          contentEncoding: String(upstream.headers['content-encoding'] ?? ''),
+        }),
+        echoes,
+      );
+      const maskHeader = admission.masked ? admission.maskText : null;
 
       if (masker.mode === 'body') {
         const raw = await readAll(upstream.body as AsyncIterable<Buffer>, options.bodyLimit);
         if (raw === null) throw new MaskingError(`the response is larger than ${options.bodyLimit} bytes (http.bodyLimit) and cannot be scanned; it was withheld`);
         const masked = masker.mask(raw);
-        const headers = clientResponseHeaders(upstream.headers, false);
+        const headers = clientResponseHeaders(upstream.headers, false, connection, maskHeader);
         if (masker.decodes) delete headers['content-encoding'];
         headers['content-length'] = byteLength(masked.body);
         res.writeHead(status, headers);
@@ -177,7 +187,7 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
         return { responseStatus: status, responseBody: masked.transcript, bytesOut: byteLength(masked.body) };
       }
 
-      const headers = clientResponseHeaders(upstream.headers, !admission.masked);
+      const headers = clientResponseHeaders(upstream.headers, !admission.masked && echoes.length === 0, connection, maskHeader);
       if (masker.decodes) delete headers['content-encoding'];
       res.writeHead(status, headers);
       res.flushHeaders();
