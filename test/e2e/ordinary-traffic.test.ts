@@ -190,7 +190,7 @@ policy:
 
     test(`${profile}: tool calls, content parts and other LLM endpoints pass unchanged`, async () => {
       for (const call of LLM) {
-        const sent = { ...call, headers: call.body ? { 'content-type': 'application/json' } : {} };
+        const sent: Sent = { ...call, headers: call.body ? { 'content-type': 'application/json' } : {} };
         assertUnaltered(call.name, sent, await send(`llm-${profile}`, sent));
       }
     });
