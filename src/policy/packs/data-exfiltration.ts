@@ -11,6 +11,8 @@ export interface DataExfiltrationOptions {
 
 const UNBOUNDED_SELECT_STAR = `${sqlFlag('select_star')} && !${sqlFlag('has_limit')}`;
 const COPY = "'copy' in request.sql.kinds";
+// SQL text the classifier could not read (query_to_xml($1), database_to_xml …) may read any table
+const UNSEEN = sqlFlag('dynamic_sql');
 
 export function dataExfiltrationRules(options: DataExfiltrationOptions): RuleConfig[] {
   const rules: RuleConfig[] = [];
@@ -33,6 +35,13 @@ export function dataExfiltrationRules(options: DataExfiltrationOptions): RuleCon
         action: 'deny',
         reason: 'COPY of a sensitive table is blocked',
       },
+      {
+        name: 'data-exfiltration/unseen-tables',
+        match: SQL_ONLY,
+        when: UNSEEN,
+        action: 'deny',
+        reason: 'the statement runs SQL the gateway cannot read, which could read a sensitive table',
+      },
     );
   }
   if (options.sensitiveConnectionTags.length > 0) {
@@ -51,6 +60,13 @@ export function dataExfiltrationRules(options: DataExfiltrationOptions): RuleCon
         when: COPY,
         action: 'deny',
         reason: 'COPY is blocked on this connection',
+      },
+      {
+        name: 'data-exfiltration/unseen-tables-sensitive-connection',
+        match,
+        when: UNSEEN,
+        action: 'deny',
+        reason: 'SQL the gateway cannot read is blocked on this connection',
       },
     );
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { classifySql, initSqlClassifier } from '../../../src/classify/sql.ts';
 import type { SqlFacts } from '../../../src/interaction.ts';
 import { compilePolicy } from '../../../src/policy/compile.ts';
 import { sqlInput, type InputOverrides } from '../support/inputs.ts';
@@ -27,6 +28,8 @@ describe('data-exfiltration pack', () => {
     ['COPY (SELECT id FROM payments) TO STDOUT', { kinds: ['copy', 'select'], tables: ['payments'] }, {}, 'data-exfiltration/copy-sensitive-table'],
     ['SELECT * FROM orders on a connection tagged sensitive', { tables: ['orders'], flags: star }, tagged, 'data-exfiltration/select-star-sensitive-connection'],
     ['COPY orders TO STDOUT on a connection tagged sensitive', { kinds: ['copy'], tables: ['orders'] }, tagged, 'data-exfiltration/copy-sensitive-connection'],
+    ["SELECT query_to_xml($1, true, false, '')", { tables: [], flags: { dynamic_sql: true } }, {}, 'data-exfiltration/unseen-tables'],
+    ["SELECT database_to_xml(true, false, '') on a connection tagged sensitive", { tables: [], flags: { dynamic_sql: true } }, tagged, 'data-exfiltration/unseen-tables'],
   ];
   for (const [sql, facts, overrides, rule] of cases) {
     it(`denies ${sql}`, () => {
@@ -49,6 +52,24 @@ describe('data-exfiltration pack', () => {
       assert.equal(engine.decide(sqlInput({ text: sql, ...facts }, overrides)).rule, 'allow-all-sql');
     });
   }
+
+  describe('with the real SQL classifier', () => {
+    before(() => initSqlClassifier());
+    const classified: Array<[string, string]> = [
+      // the SQL a function runs is classified through: a whole table read is a SELECT * without LIMIT
+      ["select table_to_xml('users', true, false, '')", 'data-exfiltration/select-star-sensitive-table'],
+      ["select query_to_xml('select * from users', true, false, '')", 'data-exfiltration/select-star-sensitive-table'],
+      ["select query_to_xml('copy users to stdout', true, false, '')", 'data-exfiltration/copy-sensitive-table'],
+      ["select query_to_xml(q, true, false, '') from saved_queries", 'data-exfiltration/unseen-tables'],
+      ["select schema_to_xml('public', true, false, '')", 'data-exfiltration/unseen-tables'],
+      ["select query_to_xml('select id from users where id = 1', true, false, '')", 'allow-all-sql'],
+    ];
+    for (const [sql, rule] of classified) {
+      it(`${rule === 'allow-all-sql' ? 'allows' : 'denies'} ${sql}`, () => {
+        assert.equal(engine.decide(sqlInput(classifySql(sql))).rule, rule);
+      });
+    }
+  });
 
   it('uses the configured connection tags instead of the default', () => {
     const custom = compilePolicy({
