@@ -1,7 +1,8 @@
 /**
  * What a SQL string does, as PostgreSQL's own parser (libpg-query, PostgreSQL 17 as WASM)
  * sees it: statement kinds, tables, functions, WHERE-less writes and risky forms, at any
- * depth. Policy decides on these facts; this module never throws and never decides.
+ * depth, including SQL text that functions such as query_to_xml or dblink run (sql/calls.ts).
+ * Policy decides on these facts; this module never throws and never decides.
  */
 import { loadModule } from 'libpg-query';
 import type { SqlFacts } from '../interaction.ts';

@@ -122,9 +122,8 @@ export function classifyNested(text: string, facts: TreeFacts, depth: number, wa
  */
 function setConfig(call: Node, facts: TreeFacts): void {
   facts.kinds.add('set');
-  const args = asList(call['args']);
-  const named = args.map((a) => asNode(asNode(a)?.['NamedArgExpr'])).find((n) => n?.['name'] === 'setting_name');
-  const name = literalText(named === undefined ? args[0] : named?.['arg']);
+  // set_config has no parameter names (pg_proc), so the name is always the first argument
+  const name = literalText(asList(call['args'])[0]);
   if (name === null) return; // set_config(NULL, …) is an error
   if (name === undefined) {
     facts.flags.add('dynamic_setting');

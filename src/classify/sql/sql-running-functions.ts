@@ -32,7 +32,7 @@ export interface SqlRunningFunction {
 
 const first = (): readonly number[] => [0];
 const last = (args: readonly unknown[]): readonly number[] => (args.length === 0 ? [] : [args.length - 1]);
-const third = (): readonly number[] => [2];
+const third = (args: readonly unknown[]): readonly number[] => (args.length >= 3 ? [2] : []);
 
 /** A trailing boolean constant (dblink's fail_on_error) is not the SQL: the text is the argument before it. */
 const lastBeforeBoolean = (args: readonly unknown[]): readonly number[] => {
@@ -81,7 +81,8 @@ export const SQL_RUNNING_FUNCTIONS: ReadonlyMap<string, SqlRunningFunction> = ne
   ['xpath_table', opaque],
   // pg_cron: schedule([name,] schedule, command), schedule_in_database(name, schedule, command, db, …),
   // alter_job(id, schedule, command, …)
-  ['schedule', { positions: last, named: ['command'] }],
+  // (generic names: only the argument counts pg_cron has, so that an application's schedule(42) passes)
+  ['schedule', { positions: (args) => (args.length >= 2 ? last(args) : []), named: ['command'] }],
   ['schedule_in_database', { positions: third, named: ['command'] }],
   ['alter_job', { positions: third, named: ['command'] }],
   // pg_background, pglogical

@@ -231,7 +231,11 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       addFunction(node, facts, depth);
       break;
     case 'DefElem':
-      if (FUNCTION_OPTIONS.has(node['defname'] as string)) addFunctionReference(typeNames(node['arg']), facts);
+      if (FUNCTION_OPTIONS.has(node['defname'] as string)) {
+        // `function = 'ts_stat'` names it with a string literal the fingerprint masks, yet no A_Const seals
+        if (asNode(node['arg'])?.['String'] !== undefined) facts.readsLiterals = true;
+        addFunctionReference(typeNames(node['arg']), facts);
+      }
       break;
     case 'RangeVar':
       addTable(node, scope, facts);

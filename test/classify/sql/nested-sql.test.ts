@@ -102,6 +102,7 @@ const attacks: readonly Case[] = [
   { sql: "create function g() returns void language sql as 'delete from orders'", kinds: ['create_function', 'delete'], hasWhere: false, rule: 'server-code' },
   // a function bound to an operator or a cast runs its operand: refused by name
   { sql: 'create operator ### (rightarg = text, function = ts_stat)', functions: ['ts_stat'], flags: ['dynamic_sql'], rule: 'dynamic-sql' },
+  { sql: "create operator ### (rightarg = text, function = 'ts_stat')", functions: ['ts_stat'], flags: ['dynamic_sql'], rule: 'dynamic-sql' },
   { sql: 'create cast (text as tsvector) with function ts_stat(text)', functions: ['ts_stat'], flags: ['dynamic_sql'], rule: 'dynamic-sql' },
   // set_config is SET: role changes are role changes, other settings pass, unknown names do not
   { sql: "select set_config('role', 'postgres', false)", kinds: ['set', 'set_role'], rule: 'role-change' },
@@ -139,6 +140,8 @@ const ordinary: readonly string[] = [
   'commit',
   'select id from orders order by id desc limit 20 offset 40',
   'explain select id from orders where id = 1',
+  // an application's own function that shares a pg_cron name, called as pg_cron never is
+  'select schedule(42)',
 ];
 
 describe('SQL run by functions', () => {
@@ -191,6 +194,14 @@ describe('SQL run by functions', () => {
     // and each text keeps its own answer afterwards
     assert.deepEqual(classifySql(harmless).kinds, ['select']);
     assert.deepEqual(classifySql(harmful).kinds, ['select', 'drop']);
+  });
+
+  it('never shares the facts of an operator named after its function by a string literal', () => {
+    const lower = "create operator ### (rightarg = text, function = 'lower')";
+    const tsStat = "create operator ### (rightarg = text, function = 'ts_stat')";
+    assert.equal(classifyText(lower).readsLiterals, true);
+    assert.equal(classifySql(lower).flags['dynamic_sql'], false);
+    assert.equal(classifySql(tsStat).flags['dynamic_sql'], true);
   });
 
   it('keeps the setting set_config changes per text: role and work_mem never share facts', () => {
