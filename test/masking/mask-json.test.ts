@@ -87,3 +87,26 @@ test('maskJsonText returns the body byte for byte when nothing is masked', () =>
   assert.deepEqual(r.findings, []);
   assert.equal(p.maskJsonText('{"to":"maria@example.com"}').text, '{"to":"[EMAIL]"}');
 });
+
+test('content parts are read together: a value split across text parts is masked in each, others stay', () => {
+  const p = profileOf({ entities: { secret: 'redact' } });
+  const key = 'ghp_' + 'aZ3bY4cX5dW6eV7fU8gT9hS0iR1jQ2kP3lO4';
+  const content = [
+    { type: 'text', text: `use ${key.slice(0, 9)}` },
+    { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+    { type: 'text', text: key.slice(9, 25) },
+    { type: 'text', text: `${key.slice(25)} and AKIAIOSFODNN7EXAMPLE, thanks` },
+  ];
+  const input = { messages: [{ role: 'user', content }] };
+  const { value, findings } = p.maskJson(input);
+  const out = (value as typeof input).messages[0]!.content as { text?: string }[];
+  assert.deepEqual(
+    out.map((part) => part.text),
+    ['use [GITHUB_TOKEN]', undefined, '', ' and [AWS_ACCESS_KEY], thanks'],
+  );
+  assert.equal(out[1], content[1], 'a part without text keeps its identity');
+  assert.deepEqual(findings.map((f) => f.type).sort(), ['aws_access_key', 'github_token']);
+  assert.equal(input.messages[0]!.content[0]!.text, `use ${key.slice(0, 9)}`, 'the input is not mutated');
+  const clean = { messages: [{ role: 'user', content: [{ type: 'text', text: 'release 2.3.0 ' }, { type: 'text', text: 'and 2.4.1' }] }] };
+  assert.equal(p.maskJson(clean).value, clean, 'parts with nothing across them keep their identity');
+});
