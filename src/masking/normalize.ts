@@ -26,6 +26,8 @@ const HAS_INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F\u{E010
 const REFERENCE = /&(?:#[xX]([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|([A-Za-z]{2,6}));?/y;
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '', zwsp: '', zwj: '', zwnj: '' };
 const DIGIT = /\p{Nd}/u;
+const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
+const MAY_REFER = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,6};)/;
 
 let digitZeros: Set<number> | null = null;
 
@@ -109,6 +111,8 @@ class Builder {
  */
 export function normalizedViews(text: string): NormalizedView[] | null {
   if (PLAIN.test(text)) return null;
+  // Most text (accents, CJK, `&` in a query string) reads as written: native checks say so without a walk.
+  if (!MAY_REFER.test(text) && !HAS_INVISIBLE.test(text) && !OTHER_DIGIT.test(text) && text.normalize('NFKC') === text) return null;
   const joined = new Builder();
   const split = HAS_INVISIBLE.test(text) ? new Builder() : null;
   let changed = false;
