@@ -108,6 +108,10 @@ describe('e2e: SQL run by functions cannot get past the sql-destructive pack', (
     await refused(attacker, "update pg_settings set setting = 'powerful' where name = 'role'", 'dynamic-setting');
     assert.equal((await attacker.query('select current_user as u')).rows[0].u, before);
     assert.equal((await attacker.query("select current_setting('role') as r")).rows[0].r, 'none');
+    // nor may the session start reading backslashes in strings differently from the gateway
+    await refused(attacker, 'set standard_conforming_strings = off', 'nonstandard-strings');
+    await refused(attacker, "select set_config('standard_conforming_strings', 'off', false)", 'nonstandard-strings');
+    assert.equal((await attacker.query('show standard_conforming_strings')).rows[0].standard_conforming_strings, 'on');
     // an everyday set_config still runs
     await attacker.query("select set_config('statement_timeout', '30s', false)");
     assert.equal((await attacker.query('show statement_timeout')).rows[0].statement_timeout, '30s');

@@ -132,6 +132,24 @@ function setConfig(call: Node, facts: TreeFacts): void {
   // setting names are case-insensitive; set_config takes the name as given, spaces included
   const precise = IDENTITY_SETTINGS[name.toLowerCase()];
   if (precise !== undefined) facts.kinds.add(precise);
+  if (name.toLowerCase() === STRING_SYNTAX_SETTING) stringSyntax(asList(call['args'])[1], facts);
+}
+
+/**
+ * With standard_conforming_strings off the server reads a backslash in '…' as an escape, while
+ * the parser here always reads it as a character: from then on the session's statements lex
+ * differently on each side, and the gateway would approve text the server reads otherwise.
+ */
+export const STRING_SYNTAX_SETTING = 'standard_conforming_strings';
+
+/** Flags `nonstandard_strings` unless the value set is a literal `on`/`true`/`1`. */
+export function stringSyntax(value: unknown, facts: TreeFacts): void {
+  const constant = asNode(asNode(value)?.['A_Const']);
+  const number = asNode(constant?.['ival']);
+  if (number !== null && number['ival'] === 1) return;
+  const text = literalText(value);
+  if (typeof text === 'string' && ['on', 'true'].includes(text.trim().toLowerCase())) return;
+  facts.flags.add('nonstandard_strings');
 }
 
 /**

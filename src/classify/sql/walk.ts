@@ -8,7 +8,7 @@
  * `SelectStmt.withClause` a bare WithClause). The walk is iterative: the parser accepts
  * expressions thousands of levels deep, deeper than a recursive walk's JS stack.
  */
-import { functionBody, inspectCall } from './calls.ts';
+import { functionBody, inspectCall, STRING_SYNTAX_SETTING, stringSyntax } from './calls.ts';
 import { SQL_RUNNING_FUNCTIONS } from './sql-running-functions.ts';
 import { preciseKind, statementKind } from './statement-kinds.ts';
 
@@ -26,6 +26,7 @@ export const SQL_FLAGS = [
   'do_block',
   'dynamic_sql',
   'dynamic_setting',
+  'nonstandard_strings',
   'parse_error',
   'empty',
 ] as const;
@@ -214,6 +215,10 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
       break;
     case 'CreateFunctionStmt':
       functionBody(node, facts, depth, walkStatement);
+      break;
+    case 'VariableSetStmt':
+      // SET … TO DEFAULT, RESET and FROM CURRENT keep the value the session already lexes with
+      if (node['name'] === STRING_SYNTAX_SETTING && node['kind'] === 'VAR_SET_VALUE') stringSyntax(asList(node['args'])[0], facts);
       break;
     case 'PrepareStmt':
       if (typeof node['name'] === 'string') facts.prepared.add(node['name']);

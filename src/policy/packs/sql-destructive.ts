@@ -106,5 +106,10 @@ export function sqlDestructiveRules(): RuleConfig[] {
       sqlFlag('dynamic_setting'),
       'the statement changes a setting whose name the gateway cannot read (set_config with a computed name, UPDATE pg_settings)',
     ),
+    deny(
+      'nonstandard-strings',
+      sqlFlag('nonstandard_strings'),
+      'turning standard_conforming_strings off would make the database read quoted text differently from the gateway',
+    ),
   ];
 }

@@ -111,6 +111,10 @@ const attacks: readonly Case[] = [
   { sql: "select set_config(name, 'postgres', false) from pg_settings where name = 'role'", flags: ['dynamic_setting'], rule: 'dynamic-setting' },
   { sql: "update pg_settings set setting = 'postgres' where name = 'role'", flags: ['dynamic_setting'], rule: 'dynamic-setting' },
   { sql: "select query_to_xml('select set_config(''role'', ''postgres'', false)', true, false, '')", kinds: ['set_role'], rule: 'role-change' },
+  // backslashes in '…' would lex differently on the server from then on
+  { sql: 'set standard_conforming_strings = off', kinds: ['set'], flags: ['nonstandard_strings'], rule: 'nonstandard-strings' },
+  { sql: "select set_config('standard_conforming_strings', 'off', false)", flags: ['nonstandard_strings'], rule: 'nonstandard-strings' },
+  { sql: "select set_config('standard_conforming_strings', $1, false)", flags: ['nonstandard_strings'], rule: 'nonstandard-strings' },
   // dblink stays refused by name even when what it runs is harmless
   { sql: "select * from dblink('dbname=prod', 'select 1', true) as t(a int)", kinds: ['select'], functions: ['dblink'], rule: 'dangerous-function' },
 ];
@@ -140,6 +144,8 @@ const ordinary: readonly string[] = [
   'commit',
   'select id from orders order by id desc limit 20 offset 40',
   'explain select id from orders where id = 1',
+  'set standard_conforming_strings = on',
+  'reset standard_conforming_strings',
   // an application's own function that shares a pg_cron name, called as pg_cron never is
   'select schedule(42)',
 ];
