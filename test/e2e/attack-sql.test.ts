@@ -35,6 +35,9 @@ describe('e2e: SQL run by functions cannot get past the sql-destructive pack', (
     await direct.query('create table orders (id int primary key, total int)');
     await direct.query('insert into orders values (1, 10), (2, 20)');
     await direct.query('create role powerful nologin');
+    await direct.query('create table items (id serial primary key, name text, price int, updated_at timestamptz default now())');
+    await direct.query("insert into items (name, price) values ('bolt', 3), ('nut', 1), ('gear', 12)");
+    await direct.query('create table audit_log (id serial primary key, doc text)');
     const url = new URL(g.db.url);
     loopback = `host=127.0.0.1 port=${url.port} dbname=${url.pathname.slice(1)} user=${decodeURIComponent(url.username)} password=${decodeURIComponent(url.password)}`;
     const token = await g.token();
@@ -124,6 +127,39 @@ describe('e2e: SQL run by functions cannot get past the sql-destructive pack', (
     assert.deepEqual(words.rows, [{ word: 'gate' }, { word: 'house' }]);
     assert.match((await attacker.query("select table_to_xml('orders', true, false, '') as x")).rows[0].x, /<id>2<\/id>/);
     assert.deepEqual((await attacker.query('select id from orders order by id limit 1')).rows, [{ id: 1 }]);
+  });
+
+  test('everyday statements pass untouched', async () => {
+    const everyday: [string, unknown[]?][] = [
+      ['select id, name from items where id = 1'],
+      ['select id, name from items where id = $1', [2]],
+      ['select count(*)::int as n from items where price > 2'],
+      ['select name from items order by price desc limit 2'],
+      ["select name from items where name like 'b%' limit 10 offset 0"],
+      ['select i.name, o.total from items i join orders o on o.id = i.id where o.total >= 10'],
+      ['with cheap as (select id from items where price < 5) select count(*) from cheap'],
+      ["insert into items (name, price) values ('washer', 2) returning id"],
+      ['insert into items (name, price) values ($1, $2)', ['spring', 4]],
+      ["insert into audit_log (doc) values ('drop table items; select pg_terminate_backend(1)')"],
+      ['update items set price = price + 1 where id = 1'],
+      ["update items set name = $1, updated_at = now() where id = $2", ['bolt m3', 1]],
+      ["delete from items where name = 'washer'"],
+      ['begin'],
+      ['update items set price = 5 where id = 2'],
+      ['commit'],
+      ["select set_config('application_name', 'agent-report', false)"],
+      ['explain select * from items where id = 1'],
+      ["select query_to_xml('select name from items where id = 3', true, false, '')"],
+      ["select to_char(now(), 'YYYY-MM-DD') as day, coalesce(max(price), 0) from items"],
+    ];
+    for (const [text, values] of everyday) await attacker.query({ text, values });
+    assert.deepEqual((await direct.query('select name, price from items order by id')).rows, [
+      { name: 'bolt m3', price: 4 },
+      { name: 'nut', price: 5 },
+      { name: 'gear', price: 12 },
+      { name: 'spring', price: 4 },
+    ]);
+    assert.deepEqual((await direct.query('select doc from audit_log')).rows, [{ doc: 'drop table items; select pg_terminate_backend(1)' }]);
   });
 
   test('every refusal is recorded with its rule', async () => {
