@@ -235,12 +235,12 @@ function visit(type: string, node: Node, scope: Scope, top: boolean, facts: Tree
     case 'FuncCall':
       addFunction(node, facts, depth);
       break;
-    case 'DefElem':
-      if (FUNCTION_OPTIONS.has(node['defname'] as string)) {
-        // `function = 'ts_stat'` names it with a string literal the fingerprint masks, yet no A_Const seals
-        if (asNode(node['arg'])?.['String'] !== undefined) facts.readsLiterals = true;
-        addFunctionReference(typeNames(node['arg']), facts);
-      }
+    case 'DefineStmt':
+      functionOptions(node['definition'], facts);
+      break;
+    case 'AlterOperatorStmt':
+    case 'AlterTypeStmt':
+      functionOptions(node['options'], facts);
       break;
     case 'RangeVar':
       addTable(node, scope, facts);
@@ -284,7 +284,7 @@ function addTable(rangeVar: Node, scope: Scope, facts: TreeFacts): void {
   facts.tables.add(typeof catalog === 'string' ? `${catalog}.${schema}.${relname}` : `${schema}.${relname}`);
 }
 
-/** DefElem options of CREATE OPERATOR / AGGREGATE / TYPE … that name a function the object will call. */
+/** Options of CREATE OPERATOR / AGGREGATE / TYPE … that name a function the object will call. */
 const FUNCTION_OPTIONS = new Set([
   'function',
   'procedure',
@@ -343,6 +343,17 @@ function addFunctionReference(list: unknown, facts: TreeFacts): void {
   const bare = addNames(names, facts);
   if (SQL_RUNNING_FUNCTIONS.has(bare)) facts.flags.add('dynamic_sql');
   if (bare === 'set_config') facts.flags.add('dynamic_setting');
+}
+
+/** The functions CREATE OPERATOR / AGGREGATE / TYPE (or ALTER OPERATOR / TYPE) binds by option. */
+function functionOptions(options: unknown, facts: TreeFacts): void {
+  for (const option of asList(options)) {
+    const def = asNode(asNode(option)?.['DefElem']);
+    if (def === null || !FUNCTION_OPTIONS.has(def['defname'] as string)) continue;
+    // `function = 'ts_stat'` names it with a string literal the fingerprint masks, yet no A_Const seals
+    if (asNode(def['arg'])?.['String'] !== undefined) facts.readsLiterals = true;
+    addFunctionReference(typeNames(def['arg']), facts);
+  }
 }
 
 /** The name list of an option's value: a type-like name (`function = f`) or a qualified one. */
