@@ -1,9 +1,10 @@
 /**
  * The text detectors see: what a person or a model reads, whatever code points spell it.
  * Compatibility forms fold (NFKC: fullwidth `４`, mathematical `𝐬𝐤`, no-break spaces), digits
- * of every script become ASCII digits, HTML/XML character references decode (`&#52;`, `&amp;`),
- * and invisible formatting characters (zero-width space and joiners, soft hyphen, BOM, bidi
- * controls, variation selectors) either vanish or separate, since a reader may see either.
+ * of every script become ASCII digits, HTML/XML character references and `\u` escapes decode
+ * (`&#52;`, `&amp;`, `\u0034`), and invisible formatting characters (zero-width space and
+ * joiners, soft hyphen, BOM, bidi controls, variation selectors) either vanish or separate,
+ * since a reader may see either.
  *
  * Every character of a view keeps the original range it came from, so a value found in the
  * view is masked in the original text and everything around it stays as it was sent.
@@ -18,16 +19,17 @@ export interface NormalizedView {
   readonly ends: Int32Array;
 }
 
-// Anything other than plain ASCII (or `&`, which may start a character reference) may read differently.
-const PLAIN = /^[\x00-\x25\x27-\x7F]*$/;
-const SPECIAL = /[^\x00-\x25\x27-\x7F]/g;
+// Anything other than plain ASCII (or `&` and `\`, which may start a reference or an escape) may read differently.
+const PLAIN = /^[\x00-\x25\x27-\x5B\x5D-\x7F]*$/;
+const SPECIAL = /[^\x00-\x25\x27-\x5B\x5D-\x7F]/g;
 const INVISIBLE = /^(?:[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F]|[\u{E0100}-\u{E01EF}])$/u;
 const HAS_INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
 const REFERENCE = /&(?:#[xX]([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|([A-Za-z]{2,6}));?/y;
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '', zwsp: '', zwj: '', zwnj: '' };
 const DIGIT = /\p{Nd}/u;
 const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
-const MAY_REFER = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,6};)/;
+const MAY_REFER = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,6};)|\\u[0-9A-Fa-f]{4}/;
+const ESCAPE = /\\u([0-9A-Fa-f]{4})(?:\\u([dD][c-fC-F][0-9A-Fa-f]{2}))?/y;
 
 let digitZeros: Set<number> | null = null;
 
@@ -86,6 +88,20 @@ function reference(text: string, at: number): { value: string; length: number } 
   return { value: String.fromCodePoint(cp), length: m[0].length };
 }
 
+/**
+ * A JSON/JavaScript `\uXXXX` escape (a surrogate pair as one): JSON inside text, NDJSON lines
+ * and JSON held in a JSON string are read by whoever parses them, so their escapes are read too.
+ */
+function escape(text: string, at: number): { value: string; length: number } | null {
+  ESCAPE.lastIndex = at;
+  const m = ESCAPE.exec(text);
+  if (m === null) return null;
+  const high = parseInt(m[1]!, 16);
+  if (m[2] !== undefined && high >= 0xd800 && high <= 0xdbff) return { value: String.fromCharCode(high, parseInt(m[2], 16)), length: 12 };
+  if (high >= 0xd800 && high <= 0xdfff) return null;
+  return { value: String.fromCharCode(high), length: 6 };
+}
+
 class Builder {
   text = '';
   starts: number[] = [];
@@ -140,6 +156,10 @@ export function normalizedViews(text: string): NormalizedView[] | null {
       const ref = reference(text, at);
       piece = ref?.value ?? '&';
       length = ref?.length ?? 1;
+    } else if (text.charCodeAt(at) === 92) {
+      const esc = escape(text, at);
+      piece = esc?.value ?? '\\';
+      length = esc?.length ?? 1;
     } else {
       const cp = text.codePointAt(at)!;
       length = cp > 0xffff ? 2 : 1;

@@ -199,6 +199,16 @@ policy:
     await assertMasked(Buffer.from('card ٤١١١ ١١١١ ١١١١ ١١١١ end'), { 'content-type': 'text/plain' }, ' end');
   });
 
+  test('JSON escapes outside a parsed JSON body (NDJSON lines, JSON held in a string) are read too', async () => {
+    const ndjson = `{"id":1}\n{"k":"\\u0041KIA${AWS.slice(3)}"}\n{"id":2}\n`;
+    const seen = await assertMasked(Buffer.from(ndjson), { 'content-type': 'application/x-ndjson' }, '{"id":2}');
+    assert.ok(seen.startsWith('{"id":1}\n{"k":"'), seen);
+    const inner = JSON.stringify({ payload: JSON.stringify({ token: 'X' }).replace('X', `\\u0067hp_${GITHUB.slice(4)}`) });
+    const got = await send('rest-pii', '/in/echo', Buffer.from(inner), { 'content-type': 'application/json' });
+    const payload = JSON.parse(JSON.parse(got.logged[0]!.body.toString('utf8')).payload);
+    assertNoSecret('the upstream, parsing twice', payload.token);
+  });
+
   test('text around a mask keeps its own code points: only the value changes', async () => {
     const sent = 'Ｈｅｌｌｏ\u200b world, café ４２ — key ' + AWS + ' — ﬁn';
     const got = await send('rest-pii', '/in/echo', Buffer.from(sent), { 'content-type': 'text/plain; charset=utf-8' });

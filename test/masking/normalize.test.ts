@@ -30,6 +30,7 @@ const cases: readonly [string, string][] = [
   ['variation selectors', '4\ufe0f111 1111 1111 1111'],
   ['decimal references', '&#52;&#49;&#49;&#49; 1111 1111 1111'],
   ['hex references', '&#x34;&#X31;11 1111 1111 1111'],
+  ['\\u escapes (JSON inside text)', '\\u0034111 1111 1111 \\u00311\\u00311'],
   ['no-break and ideographic spaces', '4111\u00a01111\u30001111\u202f1111'],
 ];
 for (const [name, card] of cases) {
@@ -53,4 +54,9 @@ test('a named reference is read only when terminated; unknown ones stay as writt
 test('pseudonyms see the value as read: two spellings of one card give one token', () => {
   const pseudo = profileOf({ entities: { credit_card: 'pseudonym' } });
   assert.equal(pseudo.maskText('４１１１１１１１１１１１１１１１').text, pseudo.maskText('4111111111111111').text);
+});
+
+test('a \\u escape is read as what it encodes, a surrogate pair as one character; a lone surrogate stays', () => {
+  assert.equal(readableText('{"k":"\\u0041KIA"} \\ud83d\\ude00 \\ud83d x'), '{"k":"AKIA"} 😀 \\ud83d x');
+  assert.equal(normalizedViews('C:\\Users\\me\\notes.txt'), null);
 });
