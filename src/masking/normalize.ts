@@ -1,10 +1,10 @@
 /**
  * The text detectors see: what a person or a model reads, whatever code points spell it.
  * Compatibility forms fold (NFKC: fullwidth `４`, mathematical `𝐬𝐤`, no-break spaces), digits
- * of every script become ASCII digits, HTML/XML character references and `\u` escapes decode
- * (`&#52;`, `&amp;`, `\u0034`), and invisible formatting characters (zero-width space and
- * joiners, soft hyphen, BOM, bidi controls, variation selectors) either vanish or separate,
- * since a reader may see either.
+ * of every script become ASCII digits, HTML/XML character references, `\u` escapes and
+ * percent-encoding decode (`&#52;`, `&amp;`, `\u0034`, `%34`), and invisible formatting
+ * characters (zero-width space and joiners, soft hyphen, BOM, bidi controls, variation
+ * selectors) either vanish or separate, since a reader may see either.
  *
  * Every character of a view keeps the original range it came from, so a value found in the
  * view is masked in the original text and everything around it stays as it was sent.
@@ -19,16 +19,17 @@ export interface NormalizedView {
   readonly ends: Int32Array;
 }
 
-// Anything other than plain ASCII (or `&` and `\`, which may start a reference or an escape) may read differently.
-const PLAIN = /^[\x00-\x25\x27-\x5B\x5D-\x7F]*$/;
-const SPECIAL = /[^\x00-\x25\x27-\x5B\x5D-\x7F]/g;
+// Anything other than plain ASCII (or `%`, `&` and `\`, which may start an escape or a reference) may read differently.
+const PLAIN = /^[\x00-\x24\x27-\x5B\x5D-\x7F]*$/;
+const SPECIAL = /[^\x00-\x24\x27-\x5B\x5D-\x7F]/g;
 const INVISIBLE = /^(?:[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F]|[\u{E0100}-\u{E01EF}])$/u;
 const HAS_INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
 const REFERENCE = /&(?:#[xX]([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|([A-Za-z]{2,6}));?/y;
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '', zwsp: '', zwj: '', zwnj: '' };
 const DIGIT = /\p{Nd}/u;
 const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
-const MAY_REFER = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,6};)|\\u[0-9A-Fa-f]{4}/;
+const MAY_REFER = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,6};)|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}/;
+const PERCENT = /(?:%[0-9A-Fa-f]{2})+/y;
 const ESCAPE = /\\u([0-9A-Fa-f]{4})(?:\\u([dD][c-fC-F][0-9A-Fa-f]{2}))?/y;
 
 let digitZeros: Set<number> | null = null;
@@ -156,6 +157,12 @@ export function normalizedViews(text: string): NormalizedView[] | null {
       const ref = reference(text, at);
       piece = ref?.value ?? '&';
       length = ref?.length ?? 1;
+    } else if (text.charCodeAt(at) === 37) {
+      PERCENT.lastIndex = at;
+      const run = PERCENT.exec(text)?.[0];
+      // A URL or form value is read decoded by whoever follows or parses it.
+      piece = run === undefined ? '%' : Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8');
+      length = run?.length ?? 1;
     } else if (text.charCodeAt(at) === 92) {
       const esc = escape(text, at);
       piece = esc?.value ?? '\\';
@@ -165,11 +172,16 @@ export function normalizedViews(text: string): NormalizedView[] | null {
       length = cp > 0xffff ? 2 : 1;
       piece = text.slice(at, at + length);
     }
-    const invisible = INVISIBLE.test(piece);
-    const read = invisible ? '' : fold(piece);
+    let read = '';
+    let separated = '';
+    for (const ch of piece) {
+      const invisible = INVISIBLE.test(ch);
+      read += invisible ? '' : fold(ch);
+      separated += invisible ? ' ' : fold(ch);
+    }
     if (read !== text.slice(at, at + length)) changed = true;
     joined.add(read, at, at + length);
-    split?.add(invisible ? ' ' : read, at, at + length);
+    split?.add(separated, at, at + length);
     pos = at + length;
   }
   if (!changed) return null;

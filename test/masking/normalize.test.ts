@@ -30,6 +30,7 @@ const cases: readonly [string, string][] = [
   ['variation selectors', '4\ufe0f111 1111 1111 1111'],
   ['decimal references', '&#52;&#49;&#49;&#49; 1111 1111 1111'],
   ['hex references', '&#x34;&#X31;11 1111 1111 1111'],
+  ['percent-encoding', '%34111%201111 %E2%80%8B1111 1111'],
   ['\\u escapes (JSON inside text)', '\\u0034111 1111 1111 \\u00311\\u00311'],
   ['no-break and ideographic spaces', '4111\u00a01111\u30001111\u202f1111'],
 ];
@@ -59,4 +60,10 @@ test('pseudonyms see the value as read: two spellings of one card give one token
 test('a \\u escape is read as what it encodes, a surrogate pair as one character; a lone surrogate stays', () => {
   assert.equal(readableText('{"k":"\\u0041KIA"} \\ud83d\\ude00 \\ud83d x'), '{"k":"AKIA"} 😀 \\ud83d x');
   assert.equal(normalizedViews('C:\\Users\\me\\notes.txt'), null);
+});
+
+test('percent-encoded text is read decoded: a key in a URL is masked, the URL around it kept', () => {
+  assert.equal(secrets.maskText('see https://x.example/?k=AKIA%49OSFODNN7EXAMPLE&page=2').text, 'see https://x.example/?k=[AWS_ACCESS_KEY]&page=2');
+  assert.equal(normalizedViews('100% sure, 50%off'), null);
+  assert.equal(readableText('S%C3%A3o Paulo %zz'), 'São Paulo %zz');
 });
