@@ -1,6 +1,7 @@
 import { InvalidArgument } from '../errors.ts';
 import type { ConnectionType, InteractionKind, PrincipalKind, RequestSummary, SqlFacts } from '../interaction.ts';
 import type { PolicyInput } from './types.ts';
+import { foldModel } from '../classify/llm.ts';
 
 /** The flags of `gatehouse policy test`: who, where, and exactly one of sql / http / llmPrompt / mcpTool. */
 export interface TestInputFlags {
@@ -67,7 +68,8 @@ export function buildTestInput(flags: TestInputFlags, deps: TestInputDeps = {}):
     defaultType = 'openai';
     summary = {
       llm: {
-        model: flags.model ?? null,
+        // Folded as the live classifier folds it, so a dry run decides as the gateway would.
+        model: flags.model === undefined ? null : foldModel(flags.model),
         stream: false,
         messageText: text,
         toolNames: [],

@@ -8,7 +8,7 @@ import { parseSync } from 'libpg-query';
 import { SQL_RUNNING_FUNCTIONS } from './sql-running-functions.ts';
 import type { SqlRunningFunction } from './sql-running-functions.ts';
 import { IDENTITY_SETTINGS } from './statement-kinds.ts';
-import type { TreeFacts } from './walk.ts';
+import type { TreeFacts } from './tree-facts.ts';
 
 type Node = Readonly<Record<string, unknown>>;
 export type Walk = (stmt: Node, facts: TreeFacts, depth: number) => void;

@@ -9,7 +9,7 @@
  * statement's shape, and stay readable. An unexpected read only costs a cache hit, never a wrong
  * answer.
  */
-import type { TreeFacts } from './walk.ts';
+import type { TreeFacts } from './tree-facts.ts';
 
 /** A_Const's value fields as libpg-query (PostgreSQL 17) names them: integer, numeric/float, string, bit string. */
 const LITERAL_FIELDS = ['ival', 'fval', 'sval', 'bsval'] as const;

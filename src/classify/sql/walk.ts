@@ -9,49 +9,13 @@
  * expressions thousands of levels deep, deeper than a recursive walk's JS stack.
  */
 import { functionBody, inspectCall, STRING_SYNTAX_SETTING, stringSyntax } from './calls.ts';
+import type { SqlFlag, TreeFacts } from './tree-facts.ts';
+export { newTreeFacts, SQL_FLAGS, type SqlFlag, type TreeFacts } from './tree-facts.ts';
 import { SQL_RUNNING_FUNCTIONS } from './sql-running-functions.ts';
 import { preciseKind, statementKind } from './statement-kinds.ts';
 
 type Node = Readonly<Record<string, unknown>>;
 
-export const SQL_FLAGS = [
-  'copy_to_program',
-  'copy_from_program',
-  'copy_to_stdout',
-  'copy_from_stdin',
-  'copy_to_file',
-  'copy_from_file',
-  'select_star',
-  'has_limit',
-  'do_block',
-  'dynamic_sql',
-  'dynamic_setting',
-  'nonstandard_strings',
-  'parse_error',
-  'empty',
-] as const;
-export type SqlFlag = (typeof SQL_FLAGS)[number];
-
-export interface TreeFacts {
-  readonly kinds: Set<string>;
-  readonly tables: Set<string>;
-  readonly functions: Set<string>;
-  hasWhere: boolean;
-  readonly flags: Set<SqlFlag>;
-  /** Names of prepared statements this text creates (PREPARE) and runs (EXECUTE), at any depth. */
-  readonly prepared: Set<string>;
-  readonly executed: Set<string>;
-  /** Names of cursors this text declares (DECLARE) and reads (FETCH, MOVE). */
-  readonly declared: Set<string>;
-  readonly fetched: Set<string>;
-  /**
-   * Set when a fact was derived from a literal's value (see literals.ts): such facts hold for
-   * their exact text only, not for every text of the same shape.
-   */
-  readsLiterals: boolean;
-  /** SQL text run by a function (query_to_xml, dblink …) held more than one statement. */
-  nestedMultiStatement: boolean;
-}
 
 /** CTE names visible at a point of the tree; null when none. */
 type Scope = ReadonlySet<string> | null;
@@ -88,21 +52,6 @@ const sval = (v: unknown): string | undefined => {
   return typeof s === 'string' ? s : undefined;
 };
 
-export function newTreeFacts(): TreeFacts {
-  return {
-    kinds: new Set(),
-    tables: new Set(),
-    functions: new Set(),
-    hasWhere: true,
-    flags: new Set(),
-    prepared: new Set(),
-    executed: new Set(),
-    declared: new Set(),
-    fetched: new Set(),
-    readsLiterals: false,
-    nestedMultiStatement: false,
-  };
-}
 
 /**
  * Adds the facts of one top-level statement (`{ TypeName: {…} }`) to `facts`. `depth` counts the
