@@ -7,7 +7,7 @@
 import type { GatewayError } from './errors.ts';
 import type { ConnectionInfo, ConnectionType, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext } from './identity/credentials.ts';
-import type { ResponseMasker, ResponseTarget } from './masking/index.ts';
+import type { RequestBody, ResponseMasker, ResponseTarget } from './masking/index.ts';
 
 /** How a request is described in the record when it is refused before its draft exists. */
 export interface RequestLine {
@@ -46,13 +46,7 @@ export interface RequestDraft {
 /** A draft, or how to build one: a build that throws (a bad body) is a refusal the runner records. */
 export type DraftSource = RequestDraft | (() => RequestDraft | Promise<RequestDraft>);
 
-export type RequestBody =
-  | { readonly type: 'none' }
-  /** `text` is the body as sent, reused verbatim (for forwarding and recording) while nothing masked it. */
-  | { readonly type: 'json'; readonly value: unknown; readonly text?: string }
-  | { readonly type: 'text'; readonly text: string }
-  /** Bytes we do not parse (binary uploads): never masked, so refused whenever a profile applies. */
-  | { readonly type: 'opaque'; readonly description: string };
+export type { RequestBody };
 
 /** A request the runner let through: the adapter forwards `body` and answers through the admission's maskers. */
 export interface Admission {

@@ -9,7 +9,7 @@ import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSum
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
 import type { LimitTracker } from './policy/types.ts';
-import { responseMaskerFor, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
+import { maskRequestBody, responseMaskerFor, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import { newId } from './util/ids.ts';
 import type { Metrics } from './metrics.ts';
@@ -478,22 +478,6 @@ function profileFor(state: RuntimeState, decision: Decision): MaskProfile | null
 function maskedTarget(profile: MaskProfile, target: string, sent: RequestBody, masked: RequestBody): string {
   if (sent.type === 'text' && masked.type === 'text' && sent.text === target) return masked.text;
   return profile.maskText(target).text;
-}
-
-function maskRequestBody(profile: MaskProfile, body: RequestBody): RequestBody {
-  switch (body.type) {
-    case 'none':
-      return body;
-    case 'json': {
-      // maskJson keeps the identity of what it did not change, so an untouched body is sent as it came.
-      const value = profile.maskJson(body.value).value;
-      return value === body.value ? body : { type: 'json', value, text: JSON.stringify(value) };
-    }
-    case 'text':
-      return { type: 'text', text: profile.maskText(body.text).text };
-    case 'opaque':
-      throw new MaskingError(`a masking profile applies but the request body (${body.description}) cannot be scanned; it was not sent`);
-  }
 }
 
 /**

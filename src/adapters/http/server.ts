@@ -10,6 +10,7 @@ import { writeError } from './render.ts';
 import { isBufferedBody, toRequestDraft } from './to-interaction.ts';
 import { clientResponseHeaders, upstreamFailure, upstreamPath, upstreamRequestHeaders, UpstreamPools } from './upstream.ts';
 import { normalizeProxyTarget } from './path.ts';
+import { outgoingRequestBody } from '../../masking/index.ts';
 import { credentialValues, guardResponseMasker } from '../../connections/credential-echo.ts';
 
 export interface HttpProxyOptions {
@@ -129,7 +130,7 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       // Normalised once, here: the draft classifies, and forward() sends, this same target.
       rest = normalizeProxyTarget(rest).target;
       const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit).catch(closeAfter(res)) : null;
-      return toRequestDraft(connection, method, rest, req.headers, raw);
+      return toRequestDraft(connection, method, rest, req.headers, raw, options.bodyLimit);
     };
     await pipeline.run(session, draft, (admission) => forward(req, res, name, rest, admission, client.signal), {
       signal: client.signal,
@@ -141,9 +142,13 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
   async function forward(req: IncomingMessage, res: ServerResponse, name: string, rest: string, admission: Admission, clientGone: AbortSignal): Promise<ForwardResult> {
     const connection = connections.get(name) as Connection;
     const body = admission.body;
-    const payload: string | IncomingMessage | undefined =
-      body.type === 'json' ? (body.text ?? JSON.stringify(body.value)) : body.type === 'text' ? body.text : body.type === 'opaque' ? req : undefined;
-    const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload ? Number(req.headers['content-length'] ?? NaN) : null;
+    // The bytes as sent while nothing was masked; the masked text, re-encoded, when something was.
+    const out = outgoingRequestBody(body, req.headers['content-type']);
+    const payload: Buffer | IncomingMessage | undefined = out !== null ? out.bytes : body.type === 'opaque' ? req : undefined;
+    const length = out !== null ? out.bytes.length : payload ? Number(req.headers['content-length'] ?? NaN) : null;
+    const upstreamHeaders = upstreamRequestHeaders(req.headers, connection, Number.isFinite(length) ? length : null, admission.masked);
+    if (out?.dropContentEncoding) delete upstreamHeaders['content-encoding'];
+    if (out?.contentType) upstreamHeaders['content-type'] = out.contentType;
     // A revoked credential cuts the live response at once, whatever it is waiting on.
     const cut = () => res.destroy();
     admission.signal.addEventListener('abort', cut, { once: true });
@@ -155,7 +160,7 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       upstream = await pools.pool(connection.upstream.origin).request({
         method: req.method as Dispatcher.HttpMethod,
         path: upstreamPath(connection, rest),
-        headers: upstreamRequestHeaders(req.headers, connection, Number.isFinite(length) ? length : null, admission.masked),
+        headers: upstreamHeaders,
         body: payload,
         signal: admission.signal,
       });
