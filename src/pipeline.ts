@@ -213,6 +213,7 @@ export class Pipeline {
 
     let record: OpenInteraction | null = null;
     let outcome: InteractionOutcome | null = null;
+    let unlink: (() => void) | null = null;
     try {
       let profile: MaskProfile | null;
       let body: RequestBody;
@@ -259,8 +260,9 @@ export class Pipeline {
         summary,
         startedAt: record.row.startedAt,
       };
-      const signal = options.signal ? AbortSignal.any([options.signal, session.ended]) : session.ended;
-      const admission = this.admission(interaction, decision, body, profile, signal);
+      const ends = either(options.signal, session.ended);
+      unlink = ends.unlink;
+      const admission = this.admission(interaction, decision, body, profile, ends.signal);
       try {
         const result = await forward(admission);
         outcome = toOutcome(result);
@@ -274,6 +276,7 @@ export class Pipeline {
       }
     } finally {
       release?.();
+      unlink?.();
       if (record !== null) {
         const final = outcome ?? { status: 'interrupted', responseStatus: null, responseBody: null, errorCode: null, bytesOut: 0 };
         this.count(session.connection.name, draft.kind, decision.action, final.errorCode ?? String(final.responseStatus ?? 'ok'));
@@ -450,6 +453,30 @@ export class Pipeline {
   private count(connection: string, kind: InteractionKind, decision: string, outcome: string): void {
     this.deps.metrics.requests.inc({ connection, kind, decision, outcome });
   }
+}
+
+const NOTHING_TO_UNLINK = (): void => undefined;
+
+/**
+ * A signal that aborts with whichever of two aborts first. By hand rather than AbortSignal.any,
+ * which costs a weak reference and a finalizer per request; the listener on the long-lived
+ * session signal is removed when the request completes.
+ */
+function either(request: AbortSignal | undefined, session: AbortSignal): { signal: AbortSignal; unlink: () => void } {
+  if (request === undefined || session.aborted) return { signal: session, unlink: NOTHING_TO_UNLINK };
+  if (request.aborted) return { signal: request, unlink: NOTHING_TO_UNLINK };
+  const both = new AbortController();
+  const onRequest = () => both.abort(request.reason);
+  const onSession = () => both.abort(session.reason);
+  request.addEventListener('abort', onRequest, { once: true });
+  session.addEventListener('abort', onSession, { once: true });
+  return {
+    signal: both.signal,
+    unlink: () => {
+      request.removeEventListener('abort', onRequest);
+      session.removeEventListener('abort', onSession);
+    },
+  };
 }
 
 const UNDESCRIBED: RequestLine = { kind: 'http.request', method: null, target: null };

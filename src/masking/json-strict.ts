@@ -38,6 +38,9 @@ export function parseJsonStrict(text: string): StrictJson {
   const value: unknown = JSON.parse(text);
   // Only objects can repeat keys; the walk below runs on text JSON.parse has just accepted.
   if (text.indexOf('{') === -1) return { value, duplicateKeys: false, duplicateTopLevel: [] };
+  // JSON.parse keeps one entry per distinct key: when the text names no more keys than the value
+  // holds, none repeats. Counting allocates nothing; the walk below runs only when they differ.
+  if (keysInText(text) === keysInValue(value)) return { value, duplicateKeys: false, duplicateTopLevel: [] };
   const stack: Frame[] = [];
   let duplicateKeys = false;
   const top: string[] = [];
@@ -73,4 +76,34 @@ export function parseJsonStrict(text: string): StrictJson {
     i++;
   }
   return { value, duplicateKeys, duplicateTopLevel: top };
+}
+
+/** How many keys the text names: every `:` outside a string. */
+function keysInText(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (c === 58 /* : */) count++;
+    i++;
+  }
+  return count;
+}
+
+/** How many keys a parsed value holds, at every depth. */
+function keysInValue(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += keysInValue(item);
+    return count;
+  }
+  for (const key in value) {
+    count++;
+    count += keysInValue((value as Record<string, unknown>)[key]);
+  }
+  return count;
 }

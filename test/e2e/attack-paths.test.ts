@@ -95,6 +95,7 @@ const attacks: readonly Attack[] = [
   { name: 'a _method query parameter', path: '/proxy/app/public/items/1?_method=DELETE', method: 'POST', status: 400, code: 'bad_request', upstream: null },
   { name: 'an encoded _method query parameter', path: '/proxy/app/public/items/1?%5Fmethod=DELETE', method: 'POST', status: 400, code: 'bad_request', upstream: null },
   { name: 'a _method form field', path: '/proxy/app/public/items/1', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&_method=DELETE', status: 400, code: 'bad_request', upstream: null },
+  { name: 'a percent-encoded _method form field', path: '/proxy/app/public/items/1', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&%5Fmethod=DELETE', status: 400, code: 'bad_request', upstream: null },
   { name: 'DELETE itself is decided by policy', path: '/proxy/app/public/items/1', method: 'DELETE', status: 403, code: 'policy_denied', upstream: null, rule: 'no-deletes' },
   // models
   { name: 'a denied model in upper case', path: '/proxy/llm/v1/embeddings', method: 'POST', headers: json, body: '{"model":"GPT-4O","input":"x"}', status: 403, code: 'policy_denied', upstream: null, rule: 'no-big-model' },

@@ -4,6 +4,7 @@ import type { Connection } from '../../connections/registry.ts';
 import { classifyHttpRequest } from '../../classify/http.ts';
 import { classifyLlmRequest, llmKind, requestedModel } from '../../classify/llm.ts';
 import { bodyScanText, parseRequestBody, type RequestBody as ReadBody } from '../../masking/request-body.ts';
+import { formPairs } from '../../masking/form.ts';
 import type { RequestBody, RequestDraft } from '../../pipeline.ts';
 import { isOverrideParameter, normalizeProxyTarget, refuseOverrideHeaders } from './path.ts';
 
@@ -35,9 +36,9 @@ function refuseBodyOverride(body: RequestBody, headers: IncomingHttpHeaders): vo
   if (body.type === 'json' && typeof body.value === 'object' && body.value !== null && !Array.isArray(body.value)) {
     if (Object.keys(body.value).some(isOverrideParameter)) throw new BadRequest('a method-override field (`_method`) is not accepted: send the request with its real method');
   } else if (body.type === 'text' && /^application\/x-www-form-urlencoded/i.test(headers['content-type'] ?? '')) {
-    for (const pair of body.text.split('&')) {
-      const eq = pair.indexOf('=');
-      if (isOverrideParameter(eq === -1 ? pair : pair.slice(0, eq))) throw new BadRequest('a method-override field (`_method`) is not accepted: send the request with its real method');
+    // Read as the upstream's form parser reads it: percent-decoded, so `%5Fmethod` is `_method`.
+    if (formPairs(body.text).some((pair) => isOverrideParameter(pair.key))) {
+      throw new BadRequest('a method-override field (`_method`) is not accepted: send the request with its real method');
     }
   }
 }
