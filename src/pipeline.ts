@@ -9,7 +9,7 @@ import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSum
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
 import type { LimitTracker } from './policy/types.ts';
-import { maskRequestBody, responseMaskerFor, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
+import { maskRequestBody, responseMaskerFor, SECRET_TYPES, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import { newId } from './util/ids.ts';
 import type { Metrics } from './metrics.ts';
@@ -241,8 +241,10 @@ export class Pipeline {
             reason: null,
             requestBody: recordableBody(body),
           },
-          // Always redacted again: a body forwarded unchanged under a profile is still the text as sent.
-          { id: requestId, redact: state.redact },
+          // A profile with every secret detector already scanned the bodies (a body it left unchanged
+          // is one it found nothing in: JSON naming a key twice is refused under a profile), so
+          // scanning them again would find nothing; every other field is redacted whatever the profile.
+          { id: requestId, redact: state.redact, secretsMasked: profile !== null && coversSecrets(profile) },
         );
       } catch (err) {
         // Nothing is forwarded without its write-ahead record.
@@ -499,6 +501,18 @@ function profileFor(state: RuntimeState, decision: Decision): MaskProfile | null
   const profile = state.masking.get(name);
   if (!profile) throw new MaskingError(`masking profile "${name}" named by rule "${decision.rule}" does not exist`);
   return profile;
+}
+
+const coverage = new WeakMap<MaskProfile, boolean>();
+
+/** Whether a profile runs every secret detector (then the recorder need not scan its output again). */
+function coversSecrets(profile: MaskProfile): boolean {
+  let covers = coverage.get(profile);
+  if (covers === undefined) {
+    covers = SECRET_TYPES.every((type) => profile.styles.has(type));
+    coverage.set(profile, covers);
+  }
+  return covers;
 }
 
 /** SQL text is both the target and the body: the masked body already says what the target masks to. */
