@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { ConfigError, InvalidArgument } from '../errors.ts';
-import { loadConfigFile } from '../config/load.ts';
 import type { GatewayConfig } from '../config/schema.ts';
-import { buildTestInput, checkPolicy, explainDecision, formatProblem, loadPolicy, loadPolicyFiles, type PolicyFile } from '../policy/index.ts';
-import { compileMaskingProfiles, DEFAULT_PROFILES, explainMasking } from '../masking/index.ts';
+import type { PolicyFile } from '../policy/index.ts';
+
+// Loaded when a local command runs, not when the CLI starts: every other command would pay for them.
+const policyModule = () => import('../policy/index.ts');
+const maskingModule = () => import('../masking/index.ts');
 
 type Print = (text: string) => void;
 
@@ -16,10 +18,12 @@ const list = (value: string, previous: string[] = []) => [...previous, ...value.
 /** The local checks read the config file directly; `${ENV}` references they do not need may be unset. */
 async function readConfig(file: string): Promise<GatewayConfig> {
   const env = new Proxy({ ...process.env }, { get: (target, key: string) => target[key] ?? 'unset-for-local-check' });
+  const { loadConfigFile } = await import('../config/load.ts');
   return loadConfigFile(resolve(file), env);
 }
 
-function profilesOf(config: GatewayConfig | null) {
+async function profilesOf(config: GatewayConfig | null) {
+  const { compileMaskingProfiles, DEFAULT_PROFILES } = await maskingModule();
   // The key only shapes pseudonyms; a local dry run need not match the gateway's.
   return compileMaskingProfiles({ ...config?.masking, profiles: { ...DEFAULT_PROFILES.profiles, ...config?.masking?.profiles } }, randomBytes(32));
 }
@@ -49,7 +53,8 @@ export function localCommands(print: Print): Command[] {
     .requiredOption('-p, --profile <name>', 'masking profile (built in: secrets, pii; or from the config)')
     .option('-c, --config <file>', 'config file with masking profiles (default ./gatehouse.yaml if present)')
     .action(async (text: string | undefined, opts: { profile: string; config?: string }, command: Command) => {
-      const profiles = profilesOf(await optionalConfig(opts.config));
+      const profiles = await profilesOf(await optionalConfig(opts.config));
+      const { explainMasking } = await maskingModule();
       const profile = profiles.get(opts.profile);
       if (!profile) throw new InvalidArgument(`no masking profile "${opts.profile}" (have: ${profiles.names.join(', ')})`);
       const input = text ?? (await readStdin());
@@ -66,9 +71,10 @@ export function localCommands(print: Print): Command[] {
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (files: string[], opts: { config?: string }, command: Command) => {
       const config = await optionalConfig(opts.config);
+      const { checkPolicy, formatProblem, loadPolicyFiles } = await policyModule();
       const extra: PolicyFile[] = await Promise.all(files.map(async (file) => ({ file, content: YAML.parse(await readFile(file, 'utf8')) })));
       const dir = config?.policy.dir ? await loadPolicyFiles(resolve(dirname(resolve(opts.config ?? 'gatehouse.yaml')), config.policy.dir)) : [];
-      const result = checkPolicy(config?.policy ?? {}, { files: [...dir, ...extra], knownMaskProfiles: profilesOf(config).names });
+      const result = checkPolicy(config?.policy ?? {}, { files: [...dir, ...extra], knownMaskProfiles: (await profilesOf(config)).names });
       if (command.optsWithGlobals().json) print(JSON.stringify(result, null, 2));
       else {
         for (const e of result.errors) print(`error: ${formatProblem(e)}`);
@@ -94,7 +100,8 @@ export function localCommands(print: Print): Command[] {
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (opts: Record<string, any>, command: Command) => {
       const config = await optionalConfig(opts.config);
-      const profiles = profilesOf(config);
+      const profiles = await profilesOf(config);
+      const { buildTestInput, explainDecision, loadPolicy } = await policyModule();
       const engine = await loadPolicy(config?.policy ?? {}, { baseDir: dirname(resolve(opts.config ?? 'gatehouse.yaml')), knownMaskProfiles: profiles.names });
       const known = config?.connections.find((c) => c.name === opts.connection);
       // Importing the SQL parser instantiates its WASM module: only when there is SQL to classify, never for `gatehouse start`.

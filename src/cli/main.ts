@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { GatewayError } from '../errors.ts';
 import { adminCommands } from './admin-commands.ts';
 import { localCommands } from './local-commands.ts';
-import { runStart } from './start.ts';
 
 export function buildProgram(print: (text: string) => void = (text) => process.stdout.write(`${text}\n`)): Command {
   const program = new Command('gatehouse')
@@ -16,7 +15,8 @@ export function buildProgram(print: (text: string) => void = (text) => process.s
     .description('run the gateway')
     .option('-c, --config <file>', 'configuration file (default ./gatehouse.yaml; with --demo, the bundled demo config)')
     .option('--demo', 'start a local demo model and an example configuration; prints a token to try it with')
-    .action((opts: { config?: string; demo?: boolean }) => runStart(opts));
+    // Loaded only to start: the gateway's modules cost the other commands a second of start-up.
+    .action(async (opts: { config?: string; demo?: boolean }) => (await import('./start.ts')).runStart(opts));
 
   for (const command of [...adminCommands(print), ...localCommands(print)]) program.addCommand(command);
   return program;
