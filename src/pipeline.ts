@@ -4,7 +4,7 @@
  * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
  */
 import type { Logger } from 'pino';
-import { ApprovalPending, AuthError, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
+import { ApprovalPending, AuthError, BadRequest, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
@@ -59,6 +59,8 @@ export class Pipeline {
   private readonly sharedSessions = new Map<string, Promise<Session>>();
   /** Slots held for a whole session (scope 'session'), released by Session.close. */
   private readonly sessionSlots = new WeakMap<Session, () => void>();
+  /** Sessions closed: a slot or a forward that arrives after the close must not outlive it. */
+  private readonly closedSessions = new WeakSet<Session>();
   /** Anyone can send requests without a credential: what they cost the store is bounded per minute. */
   private anonymousWindow = { minute: -1, recorded: 0 };
 
@@ -128,6 +130,7 @@ export class Pipeline {
       close: async (reason) => {
         if (closed) return;
         closed = true;
+        this.closedSessions.add(session);
         slots.get(session)?.();
         slots.delete(session);
         unwatch();
@@ -318,7 +321,15 @@ export class Pipeline {
     await limits.consume(principal, spec, summary.llm?.estimatedInputTokens ?? 0);
     if (scope === 'request') return limits.acquireSession(principal, session.connection.name, spec);
     // taken on the first admitted statement, under that decision's limits, until the session closes
-    if (!this.sessionSlots.has(session)) this.sessionSlots.set(session, await limits.acquireSession(principal, session.connection.name, spec));
+    if (!this.sessionSlots.has(session)) {
+      const release = await limits.acquireSession(principal, session.connection.name, spec);
+      // The session closed while the slot was being taken: its close released nothing, so this does.
+      if (this.closedSessions.has(session)) {
+        release();
+        throw new BadRequest('the session ended before the statement could run; it was not sent');
+      }
+      this.sessionSlots.set(session, release);
+    }
     return null;
   }
 
@@ -356,10 +367,21 @@ export class Pipeline {
     draft?: RequestDraft,
   ): Promise<GatewayError> {
     try {
+      // Recorded as masked as an admitted request would be: the target may be SQL text with values.
+      let target = line.target;
+      if (target !== null && decision !== null) {
+        try {
+          const profile = profileFor(state, decision);
+          if (profile) target = profile.maskText(target).text;
+        } catch {
+          target = '[withheld: the rule\'s masking profile could not be applied]';
+        }
+      }
       const record = await this.deps.recorder.open(
         session.id,
         {
           ...line,
+          target,
           model: draft?.model ?? null,
           summary: draft ? recordableSummary({ ...draft.summary, entities: NO_ENTITIES }) : {},
           bytesIn: draft?.bytesIn ?? 0,

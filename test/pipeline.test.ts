@@ -278,6 +278,30 @@ describe('Pipeline.run', () => {
     assert.equal(await stored(), 4, 'a new minute, a new budget');
   });
 
+  it('a session closed while its slot is being taken releases that slot and forwards nothing', async () => {
+    let resume!: () => void;
+    const gate = new Promise<void>((r) => (resume = r));
+    const limits = new CountingLimits('none');
+    const slow: LimitTracker = {
+      consume: () => limits.consume(),
+      acquireSession: async () => {
+        await gate;
+        return limits.acquireSession();
+      },
+    };
+    const { pipeline, session } = await harness(fakePolicy('allow', 'none'), slow);
+    const seen = { bodies: [] as string[] };
+    const running = pipeline.run(session, draft(), forwardFor('ok', seen, new AbortController()), { slot: 'session' }).then(
+      () => null,
+      (err: GatewayError) => err.code,
+    );
+    await session.close('client disconnected');
+    resume();
+    assert.equal(await running, 'bad_request');
+    assert.equal(seen.bodies.length, 0, 'nothing forwarded');
+    assert.equal(limits.taken, limits.released, 'the late slot was released');
+  });
+
   it('keeps serving after every fault: the next request goes through', async () => {
     const limits = new CountingLimits('none');
     const { pipeline, session } = await harness(fakePolicy('allow', 'secrets'), limits);

@@ -121,7 +121,19 @@ interface Patterns {
   readonly firsts: ReadonlySet<number>;
 }
 
+const compiled = new WeakMap<readonly string[], Patterns>();
+
+/** Compiled once per list: credentialValues returns one list per credential, so this is once per connection. */
 function compile(values: readonly string[]): Patterns {
+  let patterns = compiled.get(values);
+  if (patterns === undefined) {
+    patterns = compileForms(values);
+    compiled.set(values, patterns);
+  }
+  return patterns;
+}
+
+function compileForms(values: readonly string[]): Patterns {
   const forms = values.map((v) => Buffer.from(v, 'utf8'));
   return { forms, firsts: new Set(forms.map((f) => f[0]!)) };
 }

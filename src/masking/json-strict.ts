@@ -93,17 +93,21 @@ function keysInText(text: string): number {
   return count;
 }
 
-/** How many keys a parsed value holds, at every depth. */
+/** How many keys a parsed value holds, at every depth; iterative, as JSON may nest deeper than the stack. */
 function keysInValue(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
   let count = 0;
-  if (Array.isArray(value)) {
-    for (const item of value) count += keysInValue(item);
-    return count;
-  }
-  for (const key in value) {
-    count++;
-    count += keysInValue((value as Record<string, unknown>)[key]);
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next !== 'object' || next === null) continue;
+    if (Array.isArray(next)) {
+      for (const item of next) pending.push(item);
+      continue;
+    }
+    for (const key in next) {
+      count++;
+      pending.push((next as Record<string, unknown>)[key]);
+    }
   }
   return count;
 }

@@ -38,3 +38,9 @@ test('a large body with many escaped strings is walked once', () => {
   const big = JSON.stringify({ items: Array.from({ length: 20000 }, (_, i) => ({ id: i, s: `line\n${i}` })) });
   assert.equal(parseJsonStrict(big).duplicateKeys, false);
 });
+
+test('JSON nested deeper than the call stack is read, and a duplicate deep inside is still found', () => {
+  const deep = (inner: string) => '['.repeat(100_000) + inner + ']'.repeat(100_000);
+  assert.equal(parseJsonStrict(deep('{}')).duplicateKeys, false);
+  assert.equal(parseJsonStrict(deep('{"a":1,"a":2}')).duplicateKeys, true);
+});

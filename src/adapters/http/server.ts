@@ -124,23 +124,24 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     res.on('close', () => {
       if (!res.writableFinished) client.abort(new BadRequest('client closed the connection'));
     });
+    // The connection the draft was classified for is the one forwarded to, even if it is replaced meanwhile.
+    let connection: Connection | undefined;
     const draft = async () => {
-      const connection = connections.get(name);
+      connection = connections.get(name);
       if (!connection) throw new UnknownConnection(`connection "${name}" was removed`);
       // Normalised once, here: the draft classifies, and forward() sends, this same target.
       rest = normalizeProxyTarget(rest).target;
       const raw = isBufferedBody(req.headers) ? await readBody(req, options.bodyLimit).catch(closeAfter(res)) : null;
       return toRequestDraft(connection, method, rest, req.headers, raw, options.bodyLimit);
     };
-    await pipeline.run(session, draft, (admission) => forward(req, res, name, rest, admission, client.signal), {
+    await pipeline.run(session, draft, (admission) => forward(req, res, connection!, rest, admission, client.signal), {
       signal: client.signal,
       requestId,
       line,
     });
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, name: string, rest: string, admission: Admission, clientGone: AbortSignal): Promise<ForwardResult> {
-    const connection = connections.get(name) as Connection;
+  async function forward(req: IncomingMessage, res: ServerResponse, connection: Connection, rest: string, admission: Admission, clientGone: AbortSignal): Promise<ForwardResult> {
     const body = admission.body;
     // The bytes as sent while nothing was masked; the masked text, re-encoded, when something was.
     const out = outgoingRequestBody(body, req.headers['content-type']);

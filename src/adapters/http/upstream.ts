@@ -87,15 +87,13 @@ export function clientResponseHeaders(
   connection: Connection,
   maskText: ((text: string) => string) | null,
 ): OutgoingHttpHeaders {
-  // Tolerates a caller not yet passing the connection (cookies are then dropped), so a half-done
-  // upgrade fails safe instead of failing every response.
-  const echoes = credentialValues(connection?.credential);
+  const echoes = credentialValues(connection.credential);
   const lowerEchoes = echoes.map((v) => v.toLowerCase());
   const mask = maskText ?? null;
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || (HOP_HEADERS.has(name) && !(keepLength && name === 'content-length'))) continue;
-    if (name === 'set-cookie' && connection?.passCookies !== true) continue;
+    if (name === 'set-cookie' && connection.passCookies !== true) continue;
     // Node lower-cases header names, so the credential is looked for in lower case there.
     if (lowerEchoes.some((v) => name.includes(v))) continue;
     const masker = mask !== null && !STRUCTURAL_HEADERS.has(name) ? mask : null;

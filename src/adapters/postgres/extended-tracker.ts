@@ -203,14 +203,16 @@ export class ExtendedTracker {
     }
   }
 
-  readyForQuery(): void {
+  /** `status` is ReadyForQuery's transaction status: `I` idle, `T` in a transaction, `E` in a failed one. */
+  readyForQuery(status: 'I' | 'T' | 'E'): void {
     this.skipToSync(true);
     const e = this.front();
     if (e === undefined) return;
     this.finish(e);
     this.shift();
-    // nothing is pipelined behind this answer: portals outside a transaction block are gone
-    if (this.front() === undefined) this.portals.clear();
+    // Portals live until their transaction ends (a driver's cursor fetches across Syncs inside one):
+    // only when idle with nothing pipelined behind this answer are they gone.
+    if (status === 'I' && this.front() === undefined) this.portals.clear();
   }
 
   /** Every expectation still waiting, in order, removed (the session is ending). */

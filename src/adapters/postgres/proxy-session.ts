@@ -108,6 +108,8 @@ export class ProxySession implements FrameHandler {
       return;
     }
     if (!this.busy) this.drain();
+    // A client pipelining while a statement waits for the pipeline is held back, not buffered without end.
+    else if (this.inbox.length - this.inboxHead > INBOX_HIGH_WATER) this.pauseClient();
   }
 
   /** After login the parser is in its typed phase: only typed messages arrive here. */
@@ -232,6 +234,11 @@ export class ProxySession implements FrameHandler {
     return new Promise<void>((resolve) => {
       let sent = false;
       const forward = (admission: Admission): Promise<ForwardResult> => {
+        // The session ended while the statement was being admitted: nothing is sent, and its record says so.
+        if (this.ended) {
+          resolve();
+          return Promise.resolve({ responseStatus: null, responseBody: null, bytesOut: 0, interrupted: true });
+        }
         const e = send(admission);
         sent = true;
         resolve();
@@ -384,7 +391,7 @@ export class ProxySession implements FrameHandler {
       case BackendCode.ParameterStatus:
         return this.parameterStatus(buf, start, end);
       case BackendCode.ReadyForQuery:
-        tracker.readyForQuery();
+        tracker.readyForQuery(String.fromCharCode(buf[start + 5]!) as 'I' | 'T' | 'E');
         return undefined;
       default:
         return undefined;

@@ -258,11 +258,12 @@ class ClientLogin {
       session = await pipeline.openSession(auth, connection, 'postgres', this.clientAddr);
     } catch (err) {
       upstream.socket.destroy();
-      return this.fail(toGatewayError(err));
+      return this.fail(await pipeline.refuseLogin(request, toGatewayError(err), auth));
     }
     if (this.state !== State.Authenticating) {
       upstream.socket.destroy();
-      await session.close('client left during login');
+      // The store may be gone too: that is logged, never left to end the process.
+      await session.close('client left during login').catch((err) => logger.error({ err }, 'could not close a session record'));
       return;
     }
     const key = this.ctx.cancelKeys.issue(target, upstream.processId, upstream.secretKey);

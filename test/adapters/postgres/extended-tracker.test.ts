@@ -45,10 +45,24 @@ describe('ExtendedTracker', () => {
     tracker.resultEnd(exec);
     assert.equal(results.length, 1);
     assert.deepEqual(JSON.parse(results[0]!.responseBody!), { command: 'SELECT 1', rows: 0 });
-    tracker.readyForQuery();
+    tracker.readyForQuery('I');
     assert.equal(tracker.pending, 0);
     assert.equal(tracker.portals.get('p1'), undefined, 'portals outside a transaction end at ReadyForQuery');
     assert.equal(results.length, 1, 'reported exactly once');
+  });
+
+  it('portals survive a ReadyForQuery inside a transaction, as a driver fetching a cursor in batches needs', () => {
+    const { tracker } = tracked();
+    tracker.parse('', { sql: 'SELECT 1', facts: FACTS, columns: null });
+    tracker.bind(bind('', 'cursor'));
+    tracker.expect(new Expectation(Kind.Sync));
+    tracker.parseComplete();
+    tracker.bindComplete();
+    tracker.readyForQuery('T');
+    assert.ok(tracker.portals.get('cursor'), 'still there in the transaction');
+    tracker.expect(new Expectation(Kind.Sync));
+    tracker.readyForQuery('I');
+    assert.equal(tracker.portals.get('cursor'), undefined, 'gone once the transaction ended');
   });
 
   it('an error skips everything up to Sync: the skipped Execute is reported as skipped, the failed Parse undone', () => {
@@ -64,7 +78,7 @@ describe('ExtendedTracker', () => {
     assert.equal(results[0]!.skipped, true);
     assert.equal(results[0]!.upstreamError, null);
     assert.equal(tracker.front()?.kind, Kind.Sync);
-    tracker.readyForQuery();
+    tracker.readyForQuery('I');
     assert.equal(tracker.pending, 0);
     assert.equal(exec.done, null);
   });
@@ -85,7 +99,7 @@ describe('ExtendedTracker', () => {
     q.error = { code: '22012', message: 'division by zero' };
     tracker.error(q);
     assert.equal(results.length, 0, 'not before ReadyForQuery');
-    tracker.readyForQuery();
+    tracker.readyForQuery('I');
     assert.equal(results.length, 1);
     assert.equal(results[0]!.upstreamError?.code, '22012');
   });
