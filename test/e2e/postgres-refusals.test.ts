@@ -190,6 +190,32 @@ policy:
     }
   });
 
+  it('a portal fetched in batches across Syncs inside a transaction keeps working (a driver cursor with a fetch size)', async () => {
+    const client = await RawClient.login(g.port, token);
+    try {
+      let from = client.frames.length;
+      client.send(serialize.query('BEGIN'));
+      await client.until('Z', from);
+      from = client.frames.length;
+      client.send(
+        serialize.parse({ text: 'SELECT g FROM generate_series(1, 5) g' }),
+        serialize.bind({ portal: 'cursor' }),
+        serialize.execute({ portal: 'cursor', rows: 2 }),
+        serialize.sync(),
+      );
+      await client.until('s', from);
+      await client.until('Z', from);
+      from = client.frames.length;
+      client.send(serialize.execute({ portal: 'cursor', rows: 2 }), serialize.sync());
+      await client.until('Z', from);
+      const next = client.frames.slice(from);
+      assert.equal(next.filter((f) => f.type === 'D').length, 2, 'the next batch of rows came back');
+      assert.equal(next.some((f) => f.type === 'E'), false, 'no error: the gateway still knew the portal');
+    } finally {
+      client.close();
+    }
+  });
+
   it('a denied statement is refused with 42501, recorded once, and the transaction state is the database’s', async () => {
     const c = await g.client(token);
     try {
