@@ -10,6 +10,8 @@ import { ConnectionRegistry } from './connections/registry.ts';
 import { openStore } from './store/index.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';
+import { MemoryCoordination, type Coordination } from './store/coordination.ts';
+import { newId } from './util/ids.ts';
 import { Credentials, toPrincipal } from './identity/credentials.ts';
 import { CredentialWatch } from './identity/credential-watch.ts';
 import { ServiceAccounts } from './identity/service-accounts.ts';
@@ -147,6 +149,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const watch = new CredentialWatch(store);
     watch.start();
     closers.push(async () => watch.stop());
+    const coordination: Coordination = new MemoryCoordination(newId('rep'));
+    closers.push(() => coordination.close());
+    coordination.subscribe((event) => {
+      if (event.type === 'tokens.revoked') {
+        credentials.forget(event.tokenIds);
+        watch.revoked(event.tokenIds);
+      }
+    });
     const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
     const recorder = new Recorder(store, logger, config.recording.maxBodyBytes);
@@ -216,7 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
         return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       });
-      await registerApi(app, { store, credentials, serviceAccounts, watch, connections });
+      await registerApi(app, { store, credentials, serviceAccounts, coordination, connections });
       return app;
     };
 

@@ -3,7 +3,7 @@ import { NotFound } from '../errors.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { errorResponses, revokedIds } from './schemas.ts';
 
-export function registerPrincipalRoutes(api: Api, { store, credentials, watch }: ApiDeps): void {
+export function registerPrincipalRoutes(api: Api, { store, credentials, coordination }: ApiDeps): void {
   // Offboarding: every credential of the person ends now, and so does everything running with them.
   api.route({
     method: 'POST',
@@ -20,7 +20,7 @@ export function registerPrincipalRoutes(api: Api, { store, credentials, watch }:
       const principal = (await store.findPrincipal('user', name)) ?? (await store.findPrincipal('service_account', name));
       if (!principal) throw new NotFound(`no user or service account named "${name}"`);
       const revoked = await credentials.revokePrincipal(principal.id);
-      watch.revoked(revoked);
+      await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
       return { principal: principal.name, revoked };
     },
   });

@@ -27,7 +27,7 @@ const serviceAccountView = z
   } satisfies Record<keyof ServiceAccountRow, z.ZodType>)
   .meta({ id: 'ServiceAccount' });
 
-export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connections, watch }: ApiDeps): void {
+export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connections, coordination }: ApiDeps): void {
   api.route({
     method: 'POST',
     url: '/service-accounts',
@@ -74,7 +74,7 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
     },
     handler: async (request) => {
       const { account, revoked } = await serviceAccounts.disable(request.params.name);
-      watch.revoked(revoked);
+      await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
       return { disabled: account.id, revoked };
     },
   });

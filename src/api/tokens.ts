@@ -63,7 +63,7 @@ function viewToken(row: TokenRow, principalName: string): z.output<typeof tokenV
 }
 
 export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
-  const { store, credentials, serviceAccounts, watch, connections } = deps;
+  const { store, credentials, serviceAccounts, coordination, connections } = deps;
 
   const requireConnections = (wanted: readonly string[]) => {
     const missing = wanted.filter((name) => !connections.get(name));
@@ -133,7 +133,7 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
       const token = await store.getToken(request.params.id);
       if (!token) throw new NotFound(`no token "${request.params.id}"`);
       const revoked = await credentials.revoke(token.id);
-      watch.revoked(revoked);
+      await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
       return { revoked };
     },
   });

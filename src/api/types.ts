@@ -2,7 +2,8 @@
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Credentials } from '../identity/credentials.ts';
-import type { CredentialWatch } from '../identity/credential-watch.ts';
+import type { Role } from '../identity/roles.ts';
+import type { Coordination } from '../store/coordination.ts';
 import type { ServiceAccounts } from '../identity/service-accounts.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
@@ -11,10 +12,18 @@ export interface ApiDeps {
   readonly store: Store;
   readonly credentials: Credentials;
   readonly serviceAccounts: ServiceAccounts;
-  readonly watch: CredentialWatch;
+  /** Changes that every replica must apply (revocations, connections) are published here, never applied locally only. */
+  readonly coordination: Coordination;
   readonly connections: ConnectionRegistry;
 }
 
 /** The API's Fastify scope: route schemas are zod, so handlers get typed params, query, body and replies. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Roles allowed on this route besides admin (which may do everything); absent means admin only. */
+    allow?: readonly Role[];
+  }
+}

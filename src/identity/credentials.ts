@@ -136,17 +136,18 @@ export class Credentials {
 
   async revoke(tokenId: string): Promise<string[]> {
     const ids = await this.store.revokeToken(tokenId, this.now());
-    this.forgetCached(ids);
+    this.forget(ids);
     return ids;
   }
 
   async revokePrincipal(principalId: string): Promise<string[]> {
     const ids = await this.store.revokePrincipalTokens(principalId, this.now());
-    this.forgetCached(ids);
+    this.forget(ids);
     return ids;
   }
 
-  private forgetCached(tokenIds: readonly string[]): void {
+  /** Drops cached verifications of these tokens (revoked here or, through an event, on another replica). */
+  forget(tokenIds: readonly string[]): void {
     if (tokenIds.length === 0) return;
     const gone = new Set(tokenIds);
     for (const [hash, entry] of this.cache) if (gone.has(entry.auth.credential.tokenId)) this.cache.delete(hash);

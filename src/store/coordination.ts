@@ -1,0 +1,66 @@
+/**
+ * What replicas tell each other. Every replica of one store hears every event, its own included,
+ * so a handler is the one place a change takes effect: the API publishes, it never applies a
+ * change to this replica alone. PostgreSQL carries events between replicas (coordination-postgres.ts);
+ * one node keeps them in memory (this file), through the same interface.
+ */
+
+export type CoordinationEvent =
+  /** Tokens revoked (by id, derived ones included): every replica ends what runs on them. */
+  | { readonly type: 'tokens.revoked'; readonly tokenIds: readonly string[]; readonly reason: string }
+  /** A person or service account was disabled: cached verifications of theirs are dropped. */
+  | { readonly type: 'principal.disabled'; readonly principalId: string }
+  /** A connection was added, changed or removed through the API. */
+  | { readonly type: 'connections.changed'; readonly name: string }
+  /** Some replica was asked to reload policy and masking: each reloads its own files. */
+  | { readonly type: 'policy.reload'; readonly requestedBy: string };
+
+export type CoordinationEventType = CoordinationEvent['type'];
+
+export type EventHandler = (event: CoordinationEvent) => void;
+
+export interface Coordination {
+  /** This replica's id: sessions it opens carry it, so clean-up after a crash touches only its own. */
+  readonly replicaId: string;
+  /**
+   * Delivers the event to every replica, this one included, at most a poll interval late
+   * (PostgreSQL: at once through NOTIFY, else by the next poll). Resolves once the event is stored,
+   * so a caller that got an answer knows every replica will hear it; rejects with StoreError when
+   * it cannot be.
+   */
+  publish(event: CoordinationEvent): Promise<void>;
+  /** Handlers run on this replica for every event, once each; the returned function unsubscribes. */
+  subscribe(handler: EventHandler): () => void;
+  close(): Promise<void>;
+}
+
+/** One node: events go straight to this process's handlers. */
+export class MemoryCoordination implements Coordination {
+  private readonly handlers = new Set<EventHandler>();
+
+  constructor(readonly replicaId: string) {}
+
+  async publish(event: CoordinationEvent): Promise<void> {
+    deliver(this.handlers, event);
+  }
+
+  subscribe(handler: EventHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}
+
+/** A handler that throws must not keep the event from the others. */
+export function deliver(handlers: Iterable<EventHandler>, event: CoordinationEvent, onError?: (err: unknown) => void): void {
+  for (const handler of [...handlers]) {
+    try {
+      handler(event);
+    } catch (err) {
+      onError?.(err);
+    }
+  }
+}
