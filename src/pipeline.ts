@@ -61,6 +61,8 @@ export class Pipeline {
   private readonly sessionSlots = new WeakMap<Session, () => void>();
   /** Sessions closed: a slot or a forward that arrives after the close must not outlive it. */
   private readonly closedSessions = new WeakSet<Session>();
+  private inFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   /** Anyone can send requests without a credential: what they cost the store is bounded per minute. */
   private anonymousWindow = { minute: -1, recorded: 0 };
 
@@ -181,6 +183,36 @@ export class Pipeline {
    * GatewayError the adapter renders (already recorded) when the request was refused or failed.
    */
   async run(session: Session, source: DraftSource, forward: Forward, options: RunOptions = {}): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.runOnce(session, source, forward, options);
+    } finally {
+      if (--this.inFlight === 0) for (const idle of this.idleWaiters.splice(0)) idle();
+    }
+  }
+
+  /**
+   * A stop's drain: resolves true once no request is under way, or false when `timeoutMs` passes
+   * first (what still runs is then cut by closing the sessions, and recorded as such).
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([idle, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Requests between their draft and their record's completion. */
+  get requestsUnderWay(): number {
+    return this.inFlight;
+  }
+
+  private async runOnce(session: Session, source: DraftSource, forward: Forward, options: RunOptions): Promise<void> {
     const state = this.deps.state();
     const requestId = options.requestId ?? this.requestId();
     const plan = state.plan(session.connection);

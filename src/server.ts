@@ -7,14 +7,14 @@ import pino, { type Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConnectionRegistry } from './connections/registry.ts';
-import { openStore } from './store/index.ts';
+import { openCoordination, openStore } from './store/index.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';
-import { MemoryCoordination, type Coordination } from './store/coordination.ts';
-import { newId } from './util/ids.ts';
 import { Credentials, toPrincipal } from './identity/credentials.ts';
 import { CredentialWatch } from './identity/credential-watch.ts';
 import { ServiceAccounts } from './identity/service-accounts.ts';
+import { createFederation } from './identity/oidc/federation.ts';
+import { createSamlServiceProvider } from './identity/saml/service-provider.ts';
 import { bootstrapAdmin, type BootstrapResult } from './identity/bootstrap.ts';
 import { createLimitTracker, createPostgresCounters, loadPolicy } from './policy/index.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES, type MaskingProfiles } from './masking/index.ts';
@@ -25,7 +25,7 @@ import { Pipeline } from './pipeline.ts';
 import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
-import { registerApi } from './api/server.ts';
+import { authorizeCaller, registerApi } from './api/server.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
 import { ConfigError, InvalidArgument, toGatewayError } from './errors.ts';
 
@@ -58,6 +58,9 @@ export interface Gateway {
 
 /** The end reason of a session the gateway stopped without closing (a crash, a kill): its end time is the next start. */
 export const SESSION_LEFT_OPEN = 'left open: the gateway stopped before the session ended';
+
+/** The end reason of sessions a stop closes (after its drain). */
+export const GATEWAY_STOPPED = 'gateway stopped';
 
 /** Secrets never reach a log line: these paths are censored whatever a component logs. */
 const LOG_REDACT = [
@@ -130,11 +133,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = await openStore({ databaseUrl, sqlitePath: config.store.sqlitePath, logger });
   const closers: (() => Promise<unknown>)[] = [() => store.close()];
   try {
-    const stoppedAt = Date.now();
-    const interrupted = await store.markOpenInteractionsInterrupted(stoppedAt);
-    if (interrupted > 0) logger.warn({ interrupted }, 'interactions left open by a previous run were marked interrupted');
-    const unclosed = await store.closeOpenSessions(stoppedAt, SESSION_LEFT_OPEN);
-    if (unclosed > 0) logger.warn({ sessions: unclosed }, 'sessions left open by a previous run were closed with a marker');
+    // Closed after everything that may still publish or record, just before the store.
+    const coordination = await openCoordination(
+      store,
+      { heartbeatMs: config.replicas.heartbeat, goneAfterMs: config.replicas.goneAfter, pollMs: config.replicas.eventPoll },
+      logger,
+      SESSION_LEFT_OPEN,
+    );
+    closers.push(() => coordination.close(GATEWAY_STOPPED));
 
     const baseDir = options.configFile ? dirname(options.configFile) : process.cwd();
     const box = createSecretBox(masterKey);
@@ -149,23 +155,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const watch = new CredentialWatch(store);
     watch.start();
     closers.push(async () => watch.stop());
-    const coordination: Coordination = new MemoryCoordination(newId('rep'));
-    closers.push(() => coordination.close());
-    coordination.subscribe((event) => {
-      if (event.type === 'tokens.revoked') {
-        credentials.forget(event.tokenIds);
-        watch.revoked(event.tokenIds);
-      }
-    });
     const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
-    const recorder = new Recorder(store, logger, config.recording.maxBodyBytes);
+    const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, Date.now, coordination.replicaId);
     const metrics = createMetrics();
     // On PostgreSQL several replicas may serve the same agents: their limits must count together.
-    const counters =
-      store.engine === 'postgres' && databaseUrl
-        ? createPostgresCounters({ databaseUrl, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
-        : undefined;
+    const counters = store.postgres
+      ? createPostgresCounters({ ...store.postgres, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
+      : undefined;
     if (counters) closers.push(() => counters.close());
     const pipeline = new Pipeline({
       credentials,
@@ -178,7 +175,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       responseLimits: { maxBodyBytes: config.http.bodyLimit, transcriptBytes: config.recording.maxBodyBytes },
     });
-    closers.push(() => pipeline.closeSessions('gateway stopped'));
+    closers.push(() => pipeline.closeSessions(GATEWAY_STOPPED));
+    const reload = async () => {
+      if (!options.configFile) throw new InvalidArgument('this gateway was not started from a config file');
+      const file = options.configFile;
+      const state = await runtime.reload(async (version) => compileState(await loadConfigFile(file, env), masterKey, baseDir, connections.list(), version));
+      logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
+    };
+    let draining = false;
+    const stopAccepting: (() => void)[] = [];
+    // What every replica applies, whichever published it (this one included).
+    coordination.subscribe((event) => {
+      switch (event.type) {
+        case 'tokens.revoked':
+          credentials.forget(event.tokenIds);
+          watch.revoked(event.tokenIds);
+          break;
+        case 'connections.changed':
+          void connections.refresh(event.name).catch((err: Error) => logger.error({ connection: event.name, error: err.message }, 'could not load a changed connection'));
+          break;
+        case 'policy.reload':
+          if (options.configFile) void reload().catch((err: Error) => logger.error({ requestedBy: event.requestedBy, error: err.message }, 'reload refused; the previous policy stays in force'));
+          break;
+      }
+    });
 
     const pools = new UpstreamPools(config.http.upstreamTimeout);
     closers.push(() => pools.close());
@@ -194,8 +214,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
 
     const ready = async () => {
+      if (draining) throw new Error('draining');
       await store.ping();
     };
+    // identity.roles: read by the API on every call, swapped by a reload.
+    let roleGrants = config.identity.roles;
+    const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
+    const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,
@@ -209,7 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           await ready();
           return { status: 'ready', store: store.engine };
         } catch {
-          return reply.code(503).send({ status: 'unavailable', store: store.engine });
+          return reply.code(503).send({ status: draining ? 'draining' : 'unavailable', store: store.engine });
         }
       });
       // On a listener agents can reach, metrics (connection names, error rates) are for admins only;
@@ -218,7 +244,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       app.get('/metrics', async (request, reply) => {
         if (metricsNeedToken) {
           try {
-            await credentials.verify(/^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim(), 'admin');
+            // Any person may hold an API token now: metrics need the admin role, like an API route without `allow`.
+            await authorizeCaller(apiDeps, /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim(), undefined, 'GET /metrics');
           } catch (err) {
             const error = toGatewayError(err);
             return reply.code(error.status).headers(errorHeaders(error)).send(errorBody(error));
@@ -226,7 +253,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
         return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       });
-      await registerApi(app, { store, credentials, serviceAccounts, coordination, connections });
+      await registerApi(app, apiDeps);
       return app;
     };
 
@@ -240,10 +267,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       url = await listen(dataPlane, config.http.listen.host, config.http.listen.port);
       closers.push(() => new Promise((resolve) => dataPlane.close(resolve)));
+      stopAccepting.push(() => dataPlane.close());
       dataPlane.keepAliveTimeout = 65_000;
       const admin = await buildAdminApp();
       adminUrl = await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
       closers.push(() => admin.close());
+      stopAccepting.push(() => admin.server.close());
     } else {
       const app = await buildAdminApp((handler) =>
         createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : handler(req, res))),
@@ -251,6 +280,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.ready();
       url = await listen(app.server, config.http.listen.host, config.http.listen.port);
       app.server.keepAliveTimeout = 65_000;
+      stopAccepting.push(() => app.server.close());
       closers.push(async () => {
         await app.close();
         // the server was started with server.listen, not app.listen, so fastify does not close it
@@ -282,6 +312,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         upstreamTimeoutMs: config.http.upstreamTimeout,
       });
       closers.push(() => listener.close());
+      stopAccepting.push(() => listener.stopAccepting());
       postgres = { port: listener.port, url: listener.url };
     }
     logger.info({ url, adminUrl, postgres: postgres?.url ?? null, store: store.engine, connections: connections.list().length }, 'gateway listening');
@@ -299,15 +330,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const { secret } = await credentials.issue({ principal: toPrincipal(bootstrap.principal), kind: 'agent', ...input });
         return secret;
       },
-      reload: async () => {
-        if (!options.configFile) throw new InvalidArgument('this gateway was not started from a config file');
-        const file = options.configFile;
-        const state = await runtime.reload(async (version) => compileState(await loadConfigFile(file, env), masterKey, baseDir, connections.list(), version));
-        logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
-      },
+      reload,
       close: async () => {
         if (closed) return;
         closed = true;
+        // Drain: no new connections, /readyz says so, requests under way get drainTimeout to finish.
+        draining = true;
+        for (const stop of stopAccepting) stop();
+        const drained = await pipeline.drain(config.shutdown.drainTimeout);
+        if (!drained) logger.warn({ underWay: pipeline.requestsUnderWay }, 'drain timed out; the requests still under way are cut and recorded as such');
         for (const close of closers.reverse()) await close().catch((err) => logger.error({ err }, 'error while stopping'));
       },
     };

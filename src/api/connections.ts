@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NotFound } from '../errors.ts';
 import { CONNECTION_NAME, CONNECTION_TYPES, connectionBodySchema } from '../config/schema.ts';
 import { viewConnection, type Connection, type ConnectionView } from '../connections/registry.ts';
+import { noteAction } from '../audit/admin-actions.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -28,7 +29,7 @@ const connectionBody = connectionBodySchema.describe(
 // The registry's views are frozen; the reply type wants plain arrays.
 const view = (c: Connection) => ({ ...viewConnection(c), tags: [...c.tags] });
 
-export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): void {
+export function registerConnectionRoutes(api: Api, { connections, coordination }: ApiDeps): void {
   api.route({
     method: 'GET',
     url: '/connections',
@@ -38,6 +39,7 @@ export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): vo
       summary: 'Every connection, from the config file and from this API, by name',
       response: { 200: z.object({ connections: z.array(connectionView) }).describe('The connections'), ...errorResponses },
     },
+    config: { allow: ['approver'] },
     handler: async () => ({ connections: connections.list().map(view) }),
   });
 
@@ -51,6 +53,7 @@ export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): vo
       params: byName,
       response: { 200: connectionView.describe('The connection'), ...errorResponses },
     },
+    config: { allow: ['approver'] },
     handler: async (request) => {
       const connection = connections.get(request.params.name);
       if (!connection) throw new NotFound(`no connection "${request.params.name}"`);
@@ -72,7 +75,10 @@ export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): vo
     },
     handler: async (request, reply) => {
       const existed = connections.get(request.params.name) !== undefined;
+      // The upstream is left out: a URL may carry a password (postgres://user:pw@…).
+      noteAction(request, { details: { type: request.body.type, replaced: existed, credentialSent: request.body.credential !== undefined } });
       const connection = await connections.put({ name: request.params.name, ...request.body });
+      await coordination.publish({ type: 'connections.changed', name: connection.name });
       return reply.code(existed ? 200 : 201).send(view(connection));
     },
   });
@@ -89,6 +95,7 @@ export function registerConnectionRoutes(api: Api, { connections }: ApiDeps): vo
     },
     handler: async (request, reply) => {
       await connections.remove(request.params.name);
+      await coordination.publish({ type: 'connections.changed', name: request.params.name });
       return reply.code(204).send();
     },
   });

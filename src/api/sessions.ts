@@ -17,6 +17,7 @@ const sessionFields = {
   startedAt: epochMs,
   endedAt: epochMs.nullable(),
   endReason: z.string().nullable(),
+  replicaId: z.string().nullable().describe('The gateway replica that served the session'),
 } satisfies Record<keyof SessionRow, z.ZodType>;
 
 const sessionView = z.object(sessionFields).meta({ id: 'Session' });
@@ -90,6 +91,7 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
       querystring: listQuery,
       response: { 200: z.object({ sessions: z.array(sessionSummary) }).describe('The sessions'), ...errorResponses },
     },
+    config: { allow: ['approver', 'auditor'] },
     handler: async (request) => {
       const q = request.query;
       return { sessions: await store.listSessions({ limit: q.limit, offset: q.offset, principalName: q.principal, connection: q.connection }) };
@@ -106,6 +108,7 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
       params: z.object({ id: z.string().min(1) }),
       response: { 200: z.object({ session: sessionView, interactions: z.array(interactionView), chain: chainReport }).describe('The session'), ...errorResponses },
     },
+    config: { allow: ['approver', 'auditor'] },
     handler: async (request) => {
       const session = await store.getSession(request.params.id);
       if (!session) throw new NotFound(`no session "${request.params.id}"`);

@@ -158,6 +158,8 @@ export class Recorder {
     private readonly logger: Logger,
     private readonly maxBodyBytes: number,
     private readonly now: () => number = Date.now,
+    /** Written on every session this recorder opens: clean-up after a crash closes only a gone replica's sessions. */
+    private readonly replicaId: string | null = null,
   ) {}
 
   private body(text: string | null, options: OpenOptions): string | null {
@@ -195,7 +197,7 @@ export class Recorder {
   }
 
   async openSession(input: OpenSession): Promise<RecordedSession> {
-    const row: SessionRow = { id: newId('ses'), ...input, startedAt: this.now(), endedAt: null, endReason: null };
+    const row: SessionRow = { id: newId('ses'), ...input, startedAt: this.now(), endedAt: null, endReason: null, replicaId: this.replicaId };
     await this.store.insertSession(row);
     this.seqs.set(row.id, 0);
     this.lastHash.set(row.id, null);

@@ -1,8 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { parseDuration } from '../util/durations.ts';
 import { policyConfigSchema } from '../policy/schema.ts';
 import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';
+import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 
 const duration = z.string().transform((text, ctx) => {
   try {
@@ -32,6 +34,54 @@ const listenAddress = z
   });
 
 export const CONNECTION_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * The identity provider's signing certificates: PEM (one or several blocks) or bare base64, one
+ * string or a list (two while the provider rotates its key). Each must parse as X.509; out come PEMs.
+ */
+const samlCertificates = z.union([z.string(), z.array(z.string()).min(1)]).transform((value, ctx) => {
+  const pems: string[] = [];
+  for (const text of Array.isArray(value) ? value : [value]) {
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [text];
+    for (const block of blocks) {
+      const body = block.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
+      try {
+        if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw new Error('not base64');
+        new X509Certificate(Buffer.from(body, 'base64'));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected an X.509 certificate, as PEM or bare base64 (the IdP metadata\'s X509Certificate)' });
+        return z.NEVER;
+      }
+      pems.push(`-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+    }
+  }
+  return pems;
+});
+
+const webOrigin = z.url({ protocol: /^https?$/ }).refine((url) => new URL(url).pathname === '/' && !new URL(url).search, 'expected an origin such as https://gatehouse.example.com, without a path');
+
+/** identity.saml: Gatehouse as a SAML 2.0 service provider (identity/saml/). */
+const samlSchema = z
+  .object({
+    /** The SP entity id the IdP puts in the assertion's Audience; defaults to the metadata URL. */
+    entityId: z.string().min(1).optional(),
+    /** Where browsers reach the gateway; the ACS URL is built from it. */
+    baseUrl: webOrigin,
+    idp: z
+      .object({ entityId: z.string().min(1), ssoUrl: z.url({ protocol: /^https?$/ }), certificate: samlCertificates })
+      .strict(),
+    groupsAttribute: z.string().min(1).default('groups'),
+    /** An attribute holding the user name; the assertion's NameID when left out. */
+    usernameAttribute: z.string().min(1).optional(),
+    sessionTtl: duration.default(8 * 3600_000).refine((ms) => ms > 0 && ms <= 86_400_000, 'between 1s and 24h'),
+    clockSkew: duration.default(60_000).refine((ms) => ms <= 300_000, 'at most 5m'),
+  })
+  .strict()
+  .transform((saml) => {
+    const baseUrl = saml.baseUrl.replace(/\/$/, '');
+    return { ...saml, baseUrl, entityId: saml.entityId ?? `${baseUrl}/api/v1/saml/metadata` };
+  });
+export type SamlConfig = z.output<typeof samlSchema>;
 
 const credentialSchema = z.union([
   z.string().min(1).transform((value) => ({ type: 'bearer' as const, value })),
@@ -91,6 +141,59 @@ export const connectionSchema = z
 export type ConnectionConfig = z.output<typeof connectionSchema>;
 export { credentialSchema };
 
+/** The roles identity.roles grants; identity/roles.ts checks that its ROLES is this same list. */
+export const ROLE_NAMES = ['admin', 'approver', 'auditor', 'user'] as const;
+
+/**
+ * A group name as the identity provider sends it. Matched exactly (case and all), so a name with
+ * spaces around it, control characters or a lone `*` (which is no wildcard) is a mistake to report.
+ */
+const groupName = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((name) => name.trim() === name, 'no spaces before or after a group name: groups are matched exactly')
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'control characters are not allowed in a group name')
+  .refine((name) => name !== '*', '"*" is not a wildcard: name the group');
+
+/** One grant of identity.roles: members of `group` hold `role`; a `user` grant names the connections it covers. */
+export const roleGrantSchema = z
+  .object({
+    group: groupName,
+    role: z.enum(ROLE_NAMES),
+    connections: z
+      .array(z.string().regex(CONNECTION_NAME, 'a connection name: lower-case letters, digits, ".", "_" or "-"'))
+      .min(1, 'name at least one connection')
+      .optional(),
+  })
+  .strict()
+  .superRefine((grant, ctx) => {
+    if (grant.role === 'user' && !grant.connections) {
+      ctx.addIssue({ code: 'custom', path: ['connections'], message: 'a user grant names the connections its members may issue tokens for' });
+    }
+    if (grant.role !== 'user' && grant.connections) {
+      ctx.addIssue({ code: 'custom', path: ['connections'], message: `only a user grant names connections; ${grant.role} is not limited to some` });
+    }
+    const seen = new Set<string>();
+    for (const [i, name] of (grant.connections ?? []).entries()) {
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['connections', i], message: `"${name}" is listed twice` });
+      seen.add(name);
+    }
+  });
+export type RoleGrantConfig = z.output<typeof roleGrantSchema>;
+
+const roleGrants = z
+  .array(roleGrantSchema)
+  .default([])
+  .superRefine((grants, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, grant] of grants.entries()) {
+      const key = JSON.stringify([grant.group, grant.role]);
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: `group "${grant.group}" is granted ${grant.role} twice: merge the two` });
+      seen.add(key);
+    }
+  });
+
 export const configSchema = z
   .object({
     http: z
@@ -137,13 +240,42 @@ export const configSchema = z
           .default({ maxExpiry: 90 * 86400_000 }),
         /** How long a verified token may be trusted from memory before the store is asked again. */
         cacheTtl: duration.default(1_000),
+        /** SAML 2.0 sign-in for the web console; off unless set. */
+        saml: samlSchema.optional(),
+        /** Admin API roles from identity-provider groups (identity/roles.ts); swapped on reload. */
+        roles: roleGrants,
+        /** OpenID Connect sign-in for people (identity/oidc/); off unless set. */
+        oidc: oidcConfigSchema.optional(),
+        /** Workload identity federation: external tokens traded for gth_ ones (identity/workload-*.ts). */
+        workload: workloadConfigSchema.optional(),
       })
       .strict()
       .default({
         tokens: { defaultTtl: 15 * 60_000, maxTtl: 12 * 3600_000 },
         serviceAccounts: { maxExpiry: 90 * 86400_000 },
         cacheTtl: 1_000,
+        roles: [],
       }),
+    /** Several gateways on one PostgreSQL store: how they notice each other (unused on SQLite, where one node runs). */
+    replicas: z
+      .object({
+        heartbeat: duration.default(5_000),
+        goneAfter: duration.default(30_000),
+        eventPoll: duration.default(1_000),
+      })
+      .strict()
+      .superRefine((r, ctx) => {
+        // Two missed beats are not yet gone: a pause (GC, a slow store) must not close a live replica's sessions.
+        if (r.goneAfter < 3 * r.heartbeat) ctx.addIssue({ code: 'custom', path: ['goneAfter'], message: 'goneAfter must be at least three heartbeats' });
+      })
+      .default({ heartbeat: 5_000, goneAfter: 30_000, eventPoll: 1_000 }),
+    shutdown: z
+      .object({
+        /** How long a stop waits for requests under way before it cuts them (recorded interrupted). */
+        drainTimeout: duration.default(20_000),
+      })
+      .strict()
+      .default({ drainTimeout: 20_000 }),
     recording: z
       .object({ maxBodyBytes: byteSize.default(64 * 1024) })
       .strict()

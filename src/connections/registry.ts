@@ -80,6 +80,14 @@ export class ConnectionRegistry {
     });
   }
 
+  /** Re-reads one API-defined connection after any replica changed it; a row gone means the connection is gone. */
+  async refresh(name: string): Promise<void> {
+    if (this.fromConfig.has(name)) return;
+    const row = await this.store.getConnection(name);
+    if (row) this.connections.set(name, this.fromRow(row));
+    else this.connections.delete(name);
+  }
+
   get(name: string): Connection | undefined {
     return this.connections.get(name);
   }

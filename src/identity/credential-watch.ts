@@ -10,8 +10,9 @@ interface Watched {
 
 /**
  * Ends live work (open streams, Postgres sessions, MCP sessions) when its credential is revoked or
- * expires. Revocations on this node apply at once; the periodic sweep asks the store, so a revocation
- * made on another replica lands within one interval.
+ * expires. Revocations arrive as coordination events, on every replica, at once; the periodic sweep
+ * is the fallback that needs no event: it ends what expired and asks the store, in one query, about
+ * every watched token, so a revocation whose event was lost still lands within one interval.
  */
 export class CredentialWatch {
   private readonly watched = new Map<string, Watched>();
@@ -72,13 +73,19 @@ export class CredentialWatch {
     try {
       const now = this.now();
       for (const [id, entry] of [...this.watched]) {
-        if (entry.expiresAt !== null && entry.expiresAt <= now) {
-          this.end(id, 'expired');
-          continue;
-        }
-        const row = await this.store.getToken(id).catch(() => undefined);
-        // A store that cannot answer keeps sessions alive; new requests still fail closed at verify.
-        if (row === null || (row && row.revokedAt !== null)) this.end(id, 'revoked');
+        if (entry.expiresAt !== null && entry.expiresAt <= now) this.end(id, 'expired');
+      }
+      const ids = [...this.watched.keys()];
+      if (ids.length === 0) return;
+      // One query per sweep, however many tokens are watched. A store that cannot answer keeps
+      // sessions alive; new requests still fail closed at verify.
+      const states = await this.store.tokenStates(ids).catch(() => null);
+      if (states === null) return;
+      const known = new Map(states.map((s) => [s.id, s]));
+      for (const id of ids) {
+        // A token deleted from the store is as good as revoked.
+        const state = known.get(id);
+        if (state === undefined || state.revokedAt !== null) this.end(id, 'revoked');
       }
     } finally {
       this.sweeping = false;

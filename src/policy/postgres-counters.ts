@@ -27,7 +27,12 @@ import {
 import { UnwrittenAmounts, type WindowAmount } from './unwritten-amounts.ts';
 
 export interface PostgresCountersOptions {
-  readonly databaseUrl: string;
+  /** The replica's store pool, shared so a replica holds one pool; left open on close. */
+  readonly pool?: pg.Pool;
+  /** Without `pool`: the counters open (and close) a pool of their own on this database. */
+  readonly databaseUrl?: string;
+  /** Texts cut out of every error message (the database password). */
+  readonly secrets?: readonly string[];
   /** How long a slot outlives its replica's last renewal (default 30 s). */
   readonly leaseMs?: number;
   /** How often leases are renewed (default a third of the lease). */
@@ -37,6 +42,13 @@ export interface PostgresCountersOptions {
   readonly poolSize?: number;
   /** Failures nobody awaits (flushes, renewal, release, pruning); the next awaited call reports its own. */
   readonly onError?: (err: Error, what: string) => void;
+}
+
+const QUERY_TIMEOUT_MS = 6_000;
+
+/** pg reads query_timeout from a query's config (client.js) though its types do not declare it. */
+function timed(text: string, values: unknown[] | undefined): pg.QueryConfig {
+  return { text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig;
 }
 
 // The database's clock, not the replica's, decides when a lease has expired: replicas' clocks may differ.
@@ -93,8 +105,9 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
   const renewEveryMs = options.renewEveryMs ?? Math.floor(leaseMs / 3);
   const flushEveryMs = options.flushEveryMs ?? 1_000;
   const report = options.onError ?? (() => undefined);
-  const secrets = [passwordOf(options.databaseUrl)];
-  const pool = new pg.Pool({
+  const secrets = [...(options.secrets ?? []), passwordOf(options.databaseUrl ?? '')];
+  const ownsPool = options.pool === undefined;
+  const pool = options.pool ?? new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.poolSize ?? 4,
     application_name: 'gatehouse-limits',
@@ -105,7 +118,7 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
-  pool.on('error', (err) => report(failure(err), 'idle connection lost'));
+  if (ownsPool) pool.on('error', (err) => report(failure(err), 'idle connection lost'));
 
   const replica = randomUUID();
   const ownPrefix = `${replica}:`;
@@ -125,7 +138,8 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
   const failure = (err: unknown) => storeFailure('postgres', err, { secrets, where: 'limit counters' });
   const query: Query = async (text, values) => {
     try {
-      return await pool.query(text, values);
+      // Bounded per statement, whoever's pool it is: a limit check holds up a request.
+      return await pool.query(timed(text, values));
     } catch (err) {
       throw failure(err);
     }
@@ -139,9 +153,11 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
     } catch (err) {
       throw failure(err);
     }
-    const q: Query = (text, values) => client.query(text, values);
+    const q: Query = (text, values) => client.query(timed(text, values));
     try {
       await q('BEGIN');
+      // The shared pool's own limit suits the store's writes; a limit check must give up sooner.
+      await q(`SET LOCAL statement_timeout = ${QUERY_TIMEOUT_MS - 1_000}`);
       const { value, keep } = await work(q);
       await q(keep ? 'COMMIT' : 'ROLLBACK');
       client.release();
@@ -372,7 +388,7 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
       // Slots still held belong to sessions that outlive this replica; free them now rather than at expiry.
       if (ids.length > 0) void background('releasing slots on close', () => query(DELETE_LEASES, [ids]));
       await Promise.allSettled([...pending]);
-      await pool.end();
+      if (ownsPool) await pool.end();
     },
   };
 }

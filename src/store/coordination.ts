@@ -5,6 +5,8 @@
  * one node keeps them in memory (this file), through the same interface.
  */
 
+import type { Store } from './types.ts';
+
 export type CoordinationEvent =
   /** Tokens revoked (by id, derived ones included): every replica ends what runs on them. */
   | { readonly type: 'tokens.revoked'; readonly tokenIds: readonly string[]; readonly reason: string }
@@ -31,14 +33,22 @@ export interface Coordination {
   publish(event: CoordinationEvent): Promise<void>;
   /** Handlers run on this replica for every event, once each; the returned function unsubscribes. */
   subscribe(handler: EventHandler): () => void;
-  close(): Promise<void>;
+  /**
+   * Stops hearing events and marks this replica stopped. Work of this replica still open then
+   * (nothing, after a clean drain) is closed with `reason`.
+   */
+  close(reason?: string): Promise<void>;
 }
 
 /** One node: events go straight to this process's handlers. */
 export class MemoryCoordination implements Coordination {
   private readonly handlers = new Set<EventHandler>();
 
-  constructor(readonly replicaId: string) {}
+  /** `store`: where this replica's leftover work is closed on close; none in tests of the event flow alone. */
+  constructor(
+    readonly replicaId: string,
+    private readonly store: Pick<Store, 'closeWorkOf'> | null = null,
+  ) {}
 
   async publish(event: CoordinationEvent): Promise<void> {
     deliver(this.handlers, event);
@@ -49,8 +59,9 @@ export class MemoryCoordination implements Coordination {
     return () => this.handlers.delete(handler);
   }
 
-  async close(): Promise<void> {
+  async close(reason = 'stopped'): Promise<void> {
     this.handlers.clear();
+    await this.store?.closeWorkOf([this.replicaId], Date.now(), reason);
   }
 }
 

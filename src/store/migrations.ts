@@ -147,6 +147,106 @@ export const MIGRATIONS: readonly Migration[] = [
     // recorded before it read back null: their hash seals no upstream code (audit/hash-chain.ts).
     statements: ['ALTER TABLE interactions ADD COLUMN upstream_code TEXT'],
   },
+  {
+    version: 4,
+    name: 'replicas: who owns each session, heartbeats, and events every replica hears',
+    statements: [
+      // Null on sessions recorded before replicas had ids: a start treats them as left by a gone replica.
+      'ALTER TABLE sessions ADD COLUMN replica_id TEXT',
+      'CREATE INDEX sessions_open_by_replica ON sessions (replica_id) WHERE ended_at IS NULL',
+      // Only the PostgreSQL engine fills these two; one SQLite node keeps its replica and events in memory.
+      `CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        stopped_at BIGINT,
+        stop_reason TEXT
+      )`,
+      `CREATE TABLE coordination_events (
+        id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        origin TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload_json TEXT NOT NULL
+      )`,
+      'CREATE INDEX coordination_events_by_time ON coordination_events (created_at)',
+    ],
+  },
+  {
+    version: 5,
+    name: 'admin actions recorded with who made them',
+    statements: [
+      // outcome stays null from the write-ahead insert until the action answers (audit/admin-actions.ts).
+      `CREATE TABLE audit_events (
+        id TEXT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        replica_id TEXT,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        actor_kind TEXT NOT NULL,
+        credential_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome INTEGER,
+        details_json TEXT NOT NULL
+      )`,
+      // Ids start with their time, so id order is time order and an id is the paging cursor.
+      'CREATE INDEX audit_events_by_actor ON audit_events (actor_name, id)',
+      'CREATE INDEX audit_events_by_action ON audit_events (action, id)',
+    ],
+  },
+  // Keep versions in ascending order: a version 6 goes above this one.
+  {
+    version: 7,
+    name: 'SCIM: users and groups an identity provider provisions',
+    statements: [
+      // The key columns hold the lower-cased name: SCIM compares userName and displayName case-insensitively.
+      // active is what the provider last sent (1 or 0), apart from principals.disabled_at: a routine sync
+      // repeating active: true never undoes a disable made in the gateway; only a reactivation does.
+      `CREATE TABLE scim_users (
+        principal_id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        user_name_key TEXT NOT NULL UNIQUE,
+        external_id TEXT,
+        active INTEGER NOT NULL,
+        attributes_json TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE scim_groups (
+        id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        display_key TEXT NOT NULL UNIQUE,
+        external_id TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE scim_group_members (
+        group_id TEXT NOT NULL REFERENCES scim_groups (id),
+        principal_id TEXT NOT NULL,
+        PRIMARY KEY (group_id, principal_id)
+      )`,
+      'CREATE INDEX scim_group_members_by_principal ON scim_group_members (principal_id)',
+    ],
+  },
+  {
+    version: 8,
+    name: 'SAML: assertion and request ids a sign-in used, kept until they expire',
+    statements: [
+      // Each id is kept until what it names could no longer be accepted anyway, then pruned, so
+      // the table holds only the last hour or so of sign-ins.
+      `CREATE TABLE saml_ids (
+        purpose TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (purpose, id)
+      )`,
+      'CREATE INDEX saml_ids_by_expiry ON saml_ids (expires_at)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -16,6 +16,7 @@ import type { GroupedWrite } from './grouped-write.ts';
 import { numberPlaceholders } from './placeholders.ts';
 import { PostgresGroupCommit } from './postgres-group-commit.ts';
 import type { SqlValue } from './rows.ts';
+import type { PostgresAccess } from './types.ts';
 import { SqlStore, type SqlEngine } from './sql-store.ts';
 import { redact, storeFailure, type Violation } from '../util/store-failure.ts';
 
@@ -37,7 +38,8 @@ export function openPostgresStore(url: string, logger?: Logger): SqlStore {
   const target = describeUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    // The store's writes, the limit counters and the coordination listener share this one pool.
+    max: 16,
     application_name: 'gatehouse',
     statement_timeout: 15_000,
     query_timeout: 20_000,
@@ -84,6 +86,7 @@ function safeDecode(text: string): string {
 class PostgresEngine implements SqlEngine {
   readonly engine = 'postgres';
   readonly lockShared = ' FOR SHARE';
+  readonly postgres: PostgresAccess;
   /** Named statements: pg prepares each once per pooled connection and reuses it. */
   private readonly statements = new Map<string, { name: string; text: string }>();
   private ended = false;
@@ -94,6 +97,7 @@ class PostgresEngine implements SqlEngine {
     private readonly target: Target,
     private readonly logger: Logger | undefined,
   ) {
+    this.postgres = { pool, secrets: target.secrets };
     this.group = new PostgresGroupCommit({
       query: (config) => this.pool.query(config),
       runOne: async (write, params) => (await this.pool.query(this.query(write.sql, params))).rowCount ?? 0,

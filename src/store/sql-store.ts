@@ -29,7 +29,13 @@ import {
   type SqlValue,
 } from './rows.ts';
 import type { Engine } from '../util/store-failure.ts';
+import { AUDIT_SQL, auditCompletionParams, auditEventParams, listAuditEventsQuery, toAuditEvent } from './audit-rows.ts';
+import { SCIM_SQL, nameKey, scimGroupParams, scimGroupUpdateParams, scimUserParams, scimUserUpdateParams, toMembership, toScimGroup, toScimUser } from './scim-rows.ts';
+import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
 import type {
+  AuditEventCompletion,
+  AuditEventFilter,
+  AuditEventRow,
   ConnectionRow,
   InteractionCompletion,
   InteractionRow,
@@ -41,12 +47,19 @@ import type {
   Store,
   TokenFilter,
   TokenRow,
+  TokenState,
+  SamlIdRow,
+  PostgresAccess,
 } from './types.ts';
 
 type DbRecord = Record<string, unknown>;
 
+/** Ids bound per statement: below SQLite's default limit of 32,766 variables, with room for the rest. */
+const MAX_IDS_PER_STATEMENT = 500;
+
 export interface SqlEngine {
   readonly engine: Engine;
+  readonly postgres?: PostgresAccess;
   /** Added after a sub-select of a parent row that must not change until the statement commits. */
   readonly lockShared: string;
   all(sql: string, params: readonly SqlValue[]): Promise<DbRecord[]>;
@@ -132,13 +145,20 @@ const COMPLETE_INTERACTION = groupedUpdate('interactions', INTERACTION_TYPES, [
 
 const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
 
+const SAML_SQL = {
+  insert: 'INSERT INTO saml_ids (purpose, id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (purpose, id) DO NOTHING',
+  prune: 'DELETE FROM saml_ids WHERE expires_at <= ?',
+} as const;
+
 export class SqlStore implements Store {
   readonly engine: Engine;
+  readonly postgres: PostgresAccess | null;
   private readonly insertTokenSql: string;
   private readonly runGrouped: (write: GroupedWrite, params: readonly SqlValue[]) => Promise<number>;
 
   constructor(private readonly db: SqlEngine) {
     this.engine = db.engine;
+    this.postgres = db.postgres ?? null;
     this.runGrouped = db.runGrouped?.bind(db) ?? ((write, params) => db.run(write.sql, params));
     // A child of a revoked token is born revoked; the lock makes a concurrent revokeToken
     // either see the new child or finish first, so no child escapes its parent's revocation.
@@ -324,12 +344,151 @@ export class SqlStore implements Store {
     return orNull(await this.one(SQL.getInteraction, [id]), toInteraction);
   }
 
-  markOpenInteractionsInterrupted(at: number): Promise<number> {
-    return this.db.run(SQL.interruptOpen, [at]);
+  async insertAuditEvent(row: AuditEventRow): Promise<void> {
+    await this.db.run(AUDIT_SQL.insert, auditEventParams(row));
   }
 
-  closeOpenSessions(at: number, reason: string): Promise<number> {
-    return this.db.run(SQL.closeOpenSessions, [at, reason]);
+  async completeAuditEvent(id: string, fields: AuditEventCompletion): Promise<void> {
+    if ((await this.db.run(AUDIT_SQL.complete, auditCompletionParams(id, fields))) > 0) return;
+    expectRow((await this.db.all(AUDIT_SQL.exists, [id])).length, 'audit event', id);
+  }
+
+  async listAuditEvents(filter: AuditEventFilter): Promise<AuditEventRow[]> {
+    const { sql, params } = listAuditEventsQuery(filter);
+    return (await this.db.all(sql, params)).map(toAuditEvent);
+  }
+
+  async closeWorkOf(replicas: readonly string[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }> {
+    if (replicas === 'all') {
+      const interactions = await this.db.run(SQL.interruptOpen, [at]);
+      return { interactions, sessions: await this.db.run(SQL.closeOpenSessions, [at, reason]) };
+    }
+    let interactions = 0;
+    let sessions = 0;
+    for (let i = 0; i < replicas.length; i += MAX_IDS_PER_STATEMENT) {
+      const ids = replicas.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const owned = `replica_id IN (${ids.map(() => '?').join(', ')})`;
+      // Interactions first: a session closed first would hide its open interactions from this select.
+      interactions += await this.db.run(
+        `UPDATE interactions SET status = 'interrupted', completed_at = ? WHERE status = 'open'
+          AND session_id IN (SELECT id FROM sessions WHERE ended_at IS NULL AND ${owned})`,
+        [at, ...ids],
+      );
+      sessions += await this.db.run(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND ${owned}`, [at, reason, ...ids]);
+    }
+    return { interactions, sessions };
+  }
+
+  async tokenStates(ids: readonly string[]): Promise<TokenState[]> {
+    const states: TokenState[] = [];
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_STATEMENT) {
+      const chunk = ids.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const rows = await this.db.all(`SELECT id, revoked_at, expires_at FROM tokens WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const r of rows) states.push({ id: r.id as string, revokedAt: (r.revoked_at as number | null) ?? null, expiresAt: (r.expires_at as number | null) ?? null });
+    }
+    return states;
+  }
+
+  async disablePrincipal(id: string, at: number): Promise<void> {
+    expectRow(await this.db.run(SCIM_SQL.disablePrincipal, [at, id]), 'principal', id);
+  }
+
+  async enablePrincipal(id: string): Promise<void> {
+    expectRow(await this.db.run(SCIM_SQL.enablePrincipal, [id]), 'principal', id);
+  }
+
+  async setPrincipalGroups(id: string, groups: readonly string[]): Promise<void> {
+    expectRow(await this.db.run(SCIM_SQL.setPrincipalGroups, [JSON.stringify(groups), id]), 'principal', id);
+  }
+
+  async renamePrincipal(id: string, name: string): Promise<void> {
+    const before = await this.getPrincipal(id);
+    if (!before) throw new NotFound(`principal ${id} does not exist`);
+    await this.db.run(SCIM_SQL.renamePrincipal, [name, id]);
+    // Owners are typed by people: matched in any case, as offboarding matches them.
+    const owned = (await this.listServiceAccounts()).filter((a) => nameKey(a.owner) === nameKey(before.name));
+    for (const account of owned) await this.db.run(SCIM_SQL.setServiceAccountOwner, [name, account.id]);
+  }
+
+  async insertScimUser(row: ScimUserRow): Promise<void> {
+    await this.db.run(SCIM_SQL.insertUser, scimUserParams(row));
+  }
+
+  async getScimUser(principalId: string): Promise<ScimUserRow | null> {
+    return orNull(await this.one(SCIM_SQL.getUser, [principalId]), toScimUser);
+  }
+
+  async findScimUserByUserName(userName: string): Promise<ScimUserRow | null> {
+    return orNull(await this.one(SCIM_SQL.findUserByName, [nameKey(userName)]), toScimUser);
+  }
+
+  async listScimUsers(): Promise<ScimUserRow[]> {
+    return (await this.db.all(SCIM_SQL.listUsers, [])).map(toScimUser);
+  }
+
+  async updateScimUser(row: ScimUserRow): Promise<void> {
+    expectRow(await this.db.run(SCIM_SQL.updateUser, scimUserUpdateParams(row)), 'SCIM user', row.principalId);
+  }
+
+  async deleteScimUser(principalId: string): Promise<boolean> {
+    await this.db.run(SCIM_SQL.deleteUserMemberships, [principalId]);
+    return (await this.db.run(SCIM_SQL.deleteUser, [principalId])) > 0;
+  }
+
+  async insertScimGroup(row: ScimGroupRow): Promise<void> {
+    await this.db.run(SCIM_SQL.insertGroup, scimGroupParams(row));
+  }
+
+  async getScimGroup(id: string): Promise<ScimGroupRow | null> {
+    return orNull(await this.one(SCIM_SQL.getGroup, [id]), toScimGroup);
+  }
+
+  async findScimGroupByName(displayName: string): Promise<ScimGroupRow | null> {
+    return orNull(await this.one(SCIM_SQL.findGroupByName, [nameKey(displayName)]), toScimGroup);
+  }
+
+  async listScimGroups(): Promise<ScimGroupRow[]> {
+    return (await this.db.all(SCIM_SQL.listGroups, [])).map(toScimGroup);
+  }
+
+  async updateScimGroup(row: ScimGroupRow): Promise<void> {
+    expectRow(await this.db.run(SCIM_SQL.updateGroup, scimGroupUpdateParams(row)), 'SCIM group', row.id);
+  }
+
+  async deleteScimGroup(id: string): Promise<boolean> {
+    await this.db.run(SCIM_SQL.deleteGroupMembers, [id]);
+    return (await this.db.run(SCIM_SQL.deleteGroup, [id])) > 0;
+  }
+
+  async addScimMembers(groupId: string, principalIds: readonly string[]): Promise<number> {
+    let added = 0;
+    for (const principalId of new Set(principalIds)) added += await this.db.run(SCIM_SQL.addMember, [groupId, principalId]);
+    return added;
+  }
+
+  async removeScimMembers(groupId: string, principalIds: readonly string[] | 'all'): Promise<number> {
+    if (principalIds === 'all') return this.db.run(SCIM_SQL.deleteGroupMembers, [groupId]);
+    let removed = 0;
+    for (const principalId of new Set(principalIds)) removed += await this.db.run(SCIM_SQL.removeMember, [groupId, principalId]);
+    return removed;
+  }
+
+  async listScimMemberships(filter: { groupId?: string; principalId?: string }): Promise<ScimMembership[]> {
+    const rows =
+      filter.groupId !== undefined
+        ? await this.db.all(SCIM_SQL.membersOfGroup, [filter.groupId])
+        : filter.principalId !== undefined
+          ? await this.db.all(SCIM_SQL.membershipsOfPrincipal, [filter.principalId])
+          : await this.db.all(SCIM_SQL.allMemberships, []);
+    return rows.map(toMembership).filter((m) => filter.principalId === undefined || m.principalId === filter.principalId);
+  }
+
+  async insertSamlId(row: SamlIdRow): Promise<boolean> {
+    return (await this.db.run(SAML_SQL.insert, [row.purpose, row.id, row.createdAt, row.expiresAt])) > 0;
+  }
+
+  pruneSamlIds(now: number): Promise<number> {
+    return this.db.run(SAML_SQL.prune, [now]);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -3,7 +3,7 @@
  * several replicas); everything above `store/` sees only these shapes. Times are epoch ms.
  */
 
-export type TokenKind = 'agent' | 'service_account' | 'admin';
+export type TokenKind = 'agent' | 'service_account' | 'admin' | 'scim';
 
 export interface PrincipalRow {
   id: string;
@@ -28,6 +28,14 @@ export interface TokenRow {
   revokedAt: number | null;
   parentId: string | null;
 }
+
+export interface PostgresAccess {
+  readonly pool: import('pg').Pool;
+  /** The database URL's password, in every form an error message may show it. */
+  readonly secrets: readonly string[];
+}
+
+export type TokenState = Pick<TokenRow, 'id' | 'revokedAt' | 'expiresAt'>;
 
 export interface ServiceAccountRow {
   id: string;
@@ -62,6 +70,8 @@ export interface SessionRow {
   startedAt: number;
   endedAt: number | null;
   endReason: string | null;
+  /** The replica that serves the session: only its own clean-up, or one after it is gone, may close it. */
+  replicaId: string | null;
 }
 
 export type InteractionStatus = 'open' | 'complete' | 'interrupted';
@@ -136,12 +146,54 @@ export interface SessionFilter {
 export type SessionSummary = SessionRow & { interactionCount: number; deniedCount: number };
 
 /**
+ * One admin action (an API call that changes something, or any call with the break-glass admin
+ * token), with who made it. Written before the action runs, with `outcome` null, and completed
+ * with the HTTP status it answered; a row left null is an action whose end was never recorded.
+ */
+export interface AuditEventRow {
+  id: string;
+  at: number;
+  /** The replica that served the call; null where no replica id is known. */
+  replicaId: string | null;
+  actorId: string;
+  actorName: string;
+  actorKind: PrincipalRow['kind'];
+  /** The token the call was made with (its id, never the secret). */
+  credentialId: string | null;
+  /** The route's operationId, e.g. createToken. */
+  action: string;
+  /** What it acted on: a token id, a connection or service-account name, a principal name. */
+  target: string | null;
+  /** The HTTP status answered; null while the action runs. */
+  outcome: number | null;
+  /** A few safe facts (never an issued token or a credential). */
+  details: Record<string, unknown>;
+}
+
+export type AuditEventCompletion = Pick<AuditEventRow, 'outcome' | 'target' | 'details'>;
+
+export interface AuditEventFilter {
+  limit: number;
+  /** Only events older than this event id (the last id of the previous page). */
+  before?: string;
+  /** Only events by this actor (name or id). */
+  actor?: string;
+  /** Only this action (operationId). */
+  action?: string;
+}
+
+/**
  * Failures: unreachable or failing storage throws StoreError (`store_unavailable`); a duplicate
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
 export interface Store {
   readonly engine: 'sqlite' | 'postgres';
+  /**
+   * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
+   * counters, coordination), so that a replica holds one pool; and what to cut out of their errors.
+   */
+  readonly postgres: PostgresAccess | null;
   /** Idempotent; records applied versions in a schema_migrations table. */
   migrate(): Promise<void>;
   /** Throws StoreError if unreachable. */
@@ -193,8 +245,94 @@ export interface Store {
   /** In seq order. */
   listInteractions(sessionId: string): Promise<InteractionRow[]>;
   getInteraction(id: string): Promise<InteractionRow | null>;
-  /** After a crash: every still-open interaction becomes 'interrupted'; returns how many. */
-  markOpenInteractionsInterrupted(at: number): Promise<number>;
-  /** After a stop: every session still open is ended with this reason (a marker, not a real end); returns how many. */
-  closeOpenSessions(at: number, reason: string): Promise<number>;
+
+  insertAuditEvent(row: AuditEventRow): Promise<void>;
+  /** Sets the outcome (and the target and details known by then) once; a second completion changes nothing. */
+  completeAuditEvent(id: string, fields: AuditEventCompletion): Promise<void>;
+  /** Newest first. */
+  listAuditEvents(filter: AuditEventFilter): Promise<AuditEventRow[]>;
+  /**
+   * After replicas stopped or died: their still-open interactions become 'interrupted' and their
+   * open sessions end with `reason` (a marker, not a real end). `replicas` names them; 'all' means
+   * every replica's (one node, where no other can be running), and sessions recorded before
+   * replicas had ids count as every replica's. Returns how many rows changed.
+   */
+  closeWorkOf(replicas: readonly string[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }>;
+  /** Revocation and expiry of these tokens, in one query; ids the store does not know are left out. */
+  tokenStates(ids: readonly string[]): Promise<TokenState[]>;
+
+  // Offboarding and SCIM (identity/offboarding.ts, api/scim/).
+  /** Keeps the first disabledAt when called again; throws not_found for an unknown id. */
+  disablePrincipal(id: string, at: number): Promise<void>;
+  enablePrincipal(id: string): Promise<void>;
+  setPrincipalGroups(id: string, groups: readonly string[]): Promise<void>;
+  /** Renames a principal; service accounts whose owner is the old name (any case) name the new one. */
+  renamePrincipal(id: string, name: string): Promise<void>;
+  /** Throws Conflict when another SCIM user has this userName, compared case-insensitively. */
+  insertScimUser(row: ScimUserRow): Promise<void>;
+  getScimUser(principalId: string): Promise<ScimUserRow | null>;
+  /** Case-insensitive, as SCIM compares userName. */
+  findScimUserByUserName(userName: string): Promise<ScimUserRow | null>;
+  /** In creation order. */
+  listScimUsers(): Promise<ScimUserRow[]>;
+  updateScimUser(row: ScimUserRow): Promise<void>;
+  /** Removes the SCIM side of a user and its group memberships; the principal stays. */
+  deleteScimUser(principalId: string): Promise<boolean>;
+  /** Throws Conflict when another group has this displayName, compared case-insensitively. */
+  insertScimGroup(row: ScimGroupRow): Promise<void>;
+  getScimGroup(id: string): Promise<ScimGroupRow | null>;
+  findScimGroupByName(displayName: string): Promise<ScimGroupRow | null>;
+  /** In creation order. */
+  listScimGroups(): Promise<ScimGroupRow[]>;
+  updateScimGroup(row: ScimGroupRow): Promise<void>;
+  /** Removes the group and its memberships. */
+  deleteScimGroup(id: string): Promise<boolean>;
+  /** Members already present are left as they are; returns how many were added. */
+  addScimMembers(groupId: string, principalIds: readonly string[]): Promise<number>;
+  /** 'all' empties the group; returns how many were removed. */
+  removeScimMembers(groupId: string, principalIds: readonly string[] | 'all'): Promise<number>;
+  listScimMemberships(filter: { groupId?: string; principalId?: string }): Promise<ScimMembership[]>;
+
+  // SAML (identity/saml/): ids shared by every replica, so a request or an assertion is used once anywhere.
+  /** Inserts the id unless it is there already; returns false then (an id used before: a replay). */
+  insertSamlId(row: SamlIdRow): Promise<boolean>;
+  /** Deletes every id expired at `now`; returns how many. */
+  pruneSamlIds(now: number): Promise<number>;
+}
+
+/** An id a SAML sign-in used up: the assertion's, and the id of the request it answered. */
+export interface SamlIdRow {
+  purpose: 'request' | 'assertion';
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** The SCIM side of a user principal, as an identity provider provisioned it. */
+export interface ScimUserRow {
+  /** The user principal's id, which is also the SCIM resource id. */
+  principalId: string;
+  /** As the provider sent it; the principal's name is the same. */
+  userName: string;
+  externalId: string | null;
+  /** What the provider last sent; the principal's disabledAt says whether the person may sign in. */
+  active: boolean;
+  /** Other SCIM attributes as last sent (name, emails …); nothing in them grants anything. */
+  attributes: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A group an identity provider pushed; its displayName is a group name in principals' groups. */
+export interface ScimGroupRow {
+  id: string;
+  displayName: string;
+  externalId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ScimMembership {
+  groupId: string;
+  principalId: string;
 }

@@ -122,7 +122,7 @@ export function connection(over: Partial<ConnectionRow> = {}): ConnectionRow {
 export function session(over: Partial<SessionRow> = {}): SessionRow {
   return {
     id: id('s'), principalId: id('p'), principalName: 'alice', tokenId: id('t'), connection: 'prod-db',
-    protocol: 'postgres', clientAddr: '10.0.0.7', startedAt: 1_700_000_000_000, endedAt: null, endReason: null, ...over,
+    protocol: 'postgres', clientAddr: '10.0.0.7', startedAt: 1_700_000_000_000, endedAt: null, endReason: null, replicaId: null, ...over,
   };
 }
 

@@ -420,11 +420,14 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
     },
   },
   {
-    name: 'markOpenInteractionsInterrupted turns every open interaction into interrupted',
+    name: "closeWorkOf('all') interrupts every open interaction and ends every open session, keeping what already ended",
     async run({ store }) {
-      await store.markOpenInteractionsInterrupted(1);
-      const s = session();
+      await store.closeWorkOf('all', 1, 'earlier');
+      const s = session({ replicaId: 'rep_a' });
+      const ended = session({ replicaId: 'rep_b' });
       await store.insertSession(s);
+      await store.insertSession(ended);
+      await store.endSession(ended.id, 50, 'client disconnected');
       const a = interaction(s.id, 1);
       const b = interaction(s.id, 2);
       const finished = interaction(s.id, 3);
@@ -433,25 +436,47 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
         status: 'complete', decision: 'allow', rule: null, reason: null, responseStatus: null, responseBody: null,
         errorCode: null, upstreamCode: null, bytesIn: 1, bytesOut: 2, completedAt: 3, latencyMs: 2, prevHash: null, hash: null, requestBody: null,
       });
-      assert.equal(await store.markOpenInteractionsInterrupted(777), 2);
+      assert.deepEqual(await store.closeWorkOf('all', 777, 'left open by a stop'), { interactions: 2, sessions: 1 });
       const rows = await store.listInteractions(s.id);
       assert.deepEqual(rows.map((r) => [r.status, r.completedAt]), [['interrupted', 777], ['interrupted', 777], ['complete', 3]]);
-      assert.equal(await store.markOpenInteractionsInterrupted(778), 0);
+      assert.deepEqual([(await store.getSession(s.id))?.endedAt, (await store.getSession(s.id))?.endReason], [777, 'left open by a stop']);
+      assert.deepEqual([(await store.getSession(ended.id))?.endedAt, (await store.getSession(ended.id))?.endReason], [50, 'client disconnected']);
+      assert.deepEqual(await store.closeWorkOf('all', 778, 'again'), { interactions: 0, sessions: 0 });
     },
   },
   {
-    name: 'closeOpenSessions ends every open session with the marker and keeps the ones already ended',
+    name: 'closeWorkOf(replicas) touches only the named replicas\' open sessions and their interactions',
     async run({ store }) {
-      await store.closeOpenSessions(1, 'earlier');
-      const open = session();
-      const ended = session();
-      await store.insertSession(open);
-      await store.insertSession(ended);
-      await store.endSession(ended.id, 50, 'client disconnected');
-      assert.equal(await store.closeOpenSessions(99, 'left open by a stop'), 1);
-      assert.deepEqual([(await store.getSession(open.id))?.endedAt, (await store.getSession(open.id))?.endReason], [99, 'left open by a stop']);
-      assert.deepEqual([(await store.getSession(ended.id))?.endedAt, (await store.getSession(ended.id))?.endReason], [50, 'client disconnected']);
-      assert.equal(await store.closeOpenSessions(100, 'again'), 0);
+      await store.closeWorkOf('all', 1, 'earlier');
+      const gone = session({ replicaId: 'rep_gone' });
+      const live = session({ replicaId: 'rep_live' });
+      const legacy = session({ replicaId: null });
+      for (const s of [gone, live, legacy]) await store.insertSession(s);
+      for (const s of [gone, live, legacy]) await store.insertInteraction(interaction(s.id, 1));
+      assert.deepEqual(await store.closeWorkOf(['rep_gone', 'rep_never_seen'], 500, 'replica gone'), { interactions: 1, sessions: 1 });
+      assert.equal((await store.listInteractions(gone.id))[0]!.status, 'interrupted');
+      assert.equal((await store.getSession(gone.id))?.endReason, 'replica gone');
+      for (const s of [live, legacy]) {
+        assert.equal((await store.listInteractions(s.id))[0]!.status, 'open');
+        assert.equal((await store.getSession(s.id))?.endedAt, null);
+      }
+      assert.deepEqual(await store.closeWorkOf([], 501, 'nobody'), { interactions: 0, sessions: 0 });
+      assert.equal((await store.getSession(live.id))?.replicaId, 'rep_live');
+    },
+  },
+  {
+    name: 'tokenStates reads revocation and expiry of many tokens at once and leaves out unknown ids',
+    async run({ store }) {
+      const p = principal();
+      await store.insertPrincipal(p);
+      const a = token(p.id, { expiresAt: 10 });
+      const b = token(p.id, { expiresAt: null });
+      await store.insertToken(a);
+      await store.insertToken(b);
+      await store.revokeToken(b.id, 42);
+      const states = await store.tokenStates([a.id, b.id, 'tok_missing']);
+      assert.deepEqual(states.sort((x, y) => x.id.localeCompare(y.id)), [{ id: a.id, revokedAt: null, expiresAt: 10 }, { id: b.id, revokedAt: 42, expiresAt: null }].sort((x, y) => x.id.localeCompare(y.id)));
+      assert.deepEqual(await store.tokenStates([]), []);
     },
   },
   {

@@ -39,6 +39,8 @@ export interface PostgresListener {
   readonly url: string;
   /** Live proxied sessions. */
   readonly sessionCount: number;
+  /** A stop's drain: no new connections; sessions already open go on until close(). */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -78,8 +80,11 @@ export async function startPostgresListener(options: PostgresListenerOptions): P
     get sessionCount() {
       return sessions.size;
     },
+    stopAccepting: () => {
+      if (server.listening) server.close();
+    },
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
       const ending = [...sessions].map((s) => s.shutdown());
       for (const socket of sockets) socket.destroy();
       await Promise.all([closed, ...ending]);
