@@ -5,6 +5,8 @@ import type { Credentials } from '../identity/credentials.ts';
 import type { Role } from '../identity/roles.ts';
 import type { Coordination } from '../store/coordination.ts';
 import type { ServiceAccounts } from '../identity/service-accounts.ts';
+import type { OidcLogin } from '../identity/oidc/login.ts';
+import type { WorkloadExchange } from '../identity/workload-exchange.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
 
@@ -15,6 +17,10 @@ export interface ApiDeps {
   /** Changes that every replica must apply (revocations, connections) are published here, never applied locally only. */
   readonly coordination: Coordination;
   readonly connections: ConnectionRegistry;
+  /** Sign-in with an OIDC ID token (identity.oidc); answers that no issuer is configured when it is off. */
+  readonly oidcLogin: OidcLogin;
+  /** RFC 8693 token exchange for workloads (identity.workload). */
+  readonly workloadExchange: WorkloadExchange;
 }
 
 /** The API's Fastify scope: route schemas are zod, so handlers get typed params, query, body and replies. */

@@ -24,6 +24,8 @@
  *   const redirect = await idp.authorize(authorizationUrl, 'alice');   // PKCE: the redirect URL with ?code=…&state=…
  *   await idp.approveDevice(userCode, 'alice');                         // device grant: enter and confirm the user code
  *
+ *   idp.hits('/jwks')                                   // how many requests reached a path (key-set fetches)
+ *
  * Scope claims go in the ID token (conformIdTokenClaims off). The client `gatehouse-cli` is `application_type: native` with redirect URI http://127.0.0.1/callback:
  * the provider accepts any loopback port for it (RFC 8252 §7.3). It may use authorization_code (PKCE is
  * required for it), the device grant and refresh tokens. Scopes: openid profile email groups offline_access;
@@ -72,6 +74,8 @@ export interface TestOidcProvider {
   sign(payload: JWTPayload, options?: { kid?: string; header?: Partial<JWTHeaderParameters> & Record<string, unknown> }): Promise<string>;
   /** Publishes a new signing key and signs with it from now on; drops every older key when keepOld is false. */
   rotateKeys(options?: { keepOld?: boolean }): Promise<string>;
+  /** How many requests reached this path (e.g. '/jwks', '/.well-known/openid-configuration'). */
+  hits(path: string): number;
   /** Drives the authorization endpoint (login and consent approved for subject); returns the redirect_uri URL it ends on. */
   authorize(authorizationUrl: string, subject?: string): Promise<URL>;
   /** Enters and confirms a device grant user code, signing in as subject. */
@@ -153,6 +157,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
   const adapter = createMemoryAdapter();
   let nextSubject: string | undefined;
   let current: Provider | undefined;
+  const hits = new Map<string, number>();
 
   const server: Server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
@@ -235,6 +240,8 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', issuer).pathname;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
     try {
       if (req.url?.startsWith('/interaction/')) return await finishInteraction(req, res);
       current!.callback()(req, res);
@@ -257,6 +264,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
       return published[0]!.kid;
     },
     keys,
+    hits: (path) => hits.get(path) ?? 0,
     setAccount(subject, claims) {
       accounts.set(subject, claims);
     },
