@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   auth_issuer_unavailable: { status: 503, sqlstate: '57P03' },
   forbidden_connection: { status: 403, sqlstate: '42501' },
   forbidden_admin: { status: 403, sqlstate: '42501' },
+  forbidden_role: { status: 403, sqlstate: '42501' },
   policy_denied: { status: 403, sqlstate: '42501' },
   approval_required: { status: 403, sqlstate: '42501' },
   limit_exceeded: { status: 429, sqlstate: '53300' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLES } from '../identity/roles.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { errorResponses, principalView } from './schemas.ts';
 
@@ -10,11 +11,18 @@ export function registerMetaRoutes(api: Api, _deps: ApiDeps): void {
       tags: ['meta'],
       operationId: 'whoami',
       summary: 'The principal and token this request authenticated as',
-      response: { 200: z.object({ principal: principalView, tokenId: z.string() }).describe('The caller'), ...errorResponses },
+      response: {
+        200: z
+          .object({ principal: principalView, tokenId: z.string(), roles: z.array(z.enum(ROLES)).describe('Roles its groups hold now (identity.roles)') })
+          .describe('The caller'),
+        ...errorResponses,
+      },
     },
+    config: { allow: ['approver', 'auditor', 'user'] },
     handler: async (request) => {
-      const { principal, credential } = request.admin!;
-      return { principal: { ...principal, groups: [...principal.groups] }, tokenId: credential.tokenId };
+      const { auth, roles } = request.caller!;
+      const { principal, credential } = auth;
+      return { principal: { ...principal, groups: [...principal.groups] }, tokenId: credential.tokenId, roles: [...roles] };
     },
   });
 }

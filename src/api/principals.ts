@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NotFound } from '../errors.ts';
+import { noteAction } from '../audit/admin-actions.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { errorResponses, revokedIds } from './schemas.ts';
 
@@ -21,6 +22,7 @@ export function registerPrincipalRoutes(api: Api, { store, credentials, coordina
       if (!principal) throw new NotFound(`no user or service account named "${name}"`);
       const revoked = await credentials.revokePrincipal(principal.id);
       await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
+      noteAction(request, { details: { principalId: principal.id, kind: principal.kind, revoked } });
       return { principal: principal.name, revoked };
     },
   });

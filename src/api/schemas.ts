@@ -15,6 +15,7 @@ export const TAGS = {
   'service-accounts': 'Non-human identities whose gts_ secret buys short-lived tokens',
   principals: 'People and service accounts: offboarding',
   sessions: 'Recorded sessions, their interactions and whether the hash chain verifies',
+  audit: 'Admin actions: who changed what, who was refused, and every use of the break-glass admin token',
 } as const;
 export type Tag = keyof typeof TAGS;
 
@@ -35,7 +36,7 @@ export const apiError = z
 
 /** Spread into every route's `response`: any 4xx or 5xx answer has the error shape. */
 export const errorResponses = {
-  '4xx': apiError.describe('Refused: invalid_argument names the field; auth_* and forbidden_admin are about the token'),
+  '4xx': apiError.describe('Refused: invalid_argument names the field; auth_* are about the token, forbidden_admin and forbidden_role about its roles'),
   '5xx': apiError.describe('The gateway failed, e.g. store_unavailable'),
 } as const;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidArgument } from '../errors.ts';
 import type { ServiceAccountRow } from '../store/types.ts';
+import { noteAction } from '../audit/admin-actions.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { durationField } from './request.ts';
 import { epochMs, errorResponses, revokedIds } from './schemas.ts';
@@ -45,7 +46,9 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
       const body = request.body;
       const missing = body.connections.filter((name) => !connections.get(name));
       if (missing.length > 0) throw new InvalidArgument(`unknown connection(s): ${missing.join(', ')}`);
+      noteAction(request, { target: body.name });
       const { account, secret } = await serviceAccounts.create({ ...body, expiresInMs: body.expires });
+      noteAction(request, { details: { id: account.id, owner: account.owner, connections: account.connections, expiresAt: account.expiresAt } });
       return reply.code(201).send({ secret, ...account });
     },
   });
@@ -75,6 +78,7 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
     handler: async (request) => {
       const { account, revoked } = await serviceAccounts.disable(request.params.name);
       await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
+      noteAction(request, { details: { id: account.id, revoked } });
       return { disabled: account.id, revoked };
     },
   });

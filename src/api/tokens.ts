@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { InvalidArgument, NotFound } from '../errors.ts';
+import { ForbiddenError, InvalidArgument, NotFound } from '../errors.ts';
+import { noteAction } from '../audit/admin-actions.ts';
 import type { Principal } from '../interaction.ts';
 import type { PrincipalRow, TokenRow } from '../store/types.ts';
 import { toPrincipal } from '../identity/credentials.ts';
 import { newId } from '../identity/token-format.ts';
-import type { Api, ApiDeps } from './types.ts';
+import type { Api, ApiDeps, Caller } from './types.ts';
 import { bearerOf, durationField } from './request.ts';
 import { epochMs, errorResponses, revokedIds, SERVICE_ACCOUNT_SECRET } from './schemas.ts';
 
@@ -35,7 +36,7 @@ const exchange = z
 const tokenView = z
   .object({
     id: z.string(),
-    kind: z.enum(['agent', 'service_account', 'admin']),
+    kind: z.enum(['agent', 'service_account', 'admin', 'scim']),
     name: z.string(),
     principal: z.string().describe('Name of the user, service account or admin it acts for'),
     connections: z.array(z.string()).nullable().describe('Connections it may reach; null means any'),
@@ -70,6 +71,28 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
     if (missing.length > 0) throw new InvalidArgument(`unknown connection(s): ${missing.join(', ')}`);
   };
 
+  /**
+   * A user (not admin) issues only for itself and only for connections its grants list. Checked
+   * before whether the connections exist, so a user learns nothing of connections outside its grants.
+   */
+  const ownIssue = (caller: Caller, body: { connections: readonly string[]; for?: { user: string; groups: readonly string[] } }): Principal => {
+    const self = caller.auth.principal;
+    if (body.for && (body.for.user !== self.name || self.kind !== 'user' || body.for.groups.length > 0)) {
+      throw new ForbiddenError('forbidden_role', 'a user may issue tokens only for themselves: leave out "for" (issuing for another user needs the role admin)', {
+        details: { allowed: ['admin'] },
+      });
+    }
+    const outside = body.connections.filter((name) => !caller.connections.includes(name));
+    if (outside.length > 0) {
+      throw new ForbiddenError(
+        'forbidden_role',
+        `your role grants do not cover connection(s) ${outside.join(', ')}; they cover: ${caller.connections.join(', ') || 'none'}`,
+        { details: { connections: outside } },
+      );
+    }
+    return self;
+  };
+
   const userPrincipal = async (name: string, groups: readonly string[]): Promise<Principal> => {
     const found = await store.findPrincipal('user', name);
     if (found) return toPrincipal(found);
@@ -88,12 +111,18 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
       body: createToken,
       response: { 201: issuedToken.describe('Issued'), ...errorResponses },
     },
+    // A user issues for itself, for the connections its grants list (ownIssue).
+    config: { allow: ['user'] },
     handler: async (request, reply) => {
       const body = request.body;
+      const caller = request.caller!;
+      const admin = caller.roles.includes('admin');
+      const own = admin ? null : ownIssue(caller, body);
       requireConnections(body.connections);
-      const principal = body.for ? await userPrincipal(body.for.user, body.for.groups) : request.admin!.principal;
+      const principal = own ?? (body.for ? await userPrincipal(body.for.user, body.for.groups) : caller.auth.principal);
       const ttlMs = credentials.resolveTtl(body.ttl, principal.groups);
       const { secret, token } = await credentials.issue({ principal, kind: 'agent', name: body.name, connections: body.connections, ttlMs });
+      noteAction(request, { target: token.id, details: { principal: principal.name, connections: token.connections, expiresAt: token.expiresAt } });
       return reply.code(201).send({ token: secret, ...viewToken(token, principal.name) });
     },
   });
@@ -108,10 +137,14 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
       querystring: z.object({ all: z.enum(['true', 'false']).default('false') }).strict(),
       response: { 200: z.object({ tokens: z.array(tokenView) }).describe('The tokens'), ...errorResponses },
     },
+    // A user sees only its own tokens.
+    config: { allow: ['user'] },
     handler: async (request) => {
       const all = request.query.all === 'true';
+      const caller = request.caller!;
+      const principalId = caller.roles.includes('admin') ? undefined : caller.auth.principal.id;
       const [rows, principals] = await Promise.all([
-        store.listTokens({ includeRevoked: all, includeExpired: all, now: Date.now() }),
+        store.listTokens({ ...(principalId ? { principalId } : {}), includeRevoked: all, includeExpired: all, now: Date.now() }),
         store.listPrincipals(),
       ]);
       const names = new Map(principals.map((p) => [p.id, p.name]));
@@ -129,11 +162,18 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
       params: z.object({ id: z.string().min(1) }),
       response: { 200: z.object({ revoked: revokedIds }).describe('Revoked'), ...errorResponses },
     },
+    // A user revokes only its own tokens.
+    config: { allow: ['user'] },
     handler: async (request) => {
       const token = await store.getToken(request.params.id);
       if (!token) throw new NotFound(`no token "${request.params.id}"`);
+      const caller = request.caller!;
+      if (!caller.roles.includes('admin') && token.principalId !== caller.auth.principal.id) {
+        throw new ForbiddenError('forbidden_role', `token ${token.id} is not yours: a user may revoke only their own tokens`, { details: { allowed: ['admin'] } });
+      }
       const revoked = await credentials.revoke(token.id);
       await coordination.publish({ type: 'tokens.revoked', tokenIds: revoked, reason: 'revoked' });
+      noteAction(request, { details: { revoked } });
       return { revoked };
     },
   });

@@ -185,5 +185,27 @@ export function adminCommands(print: Print): Command[] {
     }),
   );
 
-  return [login, connections, token, accounts, principals, sessions];
+  const audit = new Command('audit').description('admin actions and who made them');
+  audit
+    .command('events')
+    .description('list admin actions, newest first: who changed what, who was refused, every use of the break-glass token')
+    .option('--limit <n>', 'how many', '50')
+    .option('--actor <name>', 'only actions by this identity (name or id)')
+    .option('--action <name>', 'only this action, e.g. createToken or revokeToken')
+    .option('--before <id>', 'only events older than this event id (the last id of the previous page)')
+    .action(
+      action(print, async (opts: { limit: string; actor?: string; action?: string; before?: string }) => {
+        const query = new URLSearchParams({
+          limit: opts.limit,
+          ...(opts.actor ? { actor: opts.actor } : {}),
+          ...(opts.action ? { action: opts.action } : {}),
+          ...(opts.before ? { before: opts.before } : {}),
+        });
+        const { events } = await callApi<{ events: Record<string, any>[] }>(await clientSettings(), 'GET', `/audit/events?${query}`);
+        const rows = events.map((e) => ({ ...e, at: time(e.at), actor: `${e.actorName} (${e.actorKind})`, outcome: e.outcome ?? 'unfinished' }));
+        return { json: events, human: table(rows, ['at', 'actor', 'action', 'target', 'outcome', 'id']) };
+      }),
+    );
+
+  return [login, connections, token, accounts, principals, sessions, audit];
 }

@@ -10,6 +10,7 @@ const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
   auth_wrong_kind: 'authentication_error',
   forbidden_connection: 'permission_error',
   forbidden_admin: 'permission_error',
+  forbidden_role: 'permission_error',
   policy_denied: 'permission_error',
   approval_required: 'permission_error',
   limit_exceeded: 'rate_limit_error',

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import type { AuditEventRow } from '../store/types.ts';
+import type { Api, ApiDeps } from './types.ts';
+import { epochMs, errorResponses } from './schemas.ts';
+
+const auditEventView = z
+  .object({
+    id: z.string(),
+    at: epochMs,
+    replicaId: z.string().nullable().describe('The replica that served the call'),
+    actorId: z.string(),
+    actorName: z.string(),
+    actorKind: z.enum(['user', 'service_account', 'admin']).describe('admin is the bootstrap (break-glass) identity'),
+    credentialId: z.string().nullable().describe('The id of the token used, never the token'),
+    action: z.string().describe("The route's operationId, e.g. createToken"),
+    target: z.string().nullable().describe('What it acted on: a token id, a connection or service-account name, a principal name'),
+    outcome: z.number().int().nullable().describe('The HTTP status answered; null when the action started and its end was never recorded'),
+    details: z.record(z.string(), z.unknown()).describe('A few safe facts, e.g. the connections of an issued token or the error code of a refusal'),
+  } satisfies Record<keyof AuditEventRow, z.ZodType>)
+  .meta({ id: 'AuditEvent' });
+
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+    before: z.string().min(1).max(100).optional().describe('Only events older than this event id: the last id of the previous page'),
+    actor: z.string().min(1).max(256).optional().describe('Only events by this actor (name or id)'),
+    action: z.string().min(1).max(100).optional().describe('Only this action (operationId), e.g. revokeToken'),
+  })
+  .strict();
+
+export function registerAuditRoutes(api: Api, { store }: ApiDeps): void {
+  api.route({
+    method: 'GET',
+    url: '/audit/events',
+    schema: {
+      tags: ['audit'],
+      operationId: 'listAuditEvents',
+      summary: 'Admin actions with who made them, newest first',
+      querystring: listQuery,
+      response: { 200: z.object({ events: z.array(auditEventView) }).describe('The events'), ...errorResponses },
+    },
+    config: { allow: ['auditor'] },
+    handler: async (request) => ({ events: await store.listAuditEvents(request.query) }),
+  });
+}
