@@ -95,6 +95,15 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   auth_expired: { make: () => new AuthError('auth_expired', 'm'), type: AuthError },
   auth_revoked: { make: () => new AuthError('auth_revoked', 'm'), type: AuthError },
   auth_wrong_kind: { make: () => new AuthError('auth_wrong_kind', 'm'), type: AuthError },
+  auth_not_yet_valid: { make: () => new AuthError('auth_not_yet_valid', 'm'), type: AuthError },
+  auth_wrong_audience: { make: () => new AuthError('auth_wrong_audience', 'm'), type: AuthError },
+  auth_unknown_issuer: { make: () => new AuthError('auth_unknown_issuer', 'm'), type: AuthError },
+  auth_bad_signature: { make: () => new AuthError('auth_bad_signature', 'm'), type: AuthError },
+  auth_alg_refused: { make: () => new AuthError('auth_alg_refused', 'm'), type: AuthError },
+  auth_unknown_key: { make: () => new AuthError('auth_unknown_key', 'm'), type: AuthError },
+  auth_claim_missing: { make: () => new AuthError('auth_claim_missing', 'm'), type: AuthError },
+  auth_conditions_unmet: { make: () => new AuthError('auth_conditions_unmet', 'm'), type: AuthError },
+  auth_issuer_unavailable: { make: () => new AuthError('auth_issuer_unavailable', 'm'), type: AuthError },
   forbidden_connection: { make: () => new ForbiddenError('forbidden_connection', 'm'), type: ForbiddenError },
   forbidden_admin: { make: () => new ForbiddenError('forbidden_admin', 'm'), type: ForbiddenError },
   forbidden_role: { make: () => new ForbiddenError('forbidden_role', 'm'), type: ForbiddenError },
@@ -174,7 +183,8 @@ export function wrongPairingsDoNotCompile(): void {
   void new ConfigError('config_invalid', 'm');
   // @ts-expect-error the base is not thrown directly: its subclasses own the codes
   void new GatewayError('no_such_code', 'm');
-  const narrowed: 'auth_missing' | 'auth_invalid' | 'auth_expired' | 'auth_revoked' | 'auth_wrong_kind' = new AuthError('auth_missing', 'm').code;
+  type ExternalTokenCode = 'auth_not_yet_valid' | 'auth_wrong_audience' | 'auth_unknown_issuer' | 'auth_bad_signature' | 'auth_alg_refused' | 'auth_unknown_key' | 'auth_claim_missing' | 'auth_conditions_unmet' | 'auth_issuer_unavailable';
+  const narrowed: 'auth_missing' | 'auth_invalid' | 'auth_expired' | 'auth_revoked' | 'auth_wrong_kind' | ExternalTokenCode = new AuthError('auth_missing', 'm').code;
   const recorded: RecordedErrorCode[] = ['client_aborted', 'interrupted', 'policy_denied', narrowed];
   // @ts-expect-error the recorded code is typed: free strings are refused
   recorded.push('aborted');

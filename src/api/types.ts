@@ -6,6 +6,8 @@ import type { Role, RoleGrant } from '../identity/roles.ts';
 import type { Logger } from 'pino';
 import type { Coordination } from '../store/coordination.ts';
 import type { ServiceAccounts } from '../identity/service-accounts.ts';
+import type { OidcLogin } from '../identity/oidc/login.ts';
+import type { WorkloadExchange } from '../identity/workload-exchange.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
 
@@ -16,6 +18,10 @@ export interface ApiDeps {
   /** Changes that every replica must apply (revocations, connections) are published here, never applied locally only. */
   readonly coordination: Coordination;
   readonly connections: ConnectionRegistry;
+  /** Sign-in with an OIDC ID token (identity.oidc); answers that no issuer is configured when it is off. */
+  readonly oidcLogin: OidcLogin;
+  /** RFC 8693 token exchange for workloads (identity.workload). */
+  readonly workloadExchange: WorkloadExchange;
   /** identity.roles as configured now (a reload swaps it); read on every call. */
   readonly roleGrants: () => readonly RoleGrant[];
   /** Where the API reports what it cannot tell the caller (an audit row it failed to complete). */
