@@ -176,10 +176,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       responseLimits: { maxBodyBytes: config.http.bodyLimit, transcriptBytes: config.recording.maxBodyBytes },
     });
     closers.push(() => pipeline.closeSessions(GATEWAY_STOPPED));
+    // identity.roles: read by the API on every call; a reload swaps it with the state it compiled.
+    let roleGrants = config.identity.roles;
     const reload = async () => {
       if (!options.configFile) throw new InvalidArgument('this gateway was not started from a config file');
       const file = options.configFile;
-      const state = await runtime.reload(async (version) => compileState(await loadConfigFile(file, env), masterKey, baseDir, connections.list(), version));
+      const state = await runtime.reload(async (version) => {
+        const next = await loadConfigFile(file, env);
+        const built = await compileState(next, masterKey, baseDir, connections.list(), version);
+        roleGrants = next.identity.roles;
+        return built;
+      });
       logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
     };
     let draining = false;
@@ -217,8 +224,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (draining) throw new Error('draining');
       await store.ping();
     };
-    // identity.roles: read by the API on every call, swapped by a reload.
-    let roleGrants = config.identity.roles;
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
     const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, ...federation };

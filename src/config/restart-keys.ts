@@ -10,7 +10,8 @@ import type { GatewayConfig } from './schema.ts';
  *   handed to the adapters;
  * - `admin.listen`, `postgres.*`: listeners and their TLS material;
  * - `store.*`: the open database;
- * - `identity.*`: the token issuer's lifetimes and the verification cache, built at start;
+ * - `identity.*`: the token issuer's lifetimes and the verification cache, built at start; but
+ *   `identity.roles`, which the admin API reads on every call, is swapped by a reload;
  * - `recording.*`: the recorder's body cap;
  * - `connections`: the registry is seeded from the file at start (the admin API changes it live);
  * - `log.level`: the logger and every child made from it.
@@ -19,6 +20,8 @@ import type { GatewayConfig } from './schema.ts';
  * the schema later is reported until someone decides it reloads, instead of drifting silently.
  */
 const RELOADABLE: ReadonlySet<string> = new Set(['policy', 'masking']);
+/** Keys inside a restart-only section that a reload applies all the same. */
+const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['identity.roles']);
 
 /** Values users write as one scalar (`host:port`, a credential string) that parse into objects. */
 const ATOMIC: ReadonlySet<string> = new Set(['http.listen', 'admin.listen', 'postgres.listen']);
@@ -65,7 +68,7 @@ export function restartRequiredChanges(before: GatewayConfig, after: GatewayConf
   for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
     if (RELOADABLE.has(key)) continue;
     if (key === 'connections') diffConnections(before.connections ?? [], after.connections ?? [], out);
-    else diff(a[key], b[key], key, out, (path) => ATOMIC.has(path));
+    else diff(a[key], b[key], key, out, (path) => ATOMIC.has(path) || RELOADABLE_KEYS.has(path));
   }
-  return out;
+  return out.filter((path) => !RELOADABLE_KEYS.has(path));
 }

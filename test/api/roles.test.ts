@@ -5,11 +5,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import pino from 'pino';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { personWithToken, ROLES_YAML, updatePrincipal, type Person } from '../support/people.ts';
 import { API_PREFIX, registerApi, type ApiDeps } from '../../src/api/server.ts';
+import { loadConfigFile, parseConfig } from '../../src/config/load.ts';
+import { restartRequiredChanges } from '../../src/config/restart-keys.ts';
+import { startGateway, type Gateway } from '../../src/server.ts';
 
 /** Who may call each route of the API (admin always may). A route missing here is admin only. */
 const EXPECTED_ALLOW: Record<string, readonly string[]> = {
@@ -263,5 +270,49 @@ describe('the bootstrap admin is break-glass', () => {
     // A person in that same group gets only what the config grants it.
     const person = await personWithToken(t.gateway.store, 'dana', ['admins']);
     assert.equal((await t.api('PUT', '/connections/glass2', { type: 'http', upstream: 'https://glass.test' }, person.token)).status, 403);
+  });
+});
+
+describe('identity.roles swaps on reload', () => {
+  let dir: string;
+  let gateway: Gateway;
+  const file = () => join(dir, 'gatehouse.yaml');
+  const yaml = (roles: string) => `http:\n  listen: 127.0.0.1:0\nstore:\n  sqlitePath: ${join(dir, 'gatehouse.db')}\nlog:\n  level: silent\n${roles}`;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gatehouse-roles-reload-'));
+    await writeFile(file(), yaml(''));
+    const env = { GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN, GATEHOUSE_DATABASE_URL: '' };
+    gateway = await startGateway({ config: await loadConfigFile(file(), env), configFile: file(), masterKey: randomBytes(32), env, logger: pino({ level: 'silent' }) });
+  });
+  after(async () => {
+    await gateway?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const whoami = async (token: string) => {
+    const response = await fetch(`${gateway.url}${API_PREFIX}/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, json: await response.json() };
+  };
+
+  test('a grant added to the file applies after a reload, a broken one is refused and the old grants stay, and neither needs a restart', async () => {
+    const person = await personWithToken(gateway.store, 'erin', ['security']);
+    assert.equal((await whoami(person.token)).status, 403);
+
+    const granted = yaml('identity:\n  roles:\n    - group: security\n      role: auditor\n');
+    await writeFile(file(), granted);
+    await gateway.reload();
+    assert.deepEqual((await whoami(person.token)).json.roles, ['auditor']);
+
+    await writeFile(file(), yaml('identity:\n  roles:\n    - group: security\n      role: Auditor\n'));
+    await assert.rejects(gateway.reload(), /identity\.roles\[0\]\.role/);
+    assert.deepEqual((await whoami(person.token)).json.roles, ['auditor'], 'the previous grants stay in force');
+
+    const env = {};
+    assert.deepEqual(restartRequiredChanges(parseConfig(yaml(''), 'a.yaml', env), parseConfig(granted, 'b.yaml', env)), []);
+    assert.deepEqual(
+      restartRequiredChanges(parseConfig(granted, 'a.yaml', env), parseConfig(granted.replace('identity:\n', 'identity:\n  cacheTtl: 2s\n'), 'b.yaml', env)),
+      ['identity.cacheTtl'],
+    );
   });
 });
