@@ -36,7 +36,7 @@ const RETAIN_EVENTS_MS = 3_600_000;
 const RETAIN_REPLICAS_MS = 7 * 86_400_000;
 
 const SQL = {
-  register: `INSERT INTO replicas (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, ${DB_NOW_MS}, ${DB_NOW_MS})`,
+  register: `INSERT INTO replicas (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, ${DB_NOW_MS}, ${DB_NOW_MS}) RETURNING started_at`,
   // A replica another declared gone (it was paused past goneAfter) comes back: its row is renewed, not left stopped.
   heartbeat: `UPDATE replicas SET heartbeat_at = ${DB_NOW_MS}, stopped_at = NULL, stop_reason = NULL WHERE id = $1`,
   gone: `SELECT id FROM replicas WHERE stopped_at IS NULL AND heartbeat_at < ${DB_NOW_MS} - $1`,
@@ -84,10 +84,9 @@ export class PostgresCoordination implements Coordination {
   static async start(store: Store, timings: ReplicaTimings, logger: Logger, leftOpenReason: string): Promise<PostgresCoordination> {
     if (!store.postgres) throw new TypeError('PostgresCoordination needs a PostgreSQL store');
     const coordination = new PostgresCoordination(store, store.postgres, timings, logger, leftOpenReason);
-    await coordination.query(SQL.register, [coordination.replicaId, hostname(), process.pid]);
-    const [{ at }] = (await coordination.query(SQL.newest, [])).rows as [{ at: number }];
-    coordination.newestSeen = Number(at);
+    const registered = await coordination.query(SQL.register, [coordination.replicaId, hostname(), process.pid]);
     await coordination.listen();
+    await coordination.skipPast(Number(registered.rows[0]!.started_at));
     await coordination.closeGoneReplicas();
     coordination.timers = [
       setInterval(() => void coordination.beat(), timings.heartbeatMs),
@@ -169,6 +168,14 @@ export class PostgresCoordination implements Coordination {
       client.release(err as Error);
       this.warn(err, 'listening for events');
     }
+  }
+
+  /** Events from before this replica started are not its to apply: the store already shows their effect. */
+  private async skipPast(startedAt: number): Promise<void> {
+    const [{ at }] = (await this.query(SQL.newest, [])).rows as [{ at: number }];
+    this.newestSeen = Number(at);
+    const { rows } = await this.query(SQL.read, [this.newestSeen - LOOK_BACK_MS]);
+    for (const row of rows) if (Number(row.created_at) < startedAt) this.delivered.set(row.id as string, Number(row.created_at));
   }
 
   private wake(): void {
