@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { callApi, clientSettings, saveLogin } from './api-client.ts';
+import { callApi, clientSettings } from './api-client.ts';
 import { table, time } from './output.ts';
 
 type Print = (text: string) => void;
@@ -22,20 +22,6 @@ function action<A extends unknown[]>(print: Print, run: (...args: A) => Promise<
 }
 
 export function adminCommands(print: Print): Command[] {
-  const login = new Command('login')
-    .description('save the gateway URL and an admin token for later commands (~/.config/gatehouse/cli.json, mode 0600)')
-    .requiredOption('--url <url>', 'gateway admin URL, e.g. http://127.0.0.1:8080')
-    .option('--token-stdin', 'read the admin token from standard input (default: GATEHOUSE_TOKEN)')
-    .action(
-      action(print, async (opts: { url: string; tokenStdin?: boolean }) => {
-        const token = opts.tokenStdin ? await readStdin() : process.env.GATEHOUSE_TOKEN;
-        const settings = { url: opts.url, token };
-        const who = await callApi<{ principal: { name: string } }>(settings, 'GET', '/whoami');
-        const file = await saveLogin(settings);
-        return { json: { saved: file, principal: who.principal.name }, human: `logged in as ${who.principal.name}; saved to ${file}` };
-      }),
-    );
-
   const connections = new Command('connections').description('list and manage connections (targets behind the gateway)');
   connections.command('list').description('list connections').action(
     action(print, async () => {
@@ -207,5 +193,5 @@ export function adminCommands(print: Print): Command[] {
       }),
     );
 
-  return [login, connections, token, accounts, principals, sessions, audit];
+  return [connections, token, accounts, principals, sessions, audit];
 }

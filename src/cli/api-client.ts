@@ -1,26 +1,46 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { GatewayError, InternalError, isErrorCode, UpstreamError, type GatewayErrorOptions } from '../errors.ts';
+import { AuthError, GatewayError, InternalError, isErrorCode, UpstreamError, type GatewayErrorOptions } from '../errors.ts';
+import { readLoginToken, sameGateway } from './credentials-file.ts';
 
 export interface ClientSettings {
   readonly url: string;
   readonly token: string | undefined;
+  /** When the session `gatehouse login` kept for this gateway ran out (and nothing else stands in). */
+  readonly loginExpiredAt?: number;
 }
 
 export function cliConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gatehouse', 'cli.json');
 }
 
-/** GATEHOUSE_URL / GATEHOUSE_TOKEN win over what `gatehouse login` saved. */
-export async function clientSettings(env: NodeJS.ProcessEnv = process.env): Promise<ClientSettings> {
-  let saved: Partial<ClientSettings> = {};
+async function savedSettings(env: NodeJS.ProcessEnv): Promise<Partial<ClientSettings>> {
   try {
-    saved = JSON.parse(await readFile(cliConfigPath(env), 'utf8')) as Partial<ClientSettings>;
+    return JSON.parse(await readFile(cliConfigPath(env), 'utf8')) as Partial<ClientSettings>;
   } catch {
     // No saved login: environment or defaults.
+    return {};
   }
-  return { url: env.GATEHOUSE_URL || saved.url || 'http://127.0.0.1:8080', token: env.GATEHOUSE_TOKEN || saved.token };
+}
+
+/** GATEHOUSE_URL, else the URL `gatehouse login --url` saved, else the local default. */
+export async function gatewayUrl(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return env.GATEHOUSE_URL || (await savedSettings(env)).url || 'http://127.0.0.1:8080';
+}
+
+/**
+ * GATEHOUSE_TOKEN wins; else the session `gatehouse login` kept for this gateway while it lasts;
+ * else an admin token saved with `--token-stdin`, only ever sent to the gateway it was saved for.
+ */
+export async function clientSettings(env: NodeJS.ProcessEnv = process.env, now: () => number = Date.now): Promise<ClientSettings> {
+  const saved = await savedSettings(env);
+  const url = env.GATEHOUSE_URL || saved.url || 'http://127.0.0.1:8080';
+  if (env.GATEHOUSE_TOKEN) return { url, token: env.GATEHOUSE_TOKEN };
+  const login = await readLoginToken(url, env, now);
+  if (login.token) return { url, token: login.token };
+  const kept = saved.token && saved.url && sameGateway(saved.url, url) ? saved.token : undefined;
+  return { url, token: kept, ...(login.expiredAt === undefined ? {} : { loginExpiredAt: login.expiredAt }) };
 }
 
 export async function saveLogin(settings: ClientSettings, env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -43,6 +63,9 @@ export class ApiError extends GatewayError {
 
 /** Calls the admin API; errors come back as an ApiError with the code the server sent. */
 export async function callApi<T>(settings: ClientSettings, method: string, path: string, body?: unknown, bearer = settings.token): Promise<T> {
+  if (bearer === undefined && settings.loginExpiredAt !== undefined) {
+    throw new AuthError('auth_expired', `your sign-in to ${settings.url} expired at ${new Date(settings.loginExpiredAt).toISOString()}; run gatehouse login`);
+  }
   let response: Response;
   try {
     response = await fetch(new URL(`/api/v1${path}`, settings.url), {
