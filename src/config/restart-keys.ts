@@ -13,6 +13,7 @@ import type { GatewayConfig } from './schema.ts';
  * - `identity.*`: the token issuer's lifetimes and the verification cache, built at start; but
  *   `identity.roles`, which the admin API reads on every call, is swapped by a reload;
  * - `recording.*`: the recorder's body cap;
+ * - `replicas.*`, `shutdown.*`: the coordination's timers and the stop's drain, set up at start;
  * - `connections`: the registry is seeded from the file at start (the admin API changes it live);
  * - `log.level`: the logger and every child made from it.
  *
