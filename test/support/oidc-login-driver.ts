@@ -23,13 +23,18 @@ export interface CliRun {
   readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-/** `node --import tsx src/cli/main.ts …` with only the environment given (no developer GATEHOUSE_* settings). */
+/** `node --import tsx src/cli/main.ts …` with only the environment given (no developer GATEHOUSE_* settings, no display). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): CliRun {
   const base: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('GATEHOUSE_') && !key.startsWith('SSH_') && key !== 'DISPLAY' && key !== 'WAYLAND_DISPLAY') base[key] = value;
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return runProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], { ...base, ...env });
+}
+
+/** Any command, its output watched as it comes (a shell running documented commands, for one). */
+export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): CliRun {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();

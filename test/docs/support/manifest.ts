@@ -30,6 +30,7 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'README.md › Connections › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Tokens and service accounts › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Recordings › 1': { runBy: 'readme-cli.test.ts' },
+  'README.md › Signing in with `gatehouse login` › 2': { runBy: 'readme-login.test.ts' },
   'README.md › PostgreSQL › 2': { runBy: 'postgres-doc.test.ts' },
   'README.md › Policy › 2': { runBy: 'local-cli.test.ts' },
   'README.md › Masking › 1': { runBy: 'local-cli.test.ts' },
