@@ -136,6 +136,7 @@ export function registerOAuth2TokenRoutes(api: Api, deps: ApiDeps): void {
         operationId: 'oauth2TokenExchange',
         summary: "Trade a workload's own token (a CI job's OIDC token) for a short-lived gth_ token (RFC 8693)",
         security: [],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: exchangeRequest,
         response: { 200: exchangeAnswer.describe('Issued'), '4xx': oauthError, '5xx': oauthError },
       },

@@ -88,12 +88,21 @@ export function adminCommands(print: Print): Command[] {
   );
   token
     .command('exchange')
-    .description('trade a service-account secret (GATEHOUSE_SA_SECRET or --secret-stdin) for a short-lived gth_ token')
+    .description('trade a service-account secret (GATEHOUSE_SA_SECRET or --secret-stdin), or a workload\'s own token (--subject-token-file, --subject-token -), for a short-lived gth_ token')
     .option('--ttl <duration>', 'lifetime, e.g. 15m')
     .option('--connection <name>', 'narrow to these connections', collect)
     .option('--secret-stdin', 'read the gts_ secret from standard input')
+    .option('--subject-token-file <file>', "workload identity federation: the file holding the workload's own JWT (a CI job's OIDC token)")
+    .option('--subject-token <source>', "workload identity federation: - reads the workload's JWT from standard input")
     .action(
-      action(print, async (opts: { ttl?: string; connection?: string[]; secretStdin?: boolean }) => {
+      action(print, async (opts: { ttl?: string; connection?: string[]; secretStdin?: boolean; subjectTokenFile?: string; subjectToken?: string }) => {
+        if (opts.subjectTokenFile !== undefined || opts.subjectToken !== undefined) {
+          if (opts.ttl || opts.secretStdin) throw new Error('a workload token exchange takes its lifetime from the trust: drop --ttl and --secret-stdin');
+          const { exchangeSubjectToken, readSubjectToken } = await import('./token-exchange.ts');
+          const subject = await readSubjectToken(opts, readStdin);
+          const issued = await exchangeSubjectToken((await clientSettings()).url, subject, opts.connection);
+          return { json: issued, human: issued.access_token };
+        }
         const secret = opts.secretStdin ? await readStdin() : process.env.GATEHOUSE_SA_SECRET;
         if (!secret) throw new Error('no service-account secret: set GATEHOUSE_SA_SECRET or pass --secret-stdin');
         const body = { ...(opts.ttl ? { ttl: opts.ttl } : {}), ...(opts.connection ? { connections: opts.connection } : {}) };

@@ -59,8 +59,10 @@ test('every operation has a unique operationId, a known tag, a summary, its path
         assert.ok(op.responses[s].description && op.responses[s].description !== 'Default Response', `${where} ${s}: no description`);
         if (s !== '204') assert.ok(op.responses[s].content?.['application/json']?.schema, `${where} ${s}: no schema`);
       }
+      // The OAuth token endpoint answers errors as RFC 6749 §5.2 says, so OAuth clients read them.
+      const errorShape = path === `${API_PREFIX}/oauth2/token` ? 'OAuthError' : 'Error';
       for (const s of ['4XX', '5XX']) {
-        assert.deepEqual(op.responses[s]?.content?.['application/json']?.schema, { $ref: '#/components/schemas/Error' }, `${where} ${s}`);
+        assert.deepEqual(op.responses[s]?.content?.['application/json']?.schema, { $ref: `#/components/schemas/${errorShape}` }, `${where} ${s}`);
       }
       if (op.requestBody) assert.ok(op.requestBody.content['application/json'].schema, `${where}: body without a schema`);
     }
@@ -87,6 +89,10 @@ test('only the document and the service-account exchange skip the admin token, a
   );
   assert.deepEqual(Object.fromEntries(exceptions), {
     [`GET ${API_PREFIX}/openapi.json`]: [],
+    // Sign-in and workload token exchange: the ID token or workload token in the body is the credential.
+    [`GET ${API_PREFIX}/login/config`]: [],
+    [`POST ${API_PREFIX}/login/oidc`]: [],
+    [`POST ${API_PREFIX}/oauth2/token`]: [],
     [`POST ${API_PREFIX}/token/exchange`]: [{ serviceAccountSecret: [] }],
   });
   assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['adminToken', 'serviceAccountSecret']);

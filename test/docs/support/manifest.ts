@@ -41,6 +41,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
+  'docs/identity.md › OIDC sign-in › 2': { runBy: 'identity-federation-doc.test.ts' },
+  'docs/identity.md › GitHub Actions › 1': { runBy: 'identity-federation-doc.test.ts' },
+  'docs/identity.md › GitHub Actions › 2': { runBy: 'identity-federation-doc.test.ts' },
 };
 
 /** Ids of the blocks a runner file must exercise (it asserts it has a case for each and no other). */
