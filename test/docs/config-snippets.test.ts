@@ -69,7 +69,27 @@ async function exercise(name: string, text: string, firstLine = 1): Promise<{ co
   }
 }
 
-const blocks = allDocBlocks().filter((b: DocBlock) => YAML_LANGS.has(b.lang));
+/**
+ * A YAML block whose info string names another file (```yaml title=my-values.yaml, for Helm values
+ * or Kubernetes objects) shows that file, not gatehouse.yaml, and is checked by the test named here;
+ * a title no test is named for fails below. `title=gatehouse.yaml`, or no title, is a config fragment.
+ */
+const OTHER_YAML_FILES: Readonly<Record<string, string>> = {
+  'my-values.yaml': 'test/deploy/deployment-doc.test.ts renders the Helm chart with it and checks the result',
+};
+
+function titleOf(block: DocBlock): string | null {
+  const fence = readFileSync(block.file, 'utf8').split('\n')[block.line - 1] ?? '';
+  const title = /\stitle=(\S+)/.exec(fence)?.[1] ?? null;
+  return title === 'gatehouse.yaml' ? null : title;
+}
+
+const blocks = allDocBlocks().filter((b: DocBlock) => YAML_LANGS.has(b.lang) && titleOf(b) === null);
+
+test('YAML blocks titled as another file name one that a test checks', () => {
+  const titled = allDocBlocks().filter((b) => YAML_LANGS.has(b.lang) && titleOf(b) !== null);
+  for (const b of titled) assert.ok(titleOf(b)! in OTHER_YAML_FILES, `${b.id}: title=${titleOf(b)} is no file a test checks; add it to OTHER_YAML_FILES with its test`);
+});
 
 test('the docs have YAML snippets to check (the extractor found them)', () => {
   // Guards the loop below: a broken extractor would otherwise pass by checking nothing.

@@ -41,9 +41,28 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
-  'docs/identity.md › OIDC sign-in › 2': { runBy: 'identity-federation-doc.test.ts' },
-  'docs/identity.md › GitHub Actions › 1': { runBy: 'identity-federation-doc.test.ts' },
-  'docs/identity.md › GitHub Actions › 2': { runBy: 'identity-federation-doc.test.ts' },
+  // docs/deployment.md: Docker, kubectl and helm do not run on the test machines. What those blocks
+  // name (services, files, Secret names and keys, chart paths, CLI commands) is checked against the
+  // repository by test/deploy/deployment-doc.test.ts, which also runs the .env block for real.
+  'docs/deployment.md › Docker Compose › 1': { runBy: '../deploy/deployment-doc.test.ts' },
+  'docs/deployment.md › Docker Compose › 2': {
+    allow: 'needs Docker, which the test machines do not run; test/deploy/deployment-doc.test.ts checks what it names (services, the readiness URL, the CLI command) and test/deploy/compose.test.ts the compose setup it starts',
+  },
+  'docs/deployment.md › Docker Compose › 3': {
+    allow: 'needs Docker, which the test machines do not run; test/deploy/deployment-doc.test.ts checks that the service it starts is the single-gateway profile',
+  },
+  'docs/deployment.md › Kubernetes (Helm) › 1': {
+    allow: 'builds and pushes an image with Docker, which the test machines do not run; test/deploy/deployment-doc.test.ts checks the tag is the chart\'s appVersion',
+  },
+  'docs/deployment.md › Secrets › 1': {
+    allow: 'needs a Kubernetes cluster; test/deploy/deployment-doc.test.ts checks that the Secrets and keys it creates are exactly the ones the chart reads',
+  },
+  'docs/deployment.md › Install › 2': {
+    allow: 'needs a Kubernetes cluster and helm; test/deploy/deployment-doc.test.ts checks the chart path, the values file (rendered and checked) and the TLS Secret name against it',
+  },
+  'docs/deployment.md › Upgrade › 1': {
+    allow: 'needs a Kubernetes cluster and helm; test/deploy/deployment-doc.test.ts checks the chart path and values file it names',
+  },
 };
 
 /** Ids of the blocks a runner file must exercise (it asserts it has a case for each and no other). */
