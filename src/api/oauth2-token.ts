@@ -54,12 +54,15 @@ const oauthError = z
 
 /** RFC 6749 §3.2: a parameter sent twice is refused, whatever the encoding. */
 function parseForm(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  const entries: [string, string][] = [];
   for (const [key, value] of new URLSearchParams(text)) {
-    if (Object.hasOwn(out, key)) throw new OAuthError('invalid_request', `parameter ${key.slice(0, 50)} is sent more than once`);
-    out[key] = value;
+    if (seen.has(key)) throw new OAuthError('invalid_request', `parameter ${key.slice(0, 50)} is sent more than once`);
+    seen.add(key);
+    entries.push([key, value]);
   }
-  return out;
+  // fromEntries defines own properties: a parameter named __proto__ is data, never the prototype.
+  return Object.fromEntries(entries);
 }
 
 function parseJson(text: string): unknown {

@@ -241,6 +241,7 @@ test('malformed exchange requests get RFC 6749 errors', async (t) => {
     ['JSON that is not JSON', '{"grant_type":', 'application/json', 'invalid_request'],
     ['an empty form', '', form, 'invalid_request'],
     ['a body over 64 KiB', q(request(token, { scope: 'x'.repeat(70_000) })), form, 'invalid_request'],
+    ['__proto__ and constructor parameters beside a missing subject token', `grant_type=${encodeURIComponent(GRANT)}&subject_token_type=${encodeURIComponent(JWT_TYPE)}&__proto__=x&constructor=y`, form, 'invalid_request'],
     ['a subject token that is a gts_ secret', q(request('gts_0123456789012345678901234567890123456789')), form, 'invalid_grant'],
   ];
   for (const [name, body, type, error] of cases) {
