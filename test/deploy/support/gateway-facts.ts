@@ -9,13 +9,16 @@ import { dirname, join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 import { interpolateEnv, parseConfig } from '../../../src/config/load.ts';
-import type { GatewayConfig } from '../../../src/config/schema.ts';
+import { configSchema, type GatewayConfig } from '../../../src/config/schema.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES } from '../../../src/masking/index.ts';
 import { checkPolicy, formatProblem, loadPolicy } from '../../../src/policy/index.ts';
 import { parseDuration } from '../../../src/util/durations.ts';
 
-/** The drain time the gateway uses when `shutdown.drainTimeout` is not set. */
-export const DEFAULT_DRAIN_MS = 20_000;
+/**
+ * The drain time the gateway uses when `shutdown.drainTimeout` is not set: the schema's default, or
+ * 20 s, the documented default, while the schema has no such key.
+ */
+export const DEFAULT_DRAIN_MS = (configSchema.parse({}) as { shutdown?: { drainTimeout?: number } }).shutdown?.drainTimeout ?? 20_000;
 
 /** The settings every replica must get from a secret, never from a file. */
 export const SECRET_ENV = ['GATEHOUSE_DATABASE_URL', 'GATEHOUSE_MASTER_KEY', 'GATEHOUSE_ADMIN_TOKEN'] as const;
