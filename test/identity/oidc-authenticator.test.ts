@@ -58,6 +58,10 @@ test('user name and groups come from the configured claims, with the documented 
   assert.deepEqual((await login('default', { groups: 'eng' })).groups, ['eng']);
   assert.deepEqual((await login('default', {})).groups, []);
   assert.deepEqual((await login('by-email', { email: 'a@example.com', roles: ['r1'], groups: ['ignored'] })).groups, ['r1']);
+  assert.equal((await login('default', { groups: ['eng'] })).groupsOmitted, false);
+  const overage = await login('default', { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/x/getMemberObjects' } } });
+  assert.deepEqual(overage.groups, []);
+  assert.equal(overage.groupsOmitted, true);
   assert.equal(await code(login('default', { groups: [1, 2] })), 'auth_invalid');
   assert.equal(await code(login('default', { groups: { admins: true } })), 'auth_invalid');
   assert.equal(await code(login('default', { groups: Array.from({ length: 1001 }, (_, i) => `g${i}`) })), 'auth_invalid');

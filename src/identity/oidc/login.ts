@@ -44,6 +44,12 @@ export class OidcLogin {
     let identity: OidcIdentity | null = null;
     try {
       identity = await authenticator.authenticate({ issuer: issuerName, idToken });
+      if (identity.groupsOmitted) {
+        logger.warn(
+          { event: 'oidc.groups_omitted', issuer: identity.issuerName, user: identity.username },
+          'the ID token leaves the groups out (too many; Entra ID sends at most 200): the person signs in with no groups; send only the groups assigned to the application',
+        );
+      }
       const principal = await this.principalFor(identity);
       const { secret, token } = await credentials.issue({
         principal: toPrincipal(principal),

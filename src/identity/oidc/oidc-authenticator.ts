@@ -12,6 +12,8 @@ export interface OidcIdentity {
   readonly subject: string;
   readonly username: string;
   readonly groups: readonly string[];
+  /** The provider left the groups out and points elsewhere for them (Entra ID past 200 groups): groups is then empty. */
+  readonly groupsOmitted: boolean;
   /** When the ID token expires (epoch ms). */
   readonly expiresAt: number;
 }
@@ -49,6 +51,11 @@ function groupsOf(claims: VerifiedClaims, issuer: OidcIssuerConfig): string[] {
   return [...new Set(list as string[])];
 }
 
+/** OIDC Core §5.6.2 distributed claims: `_claim_names` maps a claim to where it can be fetched instead. */
+function hasClaimSource(names: unknown, claim: string): boolean {
+  return typeof names === 'object' && names !== null && Object.hasOwn(names, claim);
+}
+
 /** Verifies an ID token from a configured issuer and reads the person out of it. */
 export class OidcAuthenticator implements Authenticator<{ issuer: string; idToken: string }, OidcIdentity> {
   readonly kind = 'oidc' as const;
@@ -84,6 +91,7 @@ export class OidcAuthenticator implements Authenticator<{ issuer: string; idToke
       subject: claims.sub,
       username: usernameOf(claims, issuer),
       groups: Object.freeze(groupsOf(claims, issuer)),
+      groupsOmitted: claims[issuer.groupsClaim] === undefined && hasClaimSource(claims._claim_names, issuer.groupsClaim),
       expiresAt: claims.exp * 1000,
     });
   }
