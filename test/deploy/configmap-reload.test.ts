@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import YAML from 'yaml';
 import { startDemoModel, type DemoModel } from '../../src/demo/demo-model.ts';
+import { DEFAULT_RULE } from '../../src/policy/engine.ts';
 import { ADMIN_TOKEN, UPSTREAM_KEY } from '../support/gateway.ts';
 import { pollUntil } from '../support/poll.ts';
 import { only, renderChart } from './support/helm-render.ts';
@@ -170,6 +171,13 @@ ${policy}
     assert.equal(await chat(), '200');
     await kubeletWrite(policiesDir(), { '50-llm.yaml': deny('fixed') });
     await answersWith('403 fixed');
+  });
+
+  test('a ConfigMap emptied of rule files leaves only the default decision (deny); other files are not rules', async () => {
+    await kubeletWrite(policiesDir(), { 'README.txt': 'rules:\n  - { name: not-a-rule-file, action: allow }\n' });
+    await answersWith(`403 ${DEFAULT_RULE}`);
+    await kubeletWrite(policiesDir(), { '50-llm.yaml': allow('allow-llm') });
+    await answersWith('200');
   });
 
   test('the config ConfigMap is followed too: inline rules replace the folder, then the folder comes back', async () => {
