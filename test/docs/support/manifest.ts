@@ -41,6 +41,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
+  'docs/identity.md › OIDC sign-in › 2': { runBy: 'identity-federation-doc.test.ts' },
+  'docs/identity.md › GitHub Actions › 1': { runBy: 'identity-federation-doc.test.ts' },
+  'docs/identity.md › GitHub Actions › 2': { runBy: 'identity-federation-doc.test.ts' },
   // docs/deployment.md: Docker, kubectl and helm do not run on the test machines. What those blocks
   // name (services, files, Secret names and keys, chart paths, CLI commands) is checked against the
   // repository by test/deploy/deployment-doc.test.ts, which also runs the .env block for real.
