@@ -15,7 +15,7 @@ export interface Principal {
 /** The credential a request arrived with (never the secret itself). */
 export interface CredentialInfo {
   readonly tokenId: string;
-  readonly kind: 'agent' | 'service_account' | 'admin';
+  readonly kind: 'agent' | 'service_account' | 'admin' | 'scim';
   readonly name: string;
   /** Connection names this credential may reach; null means any. */
   readonly connections: readonly string[] | null;

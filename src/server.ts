@@ -26,6 +26,7 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
+import { registerScim } from './api/scim/index.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
 import { ConfigError, InvalidArgument, toGatewayError } from './errors.ts';
 
@@ -198,6 +199,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           credentials.forget(event.tokenIds);
           watch.revoked(event.tokenIds);
           break;
+        case 'principal.disabled':
+          credentials.forgetPrincipal(event.principalId);
+          break;
         case 'connections.changed':
           void connections.refresh(event.name).catch((err: Error) => logger.error({ connection: event.name, error: err.message }, 'could not load a changed connection'));
           break;
@@ -259,6 +263,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       });
       await registerApi(app, apiDeps);
+      await registerScim(app, apiDeps);
       return app;
     };
 

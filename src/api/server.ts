@@ -20,6 +20,8 @@ import { registerOAuth2TokenRoutes } from './oauth2-token.ts';
 import { registerPolicyRoutes } from './policy.ts';
 import { registerAuditRoutes } from './audit.ts';
 import { registerSamlRoutes } from './saml.ts';
+import { registerUserRoutes } from './users.ts';
+import { registerScimTokenRoutes } from './scim/admin-tokens.ts';
 
 export type { Api, ApiDeps, Caller } from './types.ts';
 
@@ -108,6 +110,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerPolicyRoutes(api, deps);
       registerAuditRoutes(api, deps);
       registerSamlRoutes(api, deps);
+      registerUserRoutes(api, deps);
+      registerScimTokenRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

@@ -202,5 +202,71 @@ export function adminCommands(print: Print): Command[] {
       }),
     );
 
-  return [connections, token, accounts, principals, sessions, audit];
+  const users = new Command('users').description('people: list them, and offboard one (disable cuts everything they hold)');
+  users.command('list').description('list users, disabled ones included').action(
+    action(print, async () => {
+      const { users: rows } = await callApi<{ users: Record<string, any>[] }>(await clientSettings(), 'GET', '/users');
+      const view = rows.map((u) => ({ ...u, disabled: time(u.disabledAt), provisioned: u.scim ? 'scim' : '' }));
+      return { json: rows, human: table(view, ['name', 'groups', 'disabled', 'provisioned']) };
+    }),
+  );
+  users.command('show <name>').description('a user, their live tokens and the service accounts they own').action(
+    action(print, async (name: string) => {
+      const shown = await callApi<{ user: Record<string, any>; tokens: Record<string, any>[]; serviceAccounts: Record<string, any>[] }>(
+        await clientSettings(),
+        'GET',
+        `/users/${encodeURIComponent(name)}`,
+      );
+      const u = shown.user;
+      const header = `user ${u.name} (${u.id})  groups: ${u.groups.join(', ') || '-'}  ${u.disabledAt ? `disabled ${time(u.disabledAt)}` : 'active'}${u.scim ? '  provisioned over SCIM' : ''}`;
+      const tokens = table(shown.tokens.map((t) => ({ ...t, expires: time(t.expiresAt) })), ['id', 'kind', 'name', 'expires']);
+      const accounts = table(shown.serviceAccounts.map((a) => ({ ...a, disabled: time(a.disabledAt) })), ['name', 'disabled']);
+      return { json: shown, human: [header, '', 'live tokens:', tokens, '', 'service accounts owned:', accounts].join('\n') };
+    }),
+  );
+  users
+    .command('disable <name>')
+    .description('offboard: disable the user, revoke every token they hold, disable the service accounts they own; their live sessions end')
+    .action(
+      action(print, async (name: string) => {
+        const cut = await callApi<{ user: string; revokedTokens: string[]; disabledServiceAccounts: string[] }>(await clientSettings(), 'POST', `/users/${encodeURIComponent(name)}/disable`);
+        const accounts = cut.disabledServiceAccounts.length > 0 ? cut.disabledServiceAccounts.join(', ') : 'none';
+        return { json: cut, human: `disabled ${cut.user}: revoked ${cut.revokedTokens.length} token(s), disabled service accounts: ${accounts}` };
+      }),
+    );
+  users.command('enable <name>').description('let a disabled user sign in again; revoked tokens and disabled service accounts stay as they are').action(
+    action(print, async (name: string) => {
+      const result = await callApi<{ user: { name: string } }>(await clientSettings(), 'POST', `/users/${encodeURIComponent(name)}/enable`);
+      return { json: result, human: `enabled ${result.user.name} (nothing they held before was revived)` };
+    }),
+  );
+
+  const scim = new Command('scim').description('SCIM provisioning from an identity provider (Okta, Entra ID) at /scim/v2');
+  const scimToken = scim.command('token').description('the gsc_ bearer token the identity provider sends');
+  scimToken
+    .command('create')
+    .description("issue a gsc_ token for an identity provider's SCIM client; printed once")
+    .option('--name <name>', 'a label, e.g. okta or entra', 'scim')
+    .option('--expires <duration>', 'lifetime, e.g. 365d (default: until revoked)')
+    .action(
+      action(print, async (opts: { name: string; expires?: string }) => {
+        const created = await callApi<{ token: string; id: string }>(await clientSettings(), 'POST', '/scim/tokens', { name: opts.name, ...(opts.expires ? { expires: opts.expires } : {}) });
+        return { json: created, human: `${created.token}\n(id ${created.id}; shown once: paste it as the identity provider's SCIM secret token)` };
+      }),
+    );
+  scimToken.command('list').description('list live SCIM tokens').option('--all', 'include revoked and expired ones').action(
+    action(print, async (opts: { all?: boolean }) => {
+      const { tokens } = await callApi<{ tokens: Record<string, any>[] }>(await clientSettings(), 'GET', `/scim/tokens${opts.all ? '?all=true' : ''}`);
+      const rows = tokens.map((t) => ({ ...t, created: time(t.createdAt), expires: time(t.expiresAt), revoked: time(t.revokedAt) }));
+      return { json: tokens, human: table(rows, ['id', 'name', 'created', 'expires', 'revoked']) };
+    }),
+  );
+  scimToken.command('revoke <id>').description('revoke a SCIM token; the identity provider is refused from then on').action(
+    action(print, async (id: string) => {
+      const { revoked } = await callApi<{ revoked: string[] }>(await clientSettings(), 'DELETE', `/tokens/${encodeURIComponent(id)}`);
+      return { json: { revoked }, human: `revoked ${revoked.join(', ')}` };
+    }),
+  );
+
+  return [connections, token, accounts, principals, sessions, audit, users, scim];
 }

@@ -152,6 +152,11 @@ export class Credentials {
     const gone = new Set(tokenIds);
     for (const [hash, entry] of this.cache) if (gone.has(entry.auth.credential.tokenId)) this.cache.delete(hash);
   }
+
+  /** Drops every cached verification of one principal, so a disabled person is refused on their next request. */
+  forgetPrincipal(principalId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.auth.principal.id === principalId) this.cache.delete(hash);
+  }
 }
 
 function wrongKind(claimed: ReturnType<typeof secretKind>, expected: TokenKind): AuthError {
@@ -162,6 +167,8 @@ function wrongKind(claimed: ReturnType<typeof secretKind>, expected: TokenKind):
     );
   }
   if (claimed === 'admin') return new AuthError('auth_wrong_kind', 'admin tokens (gta_) only work on the admin API');
+  if (claimed === 'scim') return new AuthError('auth_wrong_kind', 'SCIM tokens (gsc_) only work on /scim/v2, for an identity provider');
+  if (expected === 'scim') return new AuthError(claimed === null ? 'auth_invalid' : 'auth_wrong_kind', 'SCIM needs a token from `gatehouse scim token create` (gsc_…) as "Authorization: Bearer …"');
   if (claimed === 'agent') return new AuthError('auth_wrong_kind', 'agent tokens (gth_) only work on the data plane (/proxy, Postgres, MCP)');
   if (expected === 'admin') return new AuthError('auth_invalid', 'the admin API needs an admin token (gta_…) as "Authorization: Bearer …"');
   return new AuthError('auth_invalid', `not a Gatehouse token: ${HOW_TO_SEND}`);

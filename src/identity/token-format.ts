@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Readable prefixes let secret scanners (and our own masking) find leaked credentials:
- * gth_ short-lived agent tokens, gts_ service-account secrets, gta_ admin-API tokens.
+ * gth_ short-lived agent tokens, gts_ service-account secrets, gta_ admin-API tokens, gsc_ the
+ * bearer token an identity provider's SCIM client sends to /scim/v2.
  */
-export const TOKEN_PREFIX = { agent: 'gth_', service_account: 'gts_', admin: 'gta_' } as const;
+export const TOKEN_PREFIX = { agent: 'gth_', service_account: 'gts_', admin: 'gta_', scim: 'gsc_' } as const;
 export type TokenPrefix = (typeof TOKEN_PREFIX)[keyof typeof TOKEN_PREFIX];
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
