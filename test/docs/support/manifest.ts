@@ -44,6 +44,13 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/identity.md › OIDC sign-in › 2': { runBy: 'identity-federation-doc.test.ts' },
   'docs/identity.md › GitHub Actions › 1': { runBy: 'identity-federation-doc.test.ts' },
   'docs/identity.md › GitHub Actions › 2': { runBy: 'identity-federation-doc.test.ts' },
+  'README.md › Offboarding › 1': { runBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › Disabling a person › 1': { runBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › Disabling a person › 2': { sampleCheckedBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › SCIM provisioning › 1': { runBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › SCIM provisioning › 2': { sampleCheckedBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › Microsoft Entra ID › 1': { runBy: 'offboarding-doc.test.ts' },
+  'docs/identity.md › Microsoft Entra ID › 2': { sampleCheckedBy: 'offboarding-doc.test.ts' },
   // docs/deployment.md: Docker, kubectl and helm do not run on the test machines. What those blocks
   // name (services, files, Secret names and keys, chart paths, CLI commands) is checked against the
   // repository by test/deploy/deployment-doc.test.ts, which also runs the .env block for real.
