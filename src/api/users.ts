@@ -18,7 +18,7 @@ const userView = z
   })
   .meta({ id: 'User' });
 
-export const disableResult = z.object({
+const disableResult = z.object({
   user: z.string(),
   revokedTokens: z.array(z.string()).describe('Ids of the tokens this call revoked: the user’s, those exchanged from them, their service accounts’'),
   disabledServiceAccounts: z.array(z.string()).describe('Names of the service accounts the user owned that this call disabled'),

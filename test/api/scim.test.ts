@@ -265,6 +265,10 @@ describe('SCIM as Entra ID sends it', () => {
     assert.deepEqual(await chat(g, again), { status: 401, code: 'auth_revoked' });
     assert.equal((await g.scim('GET', `/Users/${u.id}`)).status, 404);
     assert.notEqual((await user(g, 'leaver@contoso.com')).disabledAt, null, 'the person stays, disabled, for the record');
+    const recreated = await g.scim('POST', '/Users', entra.createUser('leaver@contoso.com', 'ext-leaver-2'));
+    assert.equal(recreated.status, 201);
+    assert.equal(recreated.json.id, u.id, 'linked to the same person');
+    assert.equal(recreated.json.active, false, 'created again, still disabled until gatehouse users enable');
   });
 
   test('a routine sync repeating active: true does not undo a disable made in the gateway', async () => {

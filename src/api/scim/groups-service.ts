@@ -90,13 +90,14 @@ export class ScimGroups {
    */
   async syncPrincipalGroups(principalIds: readonly string[], dropNames: readonly string[] = []): Promise<void> {
     if (principalIds.length === 0) return;
-    const [groups, memberships] = await Promise.all([this.store.listScimGroups(), this.store.listScimMemberships({})]);
+    const groups = await this.store.listScimGroups();
     const scimNames = new Set([...groups.map((g) => g.displayName), ...dropNames]);
     const nameOf = new Map(groups.map((g) => [g.id, g.displayName]));
     for (const id of new Set(principalIds)) {
-      const principal = await this.store.getPrincipal(id);
+      // Read just before the write: a concurrent change to another group of this person is seen.
+      const [principal, memberships] = await Promise.all([this.store.getPrincipal(id), this.store.listScimMemberships({ principalId: id })]);
       if (!principal) continue;
-      const member = memberships.filter((m) => m.principalId === id).map((m) => nameOf.get(m.groupId)!).sort();
+      const member = memberships.flatMap((m) => nameOf.get(m.groupId) ?? []).sort();
       const next = [...new Set([...principal.groups.filter((g) => !scimNames.has(g)), ...member])];
       if (next.length !== principal.groups.length || next.some((g, i) => g !== principal.groups[i])) await this.store.setPrincipalGroups(id, next);
     }

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuthError } from '../../errors.ts';
 import type { AuthContext } from '../../identity/credentials.ts';
 import { Offboarding } from '../../identity/offboarding.ts';
-import { recordAdminActions } from '../../audit/admin-actions.ts';
+import { noteError, recordAdminActions } from '../../audit/admin-actions.ts';
 import type { ApiDeps } from '../types.ts';
 import { bearerOf } from '../request.ts';
 import { registerScimDiscovery } from './discovery.ts';
@@ -51,6 +51,7 @@ export async function registerScim(app: FastifyInstance, deps: ApiDeps): Promise
 
       scope.setErrorHandler((err, request, reply) => {
         const { status, body, error } = toScimError(err);
+        if (error) noteError(request, error);
         if (error instanceof AuthError) {
           reply.header('www-authenticate', 'Bearer realm="gatehouse-scim"');
           deps.logger?.warn({ code: error.code, ip: request.ip, path: request.url.split('?')[0] }, 'SCIM request refused');
