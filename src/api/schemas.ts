@@ -15,7 +15,9 @@ export const TAGS = {
   'service-accounts': 'Non-human identities whose gts_ secret buys short-lived tokens',
   principals: 'People and service accounts: offboarding',
   sessions: 'Recorded sessions, their interactions and whether the hash chain verifies',
+  saml: 'SAML sign-in for people: metadata for the identity provider, login, the assertion consumer',
   audit: 'Admin actions: who changed what, who was refused, and every use of the break-glass admin token',
+  policy: 'Asking every replica to reload its policy and masking',
 } as const;
 export type Tag = keyof typeof TAGS;
 

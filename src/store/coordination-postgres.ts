@@ -14,7 +14,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { storeFailure } from '../util/store-failure.ts';
 import { newId } from '../util/ids.ts';
-import { deliver, type Coordination, type CoordinationEvent, type EventHandler } from './coordination.ts';
+import { coordinationEventSchema, deliver, type Coordination, type CoordinationEvent, type EventHandler } from './coordination.ts';
 import type { PostgresAccess, Store } from './types.ts';
 
 export interface ReplicaTimings {
@@ -206,14 +206,14 @@ export class PostgresCoordination implements Coordination {
     const { rows } = await this.query(SQL.read, [since]);
     for (const row of rows) {
       const at = Number(row.created_at);
-      let event: CoordinationEvent;
-      try {
-        event = JSON.parse(row.payload_json as string) as CoordinationEvent;
-      } catch {
+      if (at > this.newestSeen) this.newestSeen = at;
+      const event = parseEvent(row.payload_json);
+      if (event === null) {
+        if (!this.delivered.has(row.id as string)) this.logger.warn({ event: String(row.id).slice(0, 64) }, 'coordination: skipped an event that is not one this version knows');
+        this.delivered.set(row.id as string, at);
         continue;
       }
       this.deliverOnce(row.id as string, at, event);
-      if (at > this.newestSeen) this.newestSeen = at;
     }
     for (const [id, at] of this.delivered) if (at < since) this.delivered.delete(id);
   }
@@ -250,5 +250,15 @@ export class PostgresCoordination implements Coordination {
     if (this.closed) return;
     const error = storeFailure('postgres', err, { secrets: this.access.secrets, where: 'coordination' });
     this.logger.warn({ error: error.message }, `coordination: ${what} failed`);
+  }
+}
+
+function parseEvent(payload: unknown): CoordinationEvent | null {
+  if (typeof payload !== 'string') return null;
+  try {
+    const parsed = coordinationEventSchema.safeParse(JSON.parse(payload));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }

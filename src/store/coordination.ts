@@ -5,6 +5,7 @@
  * one node keeps them in memory (this file), through the same interface.
  */
 
+import { z } from 'zod';
 import type { Store } from './types.ts';
 
 export type CoordinationEvent =
@@ -18,6 +19,20 @@ export type CoordinationEvent =
   | { readonly type: 'policy.reload'; readonly requestedBy: string };
 
 export type CoordinationEventType = CoordinationEvent['type'];
+
+// Ids and names as the gateway makes them: printable, bounded. A control character cannot reach a query.
+const id = z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]+$/);
+
+/**
+ * What a replica accepts as an event read from the store: anyone who can write to the database
+ * can write a row, so a malformed one is skipped rather than handed to the handlers.
+ */
+export const coordinationEventSchema: z.ZodType<CoordinationEvent> = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('tokens.revoked'), tokenIds: z.array(id).max(100_000), reason: z.string().max(200) }).strict(),
+  z.object({ type: z.literal('principal.disabled'), principalId: id }).strict(),
+  z.object({ type: z.literal('connections.changed'), name: id }).strict(),
+  z.object({ type: z.literal('policy.reload'), requestedBy: z.string().max(200) }).strict(),
+]);
 
 export type EventHandler = (event: CoordinationEvent) => void;
 
