@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   auth_claim_missing: { status: 401, sqlstate: '28000' },
   auth_conditions_unmet: { status: 401, sqlstate: '28000' },
   auth_issuer_unavailable: { status: 503, sqlstate: '57P03' },
+  saml_invalid: { status: 401, sqlstate: '28000' },
+  saml_expired: { status: 401, sqlstate: '28000' },
+  saml_replayed: { status: 401, sqlstate: '28000' },
+  saml_unsolicited: { status: 401, sqlstate: '28000' },
   forbidden_connection: { status: 403, sqlstate: '42501' },
   forbidden_admin: { status: 403, sqlstate: '42501' },
   forbidden_role: { status: 403, sqlstate: '42501' },
@@ -49,6 +53,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export type AuthCode = Extract<ErrorCode, `auth_${string}`>;
 export type ForbiddenCode = Extract<ErrorCode, `forbidden_${string}`>;
 export type UpstreamCode = Extract<ErrorCode, `upstream_${string}`>;
+export type SamlCode = Extract<ErrorCode, `saml_${string}`>;
 
 /**
  * What an interaction records as its error code: a code a client was sent, or an outcome no client
@@ -100,6 +105,14 @@ export class GatewayError extends Error {
 export class AuthError extends GatewayError {
   declare readonly code: AuthCode;
   constructor(code: AuthCode, message: string, options: GatewayErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** A SAML sign-in was refused: the response is invalid, outside its validity window, replayed or unsolicited. */
+export class SamlError extends GatewayError {
+  declare readonly code: SamlCode;
+  constructor(code: SamlCode, message: string, options: GatewayErrorOptions = {}) {
     super(code, message, options);
   }
 }

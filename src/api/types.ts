@@ -10,6 +10,7 @@ import type { OidcLogin } from '../identity/oidc/login.ts';
 import type { WorkloadExchange } from '../identity/workload-exchange.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
+import type { SamlServiceProvider } from '../identity/saml/service-provider.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -26,6 +27,8 @@ export interface ApiDeps {
   readonly roleGrants: () => readonly RoleGrant[];
   /** Where the API reports what it cannot tell the caller (an audit row it failed to complete). */
   readonly logger?: Logger;
+  /** SAML sign-in (identity.saml); its routes exist only when it is configured. */
+  readonly saml?: SamlServiceProvider;
 }
 
 /** Who is calling the admin API and what they may do, resolved per request (server.ts). */
