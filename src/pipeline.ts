@@ -87,13 +87,19 @@ export class Pipeline {
       );
       throw await this.refuseLogin(request, error);
     }
+    let auth: AuthContext;
     try {
-      const auth = await this.deps.credentials.verify(request.secret, 'agent');
-      this.deps.credentials.authorizeConnection(auth, connection.name);
-      return { auth, connection };
+      auth = await this.deps.credentials.verify(request.secret, 'agent');
     } catch (err) {
       throw await this.refuseLogin(request, toGatewayError(err));
     }
+    try {
+      this.deps.credentials.authorizeConnection(auth, connection.name);
+    } catch (err) {
+      // The caller is known: the refusal is theirs on record, not an anonymous one.
+      throw await this.refuseLogin(request, toGatewayError(err), auth);
+    }
+    return { auth, connection };
   }
 
   /**

@@ -60,11 +60,15 @@ describe('token lifecycle', () => {
     assert.ok(!listed.json.tokens.some((row: any) => row.id === issued.json.id), 'revoked tokens leave the default list');
   });
 
-  test('a token scoped to one connection cannot reach another', async () => {
-    const token = await t.token({ connections: ['openai'] });
+  test('a token scoped to one connection cannot reach another, and the refusal is on record as its holder\'s', async () => {
+    const token = await t.token({ connections: ['openai'], user: 'scoped-alice' });
     const result = await chat(t, token, 'other');
     assert.equal(result.status, 403);
     assert.equal(result.json.error.code, 'forbidden_connection');
+    const sessions = (await t.api('GET', '/sessions?connection=other&principal=scoped-alice')).json.sessions;
+    assert.equal(sessions.length, 1, 'recorded under the caller, not as an anonymous refusal');
+    const { interactions } = (await t.api('GET', `/sessions/${sessions[0].id}`)).json;
+    assert.deepEqual(interactions.map((i: any) => i.errorCode), ['forbidden_connection']);
   });
 
   test('an unknown connection is a 404 naming it', async () => {
