@@ -276,7 +276,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found on the data-plane listener', code: 'not_found' } }));
       });
       url = await listen(dataPlane, config.http.listen.host, config.http.listen.port);
-      closers.push(() => new Promise((resolve) => dataPlane.close(resolve)));
+      closers.push(async () => {
+        const stopped = new Promise((resolve) => (dataPlane.listening ? dataPlane.close(resolve) : resolve(undefined)));
+        dataPlane.closeAllConnections();
+        await stopped;
+      });
       stopAccepting.push(() => dataPlane.close());
       dataPlane.keepAliveTimeout = 65_000;
       const admin = await buildAdminApp();
@@ -293,11 +297,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stopAccepting.push(() => app.server.close());
       closers.push(async () => {
         await app.close();
-        // the server was started with server.listen, not app.listen, so fastify does not close it
-        if (app.server.listening) {
-          app.server.closeAllConnections();
-          await new Promise((resolve) => app.server.close(resolve));
-        }
+        // The server was started with server.listen, not app.listen, so fastify does not close it;
+        // the drain already stopped it listening, and what stays are the connections to cut.
+        const stopped = new Promise((resolve) => (app.server.listening ? app.server.close(resolve) : resolve(undefined)));
+        app.server.closeAllConnections();
+        await stopped;
       });
       adminUrl = url;
     }
