@@ -53,7 +53,8 @@ test('the OpenAPI document holds no secret-looking value, and nothing under a cr
     if (Array.isArray(node)) return node.forEach((v, i) => walk(v, [...path, String(i)], underSecret));
     if (node === null || typeof node !== 'object') return;
     for (const [key, value] of Object.entries(node)) {
-      const secretField = underSecret || (path.at(-1) === 'properties' && /credential|token|secret|password/i.test(key));
+      // `token_type` and `issued_token_type` (RFC 8693) name a kind of token, fixed by the RFC: not a token.
+      const secretField = underSecret || (path.at(-1) === 'properties' && /credential|token|secret|password/i.test(key) && !/_type$/.test(key));
       if (secretField && ['example', 'examples', 'default', 'const'].includes(key)) offending.push([...path, key].join('.'));
       walk(value, [...path, key], secretField);
     }
