@@ -45,7 +45,7 @@ const SQL = {
   publish: `WITH added AS (
       INSERT INTO coordination_events (id, created_at, origin, type, payload_json) VALUES ($1, ${DB_NOW_MS}, $2, $3, $4) RETURNING id, created_at
     ) SELECT pg_notify('${CHANNEL}', id), created_at FROM added`,
-  read: `SELECT id, created_at, payload_json FROM coordination_events WHERE created_at >= $1 ORDER BY created_at, id`,
+  read: `SELECT id, created_at, payload_json, ${DB_NOW_MS} AS now FROM coordination_events WHERE created_at >= $1 ORDER BY created_at, id`,
   newest: 'SELECT coalesce(max(created_at), 0) AS at FROM coordination_events',
   pruneEvents: `DELETE FROM coordination_events WHERE created_at < ${DB_NOW_MS} - $1`,
   pruneReplicas: `DELETE FROM replicas WHERE stopped_at < ${DB_NOW_MS} - $1`,
@@ -206,7 +206,10 @@ export class PostgresCoordination implements Coordination {
     const { rows } = await this.query(SQL.read, [since]);
     for (const row of rows) {
       const at = Number(row.created_at);
-      if (at > this.newestSeen) this.newestSeen = at;
+      // A row dated in the future (written by hand; replicas stamp the database's clock) must not
+      // move the reading point past events still to come.
+      const seen = Math.min(at, Number(row.now));
+      if (seen > this.newestSeen) this.newestSeen = seen;
       const event = parseEvent(row.payload_json);
       if (event === null) {
         if (!this.delivered.has(row.id as string)) this.logger.warn({ event: String(row.id).slice(0, 64) }, 'coordination: skipped an event that is not one this version knows');

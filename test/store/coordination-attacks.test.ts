@@ -84,7 +84,8 @@ const HOSTILE: [string, string, string][] = [
   ['a NUL in the text', 'connections.changed', '{"type":"connections.changed","name":"a\\u0000b"}'],
 ];
 
-describe('hostile coordination events', () => {
+// A hostile row that stopped delivery would hang a test: bounded, so it fails instead.
+describe('hostile coordination events', { timeout: 30_000 }, () => {
   for (const [name, type, payload] of HOSTILE) {
     test(`${name}: skipped, and the next genuine event still arrives`, async () => {
       await inject(type, payload);
@@ -99,10 +100,7 @@ describe('hostile coordination events', () => {
       const check = () => (heard.some((e) => e.type === 'connections.changed' && e.name === 'future') ? resolve() : setImmediate(check));
       check();
     });
-    await admin.query("DELETE FROM coordination_events WHERE origin = 'attacker' AND created_at > $1", [Date.now() + 86_400_000]);
-    await stillDelivers().catch(async () => {
-      throw new Error('a future-dated event stopped delivery of later events');
-    });
+    await stillDelivers();
   });
 
   test('a flood of bare notifications only makes the replica read; nothing is delivered twice', async () => {
