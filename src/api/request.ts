@@ -1,7 +1,7 @@
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { GatewayError, InvalidArgument } from '../errors.ts';
-import { parseDuration } from '../policy/duration.ts';
+import { durationOf } from '../util/duration-schema.ts';
 
 export function bearerOf(request: FastifyRequest): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
@@ -32,14 +32,4 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
     return result.success ? { value: result.data } : { error: invalidArgument(result.error, part) };
   };
 
-export const durationField = z
-  .string()
-  .describe('A duration such as 90s, 15m, 8h or 30d')
-  .transform((text, ctx) => {
-    try {
-      return parseDuration(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
+export const durationField = durationOf(z.string().describe('A duration such as 90s, 15m, 8h or 30d'));

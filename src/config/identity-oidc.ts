@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../util/durations.ts';
+import { durationSchema } from '../util/duration-schema.ts';
 
 /**
  * identity.oidc (people sign in with an ID token from their company's OpenID Connect provider) and
@@ -7,14 +7,7 @@ import { parseDuration } from '../util/durations.ts';
  * Validated here; identity/oidc/ and identity/workload-*.ts act on them.
  */
 
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = durationSchema;
 
 /**
  * Only asymmetric algorithms: a verifier that accepted HS256 would check an HMAC made with the

@@ -1,19 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import { parseDuration } from '../util/durations.ts';
+import { durationSchema } from '../util/duration-schema.ts';
 import { policyConfigSchema } from '../policy/schema.ts';
 import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';
 import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = durationSchema;
 
 const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
   try {

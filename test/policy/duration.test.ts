@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
-import { parseDuration } from '../../src/policy/duration.ts';
+import { parseDuration } from '../../src/util/durations.ts';
 
 describe('parseDuration', () => {
   const valid: Array<[string, number]> = [
