@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { actedAs } from '../audit/admin-actions.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
 
@@ -57,7 +58,8 @@ export function registerLoginRoutes(api: Api, deps: ApiDeps): void {
       },
     },
     handler: async (request, reply) => {
-      const { token, expiresAt, principal } = await deps.oidcLogin.login(request.body.issuer, request.body.idToken);
+      const { token, tokenId, expiresAt, principal, issuer, subject } = await deps.oidcLogin.login(request.body.issuer, request.body.idToken);
+      actedAs(request, { id: principal.id, name: principal.name, kind: 'user', tokenId }, { target: principal.name, details: { issuer, subject, groups: principal.groups } });
       return reply.code(201).send({ token, expiresAt, principal: { name: principal.name, groups: [...principal.groups] } });
     },
   });

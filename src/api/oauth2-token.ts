@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { GatewayError, toGatewayError } from '../errors.ts';
 import { parseJsonStrict } from '../masking/json-strict.ts';
+import { actedAs } from '../audit/admin-actions.ts';
 import type { Api, ApiDeps } from './types.ts';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -159,6 +160,11 @@ export function registerOAuth2TokenRoutes(api: Api, deps: ApiDeps): void {
         }
         const connections = body.scope?.split(' ').filter((word) => word !== '');
         const result = await deps.workloadExchange.exchange({ subjectToken: body.subject_token, connections });
+        actedAs(
+          request,
+          { id: result.token.principalId, name: result.serviceAccount, kind: 'service_account', tokenId: result.token.id },
+          { target: result.serviceAccount, details: { trust: result.trust, connections: result.connections, ttlMs: result.ttlMs } },
+        );
         return reply
           .code(200)
           .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })

@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError, StoreError } from '../errors.ts';
 import type { AuthContext } from '../identity/credentials.ts';
 import { secretKind } from '../identity/token-format.ts';
-import type { AuditEventRow, Store } from '../store/types.ts';
+import type { AuditEventRow, PrincipalRow, Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
 
 /** The names bootstrap.ts gives the first admin token: a printed one or GATEHOUSE_ADMIN_TOKEN. */
@@ -30,8 +30,19 @@ export interface ActionNote {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/** Who acted: the API token's holder, or whom a public route (a sign-in, an exchange) found. */
+export interface Actor {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: PrincipalRow['kind'];
+  /** The token the actor used or, for a sign-in, was issued (its id, never the secret). */
+  readonly tokenId: string | null;
+}
+
 interface ActionRecord {
   note?: ActionNote;
+  /** Set by a public route once it knows who it served; recorded when it answers. */
+  actor?: Actor;
   /** The write-ahead row, once inserted. */
   eventId?: string;
   /** The write-ahead insert failed: the call was refused for it; nothing more to write. */
@@ -55,6 +66,19 @@ export function noteAction(request: FastifyRequest, note: ActionNote): void {
     target: note.target ?? record.note?.target,
     details: { ...record.note?.details, ...note.details },
   };
+}
+
+/**
+ * A public route's handler names whom it served (a person signed in, a workload exchanged its
+ * token): the call is then recorded as theirs, as an API call by a token holder is.
+ */
+export function actedAs(request: FastifyRequest, actor: Actor, note?: ActionNote): void {
+  recordOf(request).actor = actor;
+  if (note) noteAction(request, note);
+}
+
+function actorOf(auth: AuthContext): Actor {
+  return { id: auth.principal.id, name: auth.principal.name, kind: auth.principal.kind, tokenId: auth.credential.tokenId };
 }
 
 /** The bootstrap identity, or a token named as the bootstrap tokens are: its every use is recorded. */
@@ -102,17 +126,17 @@ export function recordAdminActions(scope: FastifyInstance, deps: AdminActionDeps
   const recorded = (request: FastifyRequest, auth: AuthContext | undefined): auth is AuthContext =>
     auth !== undefined && (MUTATING.has(request.method) || isBreakGlass(auth));
 
-  const row = (request: FastifyRequest, auth: AuthContext, outcome: number | null): AuditEventRow => {
+  const row = (request: FastifyRequest, actor: Actor, outcome: number | null): AuditEventRow => {
     const at = now();
     const note = request.adminAction?.note;
     return {
       id: newId('aud', at),
       at,
       replicaId: deps.replicaId(),
-      actorId: auth.principal.id,
-      actorName: auth.principal.name,
-      actorKind: auth.principal.kind,
-      credentialId: auth.credential.tokenId,
+      actorId: actor.id,
+      actorName: actor.name,
+      actorKind: actor.kind,
+      credentialId: actor.tokenId,
       action: action(request),
       target: safeTarget(note?.target ?? paramTarget(request)),
       outcome,
@@ -123,7 +147,7 @@ export function recordAdminActions(scope: FastifyInstance, deps: AdminActionDeps
   scope.addHook('preHandler', async (request) => {
     const auth = deps.caller(request);
     if (!recorded(request, auth)) return;
-    const event = row(request, auth, null);
+    const event = row(request, actorOf(auth), null);
     try {
       await deps.store.insertAuditEvent(event);
     } catch (err) {
@@ -138,15 +162,25 @@ export function recordAdminActions(scope: FastifyInstance, deps: AdminActionDeps
   scope.addHook('onSend', async (request, reply, payload) => {
     const auth = deps.caller(request);
     const record = request.adminAction;
-    if (auth === undefined || record?.failed) return payload;
+    if (record?.failed) return payload;
+    if (auth === undefined) {
+      // A public route that found whom it served: one complete row, written when it answers.
+      if (!record?.actor) return payload;
+      try {
+        await deps.store.insertAuditEvent(row(request, record.actor, reply.statusCode));
+      } catch (err) {
+        deps.onError(err, request, 'recording a sign-in');
+      }
+      return payload;
+    }
     const refused = reply.statusCode === 403;
     try {
       if (record?.eventId) {
-        const { target, details } = row(request, auth, reply.statusCode);
+        const { target, details } = row(request, actorOf(auth), reply.statusCode);
         await deps.store.completeAuditEvent(record.eventId, { outcome: reply.statusCode, target, details });
       } else if (recorded(request, auth) || refused) {
         // Refused before the handler (a role check, validation): nothing ran, one complete row.
-        await deps.store.insertAuditEvent(row(request, auth, reply.statusCode));
+        await deps.store.insertAuditEvent(row(request, actorOf(auth), reply.statusCode));
       }
     } catch (err) {
       deps.onError(err, request, record?.eventId ? 'completing an admin action record' : 'recording a refused admin action');

@@ -130,6 +130,18 @@ test('an ID token from a real PKCE sign-in buys an API token; groups follow the 
   const users = (await gw.gateway.store.listPrincipals()).filter((p) => p.name === 'alice@example.com');
   assert.equal(users.length, 1);
 
+  // Each sign-in is an audit event of hers, naming the issuer and subject, never the token.
+  const signIns = (await gw.api('GET', '/audit/events?action=loginWithOidc')).json.events;
+  assert.equal(signIns.length, 2);
+  for (const event of signIns) {
+    assert.equal(event.actorName, 'alice@example.com');
+    assert.equal(event.actorKind, 'user');
+    assert.equal(event.outcome, 201);
+    assert.equal(event.details.issuer, 'test');
+    assert.ok(!JSON.stringify(event).includes(first.json.token) && !JSON.stringify(event).includes(second.json.token));
+  }
+  assert.deepEqual(signIns.map((e: any) => e.details.groups), [['ops'], ['eng']]);
+
   const tokenLines = gw.logs.filter((line) => line.includes('"event":"oidc.login"'));
   assert.equal(tokenLines.length, 2);
   for (const jwt of [...sent, first.json.token, second.json.token]) {

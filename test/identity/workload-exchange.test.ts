@@ -132,6 +132,13 @@ test('a CI token whose claims match a trust buys a gth_ token of its service acc
   assert.equal(after.json.error, 'invalid_grant');
   assert.equal(after.json.gatehouse_code, 'auth_revoked');
 
+  const audited = (await s.gw.api('GET', '/audit/events?action=oauth2TokenExchange')).json.events;
+  assert.equal(audited.length, 1, 'the exchange that succeeded is an audit event; the refused one is only logged');
+  assert.equal(audited[0].actorName, 'ci-deployer');
+  assert.equal(audited[0].actorKind, 'service_account');
+  assert.equal(audited[0].details.trust, 'github-deploy');
+  assert.ok(!JSON.stringify(audited).includes(res.json.access_token));
+
   const exchanged = s.gw.logs.filter((line) => line.includes('"event":"workload.exchange"'));
   assert.equal(exchanged.length, 1);
   assert.match(exchanged[0]!, /"trust":"github-deploy"/);

@@ -11,7 +11,10 @@ export interface OidcLoginResult {
   readonly token: string;
   readonly tokenId: string;
   readonly expiresAt: number;
-  readonly principal: { readonly name: string; readonly groups: readonly string[] };
+  readonly principal: { readonly id: string; readonly name: string; readonly groups: readonly string[] };
+  /** The issuer's name in config and the subject it vouched for: who signed in, for the audit record. */
+  readonly issuer: string;
+  readonly subject: string;
 }
 
 function sameGroups(a: readonly string[], b: readonly string[]): boolean {
@@ -62,7 +65,14 @@ export class OidcLogin {
         { event: 'oidc.login', issuer: identity.issuerName, subject: identity.subject, user: principal.name, groups: principal.groups, tokenId: token.id },
         'signed in with OIDC',
       );
-      return { token: secret, tokenId: token.id, expiresAt: token.expiresAt!, principal: { name: principal.name, groups: [...principal.groups] } };
+      return {
+        token: secret,
+        tokenId: token.id,
+        expiresAt: token.expiresAt!,
+        principal: { id: principal.id, name: principal.name, groups: [...principal.groups] },
+        issuer: identity.issuerName,
+        subject: identity.subject,
+      };
     } catch (err) {
       if (err instanceof GatewayError) {
         // The refusal's code and reason, and who it was for when the token got that far: never the token.
