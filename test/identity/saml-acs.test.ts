@@ -109,7 +109,9 @@ describe('accepted', () => {
     assert.equal(result.location, '/console/sessions?page=2');
     const cookie = result.setCookie ?? '';
     const parts = cookie.split(/;\s*/);
-    assert.match(parts[0]!, /^gatehouse_session=gta_[A-Za-z0-9]{40}$/);
+    // Over https the name may carry the __Host- prefix, which browsers honour only with Secure, Path=/ and no Domain.
+    assert.match(parts[0]!, /^(__Host-)?gatehouse_session=gta_[A-Za-z0-9]{40}$/);
+    assert.ok(!parts.some((p) => /^domain=/i.test(p)), cookie);
     for (const attribute of ['Path=/', 'Max-Age=28800', 'HttpOnly', 'SameSite=Strict', 'Secure']) assert.ok(parts.includes(attribute), `${attribute} in ${cookie}`);
 
     const principal = await gw.gateway.store.findPrincipal('user', 'alice@example.com');

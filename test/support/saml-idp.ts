@@ -199,7 +199,7 @@ export async function postAcs(gatewayUrl: string, fields: Record<string, string 
   };
 }
 
-/** The gta_ token in a Set-Cookie header for gatehouse_session. */
+/** The gta_ token in a Set-Cookie header for the session cookie (`__Host-gatehouse_session` over https). */
 export function sessionToken(setCookie: string | null): string | null {
-  return /(?:^|;\s*)gatehouse_session=([^;]+)/.exec(setCookie ?? '')?.[1] ?? null;
+  return /^(?:__Host-)?gatehouse_session=([^;]+)/.exec(setCookie ?? '')?.[1] ?? null;
 }
