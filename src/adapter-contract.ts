@@ -103,6 +103,13 @@ export interface RunOptions {
   readonly requestId?: string;
   /** Describes the request for the record when building its draft fails. */
   readonly line?: RequestLine;
+  /**
+   * How a request a rule holds for approval waits: until the rule's `wait` (HTTP, where the client
+   * blocks) or the approval's expiry (a protocol that can tell its client the id at once and keep
+   * the statement open). `onCreated` is told the approval's id as soon as it exists. Absent, a held
+   * request is refused at once with `approval_required` naming its approval (a retry after approval runs once).
+   */
+  readonly hold?: { readonly until: 'wait' | 'expiry'; readonly onCreated?: (approvalId: string) => void };
 }
 
 export interface Session {

@@ -33,6 +33,9 @@ export const ERROR_CODES = {
   forbidden_role: { status: 403, sqlstate: '42501' },
   policy_denied: { status: 403, sqlstate: '42501' },
   approval_required: { status: 403, sqlstate: '42501' },
+  approval_denied: { status: 403, sqlstate: '42501' },
+  approval_expired: { status: 403, sqlstate: '42501' },
+  approval_withdrawn: { status: 403, sqlstate: '57014' },
   limit_exceeded: { status: 429, sqlstate: '53300' },
   masking_failed: { status: 502, sqlstate: 'XX000' },
   unknown_connection: { status: 404, sqlstate: '3D000' },
@@ -54,6 +57,8 @@ export type AuthCode = Extract<ErrorCode, `auth_${string}`>;
 export type ForbiddenCode = Extract<ErrorCode, `forbidden_${string}`>;
 export type UpstreamCode = Extract<ErrorCode, `upstream_${string}`>;
 export type SamlCode = Extract<ErrorCode, `saml_${string}`>;
+/** An approval that ended without letting the request run. */
+export type ApprovalEndCode = 'approval_denied' | 'approval_expired' | 'approval_withdrawn';
 
 /**
  * What an interaction records as its error code: a code a client was sent, or an outcome no client
@@ -132,15 +137,48 @@ export class PolicyDenied extends GatewayError {
   }
 }
 
+/** What a held request's client is told about its approval. */
+export interface ApprovalFacts {
+  readonly id: string;
+  readonly required: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * The request waits for people: its approval is pending. The client asks an approver, then sends
+ * the same request again, which runs once when approved.
+ */
 export class ApprovalPending extends GatewayError {
   declare readonly code: 'approval_required';
-  constructor(readonly rule: string, approvers: readonly string[]) {
+  constructor(readonly rule: string, approvers: readonly string[], approval?: ApprovalFacts) {
+    const who = approvers.join(', ') || 'none named';
     super(
       'approval_required',
-      `approval required by rule "${rule}" (approvers: ${approvers.join(', ') || 'none named'}); ` +
-        'this gateway has no approval flow enabled yet, so the request was not sent',
-      { details: { rule, approvers: [...approvers] } },
+      approval
+        ? `approval ${approval.id} is pending: rule "${rule}" needs ${approval.required} approval(s) from a member of ${who} ` +
+            `before ${new Date(approval.expiresAt).toISOString()}; ask one to run \`gatehouse approvals approve ${approval.id}\`, ` +
+            'then send the same request again (it runs once; a changed request needs its own approval)'
+        : `approval required by rule "${rule}" (approvers: ${who}); the request was not sent`,
+      {
+        details: approval
+          ? { rule, approvers: [...approvers], approvalId: approval.id, required: approval.required, expiresAt: approval.expiresAt, approve: `gatehouse approvals approve ${approval.id}` }
+          : { rule, approvers: [...approvers] },
+      },
     );
+  }
+}
+
+const APPROVAL_ENDS: Record<ApprovalEndCode, string> = {
+  approval_denied: 'was denied; the request was not sent and this approval can never run it. Read the reason with `gatehouse approvals show {id}`',
+  approval_expired: 'expired before it was approved and used; the request was not sent. Send it again to ask anew',
+  approval_withdrawn: 'was withdrawn because the client left or cancelled; the request was not sent and this approval can never run it',
+};
+
+/** The approval a held request waited for ended without letting it run. */
+export class ApprovalRefused extends GatewayError {
+  declare readonly code: ApprovalEndCode;
+  constructor(code: ApprovalEndCode, readonly rule: string, readonly approvalId: string) {
+    super(code, `approval ${approvalId} (rule "${rule}") ${APPROVAL_ENDS[code].replace('{id}', approvalId)}`, { details: { rule, approvalId } });
   }
 }
 

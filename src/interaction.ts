@@ -133,5 +133,8 @@ export type Decision =
       readonly action: 'approve';
       readonly approvers: readonly string[];
       readonly required: number;
+      /** When the approval expires, from its creation. */
       readonly timeoutMs: number;
+      /** How long a client may block for a decision (≤ timeoutMs). */
+      readonly waitMs: number;
     });

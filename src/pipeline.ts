@@ -4,7 +4,7 @@
  * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
  */
 import type { Logger } from 'pino';
-import { ApprovalPending, AuthError, BadRequest, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
+import { ApprovalPending, ApprovalRefused, AuthError, BadRequest, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
@@ -14,6 +14,8 @@ import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/reco
 import { newId } from './util/ids.ts';
 import type { Metrics } from './metrics.ts';
 import type { ConnectionPlan, RuntimeState } from './runtime-state.ts';
+import { approvalRequest } from './approvals/request.ts';
+import type { Approvals } from './approvals/service.ts';
 import type {
   Admission,
   DraftSource,
@@ -46,6 +48,8 @@ export interface PipelineDeps {
   /** How many refusals of callers without a valid credential are stored per minute; the rest are only counted. */
   readonly anonymousRecordsPerMinute?: number;
   readonly now?: () => number;
+  /** The hold stage: requests a rule sends for approval wait here. */
+  readonly approvals: Pick<Approvals, 'hold'>;
 }
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
@@ -241,8 +245,8 @@ export class Pipeline {
       throw await this.refuse(session, state, requestId, line, toGatewayError(err), 'deny', null, draft);
     }
     if (decision.action === 'deny') throw await this.refuse(session, state, requestId, line, new PolicyDenied(decision.rule, decision.reason), 'deny', decision, draft);
-    // The hold stage: until approvals exist, a request that needs them is not sent.
-    if (decision.action === 'approve') throw await this.refuse(session, state, requestId, line, new ApprovalPending(decision.rule, decision.approvers), 'approve', decision, draft);
+    // The hold stage, before limits: a held request takes no rate slot while it waits; limits count it when it runs.
+    const approvalId = decision.action === 'approve' ? await this.hold(session, state, requestId, line, decision, draft, summary, options) : null;
 
     let release: (() => void) | null = null;
     try {
@@ -275,9 +279,9 @@ export class Pipeline {
             // The target may be SQL text carrying values: recorded as masked as the body.
             target: profile && draft.target ? maskedTarget(profile, draft.target, draft.body, body) : draft.target,
             model: draft.model,
-            summary: recordableSummary(summary),
+            summary: approvalId === null ? recordableSummary(summary) : { ...recordableSummary(summary), approval: approvalId },
             bytesIn: draft.bytesIn,
-            decision: 'allow',
+            decision: approvalId === null ? 'allow' : 'approve',
             rule: decision.rule,
             reason: null,
             requestBody: recordableBody(body),
@@ -326,6 +330,41 @@ export class Pipeline {
         this.deps.metrics.latency.observe({ connection: session.connection.name }, (Date.now() - record.row.startedAt) / 1000);
         await record.complete(final);
       }
+    }
+  }
+
+  /**
+   * Stage 4: waits for people. Returns the id of the approval the request runs under (used now,
+   * once); otherwise records the refusal and throws it: pending (ask an approver, then retry the
+   * same request), denied, expired, or withdrawn because the client left.
+   */
+  private async hold(
+    session: Session,
+    state: RuntimeState,
+    requestId: string,
+    line: RequestLine,
+    decision: Extract<Decision, { action: 'approve' }>,
+    draft: RequestDraft,
+    summary: RequestSummary,
+    options: RunOptions,
+  ): Promise<string> {
+    const ends = either(options.signal, session.ended);
+    try {
+      // Approvers read the request masked by the rule's profile, and never a secret whatever the profile.
+      const profile = profileFor(state, decision);
+      const mask = (text: string) => state.redact(profile ? profile.maskText(text).text : text);
+      const request = approvalRequest(session, decision, draft, summary, mask);
+      const waitMs = options.hold === undefined ? 0 : options.hold.until === 'expiry' ? decision.timeoutMs : decision.waitMs;
+      const outcome = await this.deps.approvals.hold(request, { signal: ends.signal, waitMs, onCreated: options.hold?.onCreated });
+      if (outcome.state === 'approved') return outcome.id;
+      throw outcome.state === 'pending'
+        ? new ApprovalPending(decision.rule, decision.approvers, outcome)
+        : new ApprovalRefused(`approval_${outcome.state}`, decision.rule, outcome.id);
+    } catch (err) {
+      const error = err instanceof GatewayError ? err : new MaskingError('the request could not be summarised for approvers; it was not sent', { cause: err });
+      throw await this.refuse(session, state, requestId, line, error, 'approve', decision, draft);
+    } finally {
+      ends.unlink();
     }
   }
 

@@ -22,6 +22,7 @@ import { buildRuntimeState, RuntimeStateHolder, type RuntimeState } from './runt
 import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
 import { Pipeline } from './pipeline.ts';
+import { Approvals, type Timers } from './approvals/index.ts';
 import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   readonly masterKey: Buffer;
   readonly env?: NodeJS.ProcessEnv;
   readonly logger?: Logger;
+  /** Tests: the clock and wake-ups held requests and approval expiry use. */
+  readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
 }
 
 export interface Gateway {
@@ -165,7 +168,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? createPostgresCounters({ ...store.postgres, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
       : undefined;
     if (counters) closers.push(() => counters.close());
+    // Read at start; deciding reads identity.roles as a reload leaves it.
+    const approvals = new Approvals({
+      store,
+      coordination,
+      logger,
+      roleGrants: () => roleGrants,
+      pollMs: config.replicas.eventPoll,
+      ...options.approvals,
+    });
+    approvals.start();
     const pipeline = new Pipeline({
+      approvals,
       credentials,
       watch,
       state: () => runtime.current,
@@ -191,7 +205,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
     };
     let draining = false;
-    const stopAccepting: (() => void)[] = [];
+    // A stop releases held requests first, leaving their approvals pending for after the restart.
+    const stopAccepting: (() => void)[] = [() => approvals.stop()];
     // What every replica applies, whichever published it (this one included).
     coordination.subscribe((event) => {
       switch (event.type) {
@@ -230,7 +245,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, ...federation };
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
   ApprovalPending,
+  ApprovalRefused,
   AuthError,
   BadRequest,
   BodyTooLarge,
@@ -114,6 +115,9 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   forbidden_role: { make: () => new ForbiddenError('forbidden_role', 'm'), type: ForbiddenError },
   policy_denied: { make: () => new PolicyDenied('no-drops', 'dropping tables is not allowed'), type: PolicyDenied },
   approval_required: { make: () => new ApprovalPending('prod-writes', ['dba']), type: ApprovalPending },
+  approval_denied: { make: () => new ApprovalRefused('approval_denied', 'prod-writes', 'apr_1'), type: ApprovalRefused },
+  approval_expired: { make: () => new ApprovalRefused('approval_expired', 'prod-writes', 'apr_1'), type: ApprovalRefused },
+  approval_withdrawn: { make: () => new ApprovalRefused('approval_withdrawn', 'prod-writes', 'apr_1'), type: ApprovalRefused },
   limit_exceeded: { make: () => new LimitExceeded('requests_per_minute', 'm', 3), type: LimitExceeded },
   masking_failed: { make: () => new MaskingError('m'), type: MaskingError },
   unknown_connection: { make: () => new UnknownConnection('m'), type: UnknownConnection },

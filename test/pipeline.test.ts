@@ -20,6 +20,8 @@ import { buildRuntimeState, type RuntimeState } from '../src/runtime-state.ts';
 import { compileMaskingProfiles, DEFAULT_PROFILES } from '../src/masking/index.ts';
 import type { LimitTracker, PolicyEngine } from '../src/policy/types.ts';
 import type { AuthContext } from '../src/identity/credentials.ts';
+import { Approvals } from '../src/approvals/index.ts';
+import { MemoryCoordination } from '../src/store/coordination.ts';
 
 const CONNECTION = Object.freeze({ name: 'api', type: 'http' as const, tags: Object.freeze([]) });
 const PRINCIPAL: Principal = { id: 'usr_1', kind: 'user', name: 'ada', groups: [] };
@@ -38,7 +40,7 @@ type ForwardCase = 'ok' | 'upstream-error' | 'masking-mid-stream' | 'client-abor
 function decision(kind: DecisionCase, profile: ProfileCase): Decision {
   const obligations = { maskingProfile: profile === 'none' ? null : profile === 'secrets' ? 'secrets' : 'no-such-profile', limits: {} };
   if (kind === 'deny') return { action: 'deny', rule: 'no', reason: 'denied by rule "no"', obligations };
-  if (kind === 'approve') return { action: 'approve', rule: 'hold', approvers: ['sec'], required: 1, timeoutMs: 1000, obligations };
+  if (kind === 'approve') return { action: 'approve', rule: 'hold', approvers: ['sec'], required: 1, timeoutMs: 1000, waitMs: 1000, obligations };
   return { action: 'allow', rule: 'yes', obligations };
 }
 
@@ -153,6 +155,8 @@ describe('Pipeline.run', () => {
     const logger = pino({ level: 'silent' });
     const recorder = new Recorder(failing(store, flag), logger, 64 * 1024);
     const pipeline = new Pipeline({
+      // The real service on the same store: without RunOptions.hold a held request is refused at once, naming its approval.
+      approvals: new Approvals({ store, coordination: new MemoryCoordination('rep_test'), logger, roleGrants: () => [] }),
       credentials: { verify: async () => AUTH, authorizeConnection: () => undefined },
       watch: { watch: () => () => undefined },
       state: () => stateWith(policy),
@@ -185,7 +189,8 @@ describe('Pipeline.run', () => {
             let forwarded = false;
             if (d === 'deny') code = 'policy_denied';
             else if (d === 'policy-throws') code = 'policy_denied';
-            else if (d === 'approve') code = 'approval_required';
+            // Approvers read the request masked by the rule's profile: a missing profile fails closed before anything is held.
+            else if (d === 'approve') code = p === 'missing' ? 'masking_failed' : 'approval_required';
             else if (l !== 'none') code = 'limit_exceeded';
             else if (p === 'missing') code = 'masking_failed';
             else if (s === 'down') code = 'store_unavailable';

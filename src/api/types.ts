@@ -11,6 +11,7 @@ import type { WorkloadExchange } from '../identity/workload-exchange.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
 import type { SamlServiceProvider } from '../identity/saml/service-provider.ts';
+import type { Approvals } from '../approvals/service.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -29,6 +30,8 @@ export interface ApiDeps {
   readonly logger?: Logger;
   /** SAML sign-in (identity.saml); its routes exist only when it is configured. */
   readonly saml?: SamlServiceProvider;
+  /** Held requests and their decisions (approvals/). */
+  readonly approvals: Approvals;
 }
 
 /** Who is calling the admin API and what they may do, resolved per request (server.ts). */

@@ -4,7 +4,7 @@ import { ConditionBindings } from './bindings.ts';
 import { describeConditionFailure, type CompiledCondition } from './cel.ts';
 import { parseDuration } from '../util/durations.ts';
 import { compileMatch, firstMismatch, mayMatchConnection, type CompiledMatch, type MatchField } from './match.ts';
-import type { RuleConfig } from './schema.ts';
+import { DEFAULT_APPROVAL_WAIT_MS, type RuleConfig } from './schema.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';
 
 export const DEFAULT_RULE = '<default>';
@@ -58,6 +58,7 @@ function buildDecision(rule: RuleConfig): Decision {
         approvers: Object.freeze([...rule.approvers]),
         required: rule.required,
         timeoutMs: parseDuration(rule.timeout),
+        waitMs: rule.wait === undefined ? Math.min(DEFAULT_APPROVAL_WAIT_MS, parseDuration(rule.timeout)) : parseDuration(rule.wait),
         obligations,
       });
   }

@@ -62,14 +62,30 @@ export const DEFAULT_APPROVAL_TIMEOUT = '15m';
 export const ruleSchema = z.discriminatedUnion('action', [
   z.strictObject({ ...ruleShape, action: z.literal('allow') }),
   z.strictObject({ ...ruleShape, action: z.literal('deny'), reason: text.optional() }),
-  z.strictObject({
-    ...ruleShape,
-    action: z.literal('approve'),
-    approvers: nameList('approver group'),
-    required: positiveInt.default(1),
-    timeout: duration.default(DEFAULT_APPROVAL_TIMEOUT),
-  }),
+  z
+    .strictObject({
+      ...ruleShape,
+      action: z.literal('approve'),
+      approvers: nameList('approver group'),
+      required: positiveInt.default(1),
+      timeout: duration.default(DEFAULT_APPROVAL_TIMEOUT),
+      /** How long the client blocks for a decision (default 60s, never past `timeout`); left a string like timeout. */
+      wait: duration.optional(),
+    })
+    .superRefine((rule, ctx) => {
+      if (rule.wait === undefined) return;
+      try {
+        if (parseDuration(rule.wait) > parseDuration(rule.timeout)) {
+          ctx.addIssue({ code: 'custom', path: ['wait'], message: `wait (${rule.wait}) must not be longer than timeout (${rule.timeout}): the approval expires at timeout` });
+        }
+      } catch {
+        // The field's own check already reported the bad duration.
+      }
+    }),
 ]);
+
+/** How long a held client waits when the rule names no `wait`. */
+export const DEFAULT_APPROVAL_WAIT_MS = 60_000;
 
 const packName = z.string().superRefine((name, ctx) => {
   if (!isPackName(name)) {

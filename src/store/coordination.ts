@@ -16,7 +16,9 @@ export type CoordinationEvent =
   /** A connection was added, changed or removed through the API. */
   | { readonly type: 'connections.changed'; readonly name: string }
   /** Some replica was asked to reload policy and masking: each reloads its own files. */
-  | { readonly type: 'policy.reload'; readonly requestedBy: string };
+  | { readonly type: 'policy.reload'; readonly requestedBy: string }
+  /** An approval changed state (decided, withdrawn, expired, used): a request held for it on any replica looks again. */
+  | { readonly type: 'approval.decided'; readonly approvalId: string };
 
 export type CoordinationEventType = CoordinationEvent['type'];
 
@@ -32,6 +34,7 @@ export const coordinationEventSchema: z.ZodType<CoordinationEvent> = z.discrimin
   z.object({ type: z.literal('principal.disabled'), principalId: id }).strict(),
   z.object({ type: z.literal('connections.changed'), name: id }).strict(),
   z.object({ type: z.literal('policy.reload'), requestedBy: z.string().max(200) }).strict(),
+  z.object({ type: z.literal('approval.decided'), approvalId: id }).strict(),
 ]);
 
 export type EventHandler = (event: CoordinationEvent) => void;

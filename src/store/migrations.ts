@@ -247,6 +247,47 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX saml_ids_by_expiry ON saml_ids (expires_at)',
     ],
   },
+  {
+    version: 9,
+    name: 'approvals: requests held for people, and their votes',
+    statements: [
+      // summary_json holds the request as masked for approvers, never the request itself. Status
+      // changes are conditional updates (WHERE status = 'pending'), so two replicas deciding at once
+      // cannot both win, and 'used' is set once.
+      `CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        principal_id TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        token_id TEXT,
+        agent TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        approvers_json TEXT NOT NULL,
+        required INTEGER NOT NULL,
+        summary_json TEXT NOT NULL,
+        decided_at BIGINT,
+        used_at BIGINT,
+        replica_id TEXT
+      )`,
+      'CREATE INDEX approvals_by_request ON approvals (principal_id, fingerprint, status)',
+      'CREATE INDEX approvals_by_status ON approvals (status, expires_at)',
+      `CREATE TABLE approval_votes (
+        approval_id TEXT NOT NULL REFERENCES approvals (id),
+        approver_id TEXT NOT NULL,
+        approver_name TEXT NOT NULL,
+        vote TEXT NOT NULL,
+        comment TEXT,
+        at BIGINT NOT NULL,
+        break_glass INTEGER NOT NULL,
+        PRIMARY KEY (approval_id, approver_id)
+      )`,
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

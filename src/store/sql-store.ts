@@ -32,6 +32,8 @@ import type { Engine } from '../util/store-failure.ts';
 import { AUDIT_SQL, auditCompletionParams, auditEventParams, listAuditEventsQuery, toAuditEvent } from './audit-rows.ts';
 import { SCIM_SQL, nameKey, scimGroupParams, scimGroupUpdateParams, scimUserParams, scimUserUpdateParams, toMembership, toScimGroup, toScimUser } from './scim-rows.ts';
 import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
+import { APPROVAL_SQL, approvalParams, listApprovalsQuery, toApproval, toVote, voteParams } from './approval-rows.ts';
+import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
 import type {
   AuditEventCompletion,
   AuditEventFilter,
@@ -489,6 +491,48 @@ export class SqlStore implements Store {
 
   pruneSamlIds(now: number): Promise<number> {
     return this.db.run(SAML_SQL.prune, [now]);
+  }
+
+  async insertApproval(row: ApprovalRow): Promise<void> {
+    await this.db.run(APPROVAL_SQL.insert, approvalParams(row));
+  }
+
+  async getApproval(id: string): Promise<ApprovalRow | null> {
+    return orNull(await this.one(APPROVAL_SQL.get, [id]), toApproval);
+  }
+
+  async listApprovals(filter: ApprovalFilter): Promise<ApprovalRow[]> {
+    if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) throw new InvalidArgument('limit must be a non-negative integer');
+    const { sql, params } = listApprovalsQuery(filter);
+    return (await this.db.all(sql, params)).map(toApproval);
+  }
+
+  async findLiveApprovals(principalId: string, fingerprint: string, status: 'pending' | 'approved', now: number): Promise<ApprovalRow[]> {
+    return (await this.db.all(APPROVAL_SQL.findLive, [principalId, fingerprint, status, now])).map(toApproval);
+  }
+
+  async decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number): Promise<boolean> {
+    return (await this.db.run(APPROVAL_SQL.decide, [to, at, id, 'pending'])) > 0;
+  }
+
+  async useApproval(id: string, at: number): Promise<boolean> {
+    return (await this.db.run(APPROVAL_SQL.use, [at, id, at])) > 0;
+  }
+
+  async expireApproval(id: string, now: number): Promise<boolean> {
+    return (await this.db.run(APPROVAL_SQL.expireOne, [now, id, now])) > 0;
+  }
+
+  async dueApprovals(now: number): Promise<string[]> {
+    return (await this.db.all(APPROVAL_SQL.due, [now])).map((r) => r.id as string);
+  }
+
+  async insertApprovalVote(row: ApprovalVoteRow, now: number): Promise<boolean> {
+    return (await this.db.run(APPROVAL_SQL.insertVote, voteParams(row, now))) > 0;
+  }
+
+  async listApprovalVotes(approvalId: string): Promise<ApprovalVoteRow[]> {
+    return (await this.db.all(APPROVAL_SQL.votes, [approvalId])).map(toVote);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -298,6 +298,72 @@ export interface Store {
   insertSamlId(row: SamlIdRow): Promise<boolean>;
   /** Deletes every id expired at `now`; returns how many. */
   pruneSamlIds(now: number): Promise<number>;
+
+  // Approvals (approvals/): requests held for people. Status changes are conditional: each returns
+  // whether this call changed the row, so of two replicas deciding at once exactly one wins.
+  insertApproval(row: ApprovalRow): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRow | null>;
+  /** Newest first. */
+  listApprovals(filter: ApprovalFilter): Promise<ApprovalRow[]>;
+  /** Approvals of this principal's request (by fingerprint) in `status` that expire after `now`, newest first. */
+  findLiveApprovals(principalId: string, fingerprint: string, status: 'pending' | 'approved', now: number): Promise<ApprovalRow[]>;
+  /** pending → approved | denied | withdrawn; false when it was no longer pending. */
+  decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number): Promise<boolean>;
+  /** approved → used, once, before it expires; false when it was not usable. */
+  useApproval(id: string, at: number): Promise<boolean>;
+  /** A pending or approved (unused) approval whose expiry has passed at `now` becomes expired; false when it was not one. */
+  expireApproval(id: string, now: number): Promise<boolean>;
+  /** Ids of pending or approved approvals whose expiry has passed at `now` (at most 500). */
+  dueApprovals(now: number): Promise<string[]>;
+  /** Stores a vote while the approval is pending and unexpired at `now`; false when it is not. Conflict on a second vote of one approver. */
+  insertApprovalVote(row: ApprovalVoteRow, now: number): Promise<boolean>;
+  /** In the order they were cast. */
+  listApprovalVotes(approvalId: string): Promise<ApprovalVoteRow[]>;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'used';
+
+/** A request held for approval, as stored: `summary` is the masked request an approver reads. */
+export interface ApprovalRow {
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  status: ApprovalStatus;
+  /** SHA-256 of the exact request (approvals/fingerprint.ts): the same request retried matches. */
+  fingerprint: string;
+  principalId: string;
+  principalName: string;
+  tokenId: string | null;
+  /** The name of the token the request came with. */
+  agent: string;
+  connection: string;
+  /** The interaction kind (llm.chat, sql.query …). */
+  kind: string;
+  rule: string;
+  /** Groups whose members may approve. */
+  approvers: string[];
+  required: number;
+  summary: Record<string, unknown>;
+  decidedAt: number | null;
+  usedAt: number | null;
+  replicaId: string | null;
+}
+
+export interface ApprovalVoteRow {
+  approvalId: string;
+  approverId: string;
+  approverName: string;
+  vote: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
+  /** Cast by a member of approvals.breakGlassGroups, alone enough to approve. */
+  breakGlass: boolean;
+}
+
+export interface ApprovalFilter {
+  status?: ApprovalStatus;
+  principalId?: string;
+  limit: number;
 }
 
 /** An id a SAML sign-in used up: the assertion's, and the id of the request it answered. */

@@ -59,6 +59,8 @@ function tooLarge(limit: number): GatewayError {
   return new BodyTooLarge(`request body exceeds the gateway's limit of ${limit} bytes (http.bodyLimit)`);
 }
 
+const HOLD_UNTIL_WAIT = Object.freeze({ until: 'wait' as const });
+
 function waitDrain(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -138,6 +140,8 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       signal: client.signal,
       requestId,
       line,
+      // The client blocks while its request waits for approval, up to the rule's `wait`.
+      hold: HOLD_UNTIL_WAIT,
     });
   }
 

@@ -1,0 +1,46 @@
+/**
+ * Who may decide an approval: a person holding the approver role (or admin) who is a member of one
+ * of the approval's approver groups, or of a break-glass group; never the requester approving their
+ * own request. Groups compare exactly, as roles do: a look-alike name is another group.
+ */
+import { ForbiddenError } from '../errors.ts';
+import type { Principal } from '../interaction.ts';
+import { rolesFor, type RoleGrant } from '../identity/roles.ts';
+import type { ApprovalRow } from '../store/types.ts';
+
+export interface DeciderCheck {
+  /** Member of a break-glass group: an approval of theirs is enough alone. */
+  readonly breakGlass: boolean;
+}
+
+export function checkDecider(
+  approver: Principal,
+  approval: Pick<ApprovalRow, 'id' | 'principalId' | 'approvers'>,
+  vote: 'approve' | 'deny',
+  grants: readonly RoleGrant[],
+  breakGlassGroups: readonly string[],
+): DeciderCheck {
+  const roles = rolesFor(approver, grants);
+  if (!roles.includes('approver') && !roles.includes('admin')) {
+    throw new ForbiddenError('forbidden_role', `deciding approval ${approval.id} needs the role approver or admin; this identity holds ${roles.join(', ') || 'none'}`, {
+      details: { allowed: ['admin', 'approver'], held: [...roles] },
+    });
+  }
+  if (vote === 'approve' && approver.id === approval.principalId) {
+    throw new ForbiddenError('forbidden_role', `approval ${approval.id} is for your own request: nobody approves their own request; ask another approver`, {
+      details: { allowed: ['another approver'] },
+    });
+  }
+  const groups = new Set(approver.groups);
+  const breakGlass = breakGlassGroups.some((group) => groups.has(group));
+  const member = approval.approvers.some((group) => groups.has(group));
+  if (!member && !breakGlass) {
+    throw new ForbiddenError(
+      'forbidden_role',
+      `approval ${approval.id} is decided by members of ${approval.approvers.join(', ')}; ${approver.name} is a member of none of them`,
+      { details: { allowed: [...approval.approvers] } },
+    );
+  }
+  // A break-glass member's approval is always recorded as such, loudly, even where they also belong to an approver group.
+  return { breakGlass: breakGlass && vote === 'approve' };
+}

@@ -1,0 +1,374 @@
+/**
+ * Approvals: a request a rule holds waits here for people. The store keeps every approval (so a
+ * held request survives restarts and is seen by every replica); each change of status is a
+ * conditional update, published as `approval.decided` so a request held on any replica looks again
+ * at once, with a poll as the fallback for an event that never arrives.
+ */
+import type { Logger } from 'pino';
+import { Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
+import type { Principal } from '../interaction.ts';
+import type { RoleGrant } from '../identity/roles.ts';
+import type { Coordination } from '../store/coordination.ts';
+import type { ApprovalRow, ApprovalStatus, Store } from '../store/types.ts';
+import { newId } from '../util/ids.ts';
+import { checkDecider } from './deciders.ts';
+import { REAL_TIMERS, type Timers } from './timers.ts';
+import { toView, type ApprovalView } from './view.ts';
+import { Waiters } from './waiters.ts';
+
+export interface ApprovalsDeps {
+  readonly store: Store;
+  readonly coordination: Pick<Coordination, 'replicaId' | 'publish' | 'subscribe'>;
+  readonly logger: Logger;
+  /** identity.roles as configured now: deciding needs the approver (or admin) role. */
+  readonly roleGrants: () => readonly RoleGrant[];
+  /** approvals.breakGlassGroups: a member's approval is enough alone (recorded, logged at warn). */
+  readonly breakGlassGroups?: () => readonly string[];
+  readonly now?: () => number;
+  readonly timers?: Timers;
+  /** How often a held request looks again without an event (a NOTIFY lost between replicas). */
+  readonly pollMs?: number;
+  /** How often approvals past their expiry are marked expired. */
+  readonly sweepMs?: number;
+}
+
+/** What a held request is: who asks, through which token, for what (masked), and who may decide. */
+export interface HoldRequest {
+  readonly principal: Pick<Principal, 'id' | 'name'>;
+  readonly tokenId: string | null;
+  readonly agent: string;
+  readonly connection: string;
+  readonly kind: string;
+  /** approvals/fingerprint.ts over the exact request. */
+  readonly fingerprint: string;
+  readonly rule: string;
+  readonly approvers: readonly string[];
+  readonly required: number;
+  readonly timeoutMs: number;
+  /** The request as masked for approvers. */
+  readonly summary: Record<string, unknown>;
+}
+
+export interface HoldOptions {
+  /** Aborts when the client is gone: the approval is withdrawn and can never run. */
+  readonly signal?: AbortSignal;
+  /** How long to wait for a decision; 0 answers at once. */
+  readonly waitMs: number;
+  /** Told the id of the approval the request waits for, as soon as it exists. */
+  readonly onCreated?: (approvalId: string) => void;
+}
+
+export type HoldOutcome =
+  | { readonly state: 'approved'; readonly id: string }
+  | { readonly state: 'pending' | 'denied' | 'expired' | 'withdrawn'; readonly id: string; readonly required: number; readonly expiresAt: number };
+
+/** For notifications: an approval was created, or reached a decision (approved, denied, expired, withdrawn). */
+export interface ApprovalEvent {
+  readonly type: 'created' | 'decided';
+  readonly approval: ApprovalView;
+}
+
+type WaitState = Exclude<ApprovalStatus, 'pending'> | 'pending';
+
+const MAX_COMMENT = 2_000;
+// Line breaks and tabs are fine in a comment; other control characters could rewrite an approver's terminal.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const DECIDED: readonly ApprovalStatus[] = ['approved', 'denied', 'expired', 'withdrawn'];
+/** How often a request retries after the approval it waited for was used by an identical request first. */
+const MAX_ROUNDS = 3;
+
+export class Approvals {
+  private readonly waiters = new Waiters();
+  private readonly listeners = new Set<(event: ApprovalEvent) => void>();
+  private readonly now: () => number;
+  private readonly timers: Timers;
+  private readonly pollMs: number;
+  private readonly unsubscribe: () => void;
+  private cancelSweep: (() => void) | null = null;
+
+  constructor(private readonly deps: ApprovalsDeps) {
+    this.now = deps.now ?? Date.now;
+    this.timers = deps.timers ?? REAL_TIMERS;
+    this.pollMs = deps.pollMs ?? 1_000;
+    this.unsubscribe = deps.coordination.subscribe((event) => {
+      if (event.type === 'approval.decided') this.waiters.wake(event.approvalId);
+    });
+  }
+
+  /** Starts the expiry sweep. */
+  start(): void {
+    const every = this.deps.sweepMs ?? 30_000;
+    const tick = () => {
+      void this.sweep()
+        .catch((err) => this.deps.logger.warn({ err }, 'approvals: the expiry sweep failed; it runs again'))
+        .finally(() => {
+          if (this.cancelSweep) this.cancelSweep = this.timers.after(every, tick);
+        });
+    };
+    this.cancelSweep = this.timers.after(every, tick);
+  }
+
+  /**
+   * Releases every request held here without deciding anything (a gateway stopping): their
+   * approvals stay pending, so they survive the restart.
+   */
+  stop(): void {
+    this.cancelSweep?.();
+    this.cancelSweep = null;
+    this.waiters.stop();
+    this.unsubscribe();
+  }
+
+  /** Requests held on this replica now. */
+  get holding(): number {
+    return this.waiters.size;
+  }
+
+  /** Listens for approvals created and decided on this replica (notifications); returns the unsubscribe. */
+  onEvent(listener: (event: ApprovalEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async get(id: string): Promise<ApprovalView | null> {
+    const row = await this.deps.store.getApproval(id);
+    if (!row) return null;
+    return this.view(await this.lapse(row));
+  }
+
+  /** Newest first; approvals past their expiry are marked expired first. */
+  async list(filter: { status?: ApprovalStatus; principalId?: string; limit: number }): Promise<ApprovalView[]> {
+    await this.sweep();
+    const rows = await this.deps.store.listApprovals(filter);
+    return Promise.all(rows.map((row) => this.view(row)));
+  }
+
+  /**
+   * One approver's vote. Refused (and nothing stored) for someone without the approver or admin
+   * role, outside the approver groups (break-glass groups aside), approving their own request,
+   * voting twice, or on an approval no longer pending. One deny denies; `required` distinct
+   * approvals (or one break-glass approval) approve.
+   */
+  async decide(id: string, approver: Principal, vote: 'approve' | 'deny', comment: string | null): Promise<ApprovalView> {
+    if (comment !== null && (comment.length > MAX_COMMENT || CONTROL.test(comment))) {
+      throw new InvalidArgument(`comment: at most ${MAX_COMMENT} characters, without control characters`);
+    }
+    const { store } = this.deps;
+    const now = this.now();
+    const found = await store.getApproval(id);
+    if (!found) throw new NotFound(`no approval "${id}" (list them with: gatehouse approvals list)`);
+    const row = await this.lapse(found, now);
+    if (row.status !== 'pending') {
+      throw new Conflict(`approval ${id} is ${row.status}${row.status === 'expired' ? ` (at ${new Date(row.expiresAt).toISOString()})` : ''}; only a pending approval can be decided`);
+    }
+    const { breakGlass } = checkDecider(approver, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? []);
+    let stored: boolean;
+    try {
+      stored = await store.insertApprovalVote({ approvalId: id, approverId: approver.id, approverName: approver.name, vote, comment, at: now, breakGlass }, now);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'conflict') throw new Conflict(`${approver.name} already voted on approval ${id}: each approver votes once`);
+      throw err;
+    }
+    if (!stored) {
+      const current = await store.getApproval(id);
+      throw new Conflict(`approval ${id} is ${current?.status ?? 'gone'}; only a pending approval can be decided`);
+    }
+    if (breakGlass) this.deps.logger.warn({ approvalId: id, approver: approver.name, rule: row.rule, requester: row.principalName }, 'break-glass approval: one approver approved alone');
+    let to: 'approved' | 'denied' | null = null;
+    if (vote === 'deny') to = 'denied';
+    else {
+      const votes = await store.listApprovalVotes(id);
+      const approvers = new Set(votes.filter((v) => v.vote === 'approve' && v.approverId !== row.principalId).map((v) => v.approverId));
+      if (breakGlass || approvers.size >= row.required) to = 'approved';
+    }
+    if (to !== null && (await store.decideApproval(id, to, now))) await this.changed(id);
+    this.deps.logger.info({ approvalId: id, approver: approver.name, vote, breakGlass }, 'approval vote');
+    return (await this.get(id))!;
+  }
+
+  /**
+   * Holds a request: uses an approved, unused, unexpired approval of this exact request by this
+   * identity if there is one (it runs once); otherwise waits, up to `waitMs`, on the pending approval
+   * of the same request or a new one. A client gone (signal) withdraws it.
+   */
+  async hold(request: HoldRequest, options: HoldOptions): Promise<HoldOutcome> {
+    const { store } = this.deps;
+    let last: ApprovalRow | null = null;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const now = this.now();
+      for (const approved of await store.findLiveApprovals(request.principal.id, request.fingerprint, 'approved', now)) {
+        if (await store.useApproval(approved.id, now)) {
+          await this.changed(approved.id, false);
+          return { state: 'approved', id: approved.id };
+        }
+      }
+      const row = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0] ?? (await this.create(request, now));
+      last = row;
+      options.onCreated?.(row.id);
+      const state = await this.wait(row, options);
+      if (state === 'approved') {
+        if (await store.useApproval(row.id, this.now())) {
+          await this.changed(row.id, false);
+          return { state: 'approved', id: row.id };
+        }
+        continue;
+      }
+      // An identical request used this approval first: this one asks again.
+      if (state === 'used') continue;
+      return { state, id: row.id, required: row.required, expiresAt: row.expiresAt };
+    }
+    return { state: 'pending', id: last!.id, required: last!.required, expiresAt: last!.expiresAt };
+  }
+
+  /** Marks approvals past their expiry expired; returns how many. */
+  async sweep(): Promise<number> {
+    const now = this.now();
+    let expired = 0;
+    for (const id of await this.deps.store.dueApprovals(now)) {
+      if (await this.deps.store.expireApproval(id, now)) {
+        expired++;
+        await this.changed(id);
+      }
+    }
+    return expired;
+  }
+
+  private async create(request: HoldRequest, now: number): Promise<ApprovalRow> {
+    const row: ApprovalRow = {
+      id: newId('apr', now),
+      createdAt: now,
+      expiresAt: now + request.timeoutMs,
+      status: 'pending',
+      fingerprint: request.fingerprint,
+      principalId: request.principal.id,
+      principalName: request.principal.name,
+      tokenId: request.tokenId,
+      agent: request.agent,
+      connection: request.connection,
+      kind: request.kind,
+      rule: request.rule,
+      approvers: [...request.approvers],
+      required: request.required,
+      summary: request.summary,
+      decidedAt: null,
+      usedAt: null,
+      replicaId: this.deps.coordination.replicaId,
+    };
+    await this.deps.store.insertApproval(row);
+    this.deps.logger.info({ approvalId: row.id, rule: row.rule, requester: row.principalName, connection: row.connection }, 'request held for approval');
+    this.emit('created', row);
+    return row;
+  }
+
+  /** Resolves with the approval's state once it is no longer pending, the wait runs out, or the client leaves. */
+  private wait(row: ApprovalRow, { signal, waitMs }: HoldOptions): Promise<WaitState> {
+    if (waitMs <= 0 || this.waiters.isStopped) return Promise.resolve('pending');
+    const deadline = this.now() + waitMs;
+    return new Promise<WaitState>((resolve) => {
+      let settled = false;
+      let looking = false;
+      let again = false;
+      let cancelTimer = () => {};
+      const finish = (state: WaitState) => {
+        if (settled) return;
+        settled = true;
+        cancelTimer();
+        remove();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(state);
+      };
+      const schedule = () => {
+        if (settled) return;
+        cancelTimer();
+        const now = this.now();
+        cancelTimer = this.timers.after(Math.max(0, Math.min(this.pollMs, deadline - now, row.expiresAt - now)), () => void look());
+      };
+      const look = async (): Promise<void> => {
+        if (settled) return;
+        if (looking) {
+          again = true;
+          return;
+        }
+        looking = true;
+        try {
+          do {
+            again = false;
+            const now = this.now();
+            const found = await this.deps.store.getApproval(row.id);
+            if (settled) return;
+            // Gone from the store: it can never be approved, so the request never runs.
+            if (!found) return finish('expired');
+            const current = await this.lapse(found, now);
+            if (current.status !== 'pending') return finish(current.status);
+            if (now >= deadline) return finish('pending');
+          } while (again);
+          schedule();
+        } catch (err) {
+          this.deps.logger.warn({ err, approvalId: row.id }, 'approvals: could not read a held request\'s approval; looking again');
+          if (this.now() >= deadline) finish('pending');
+          else schedule();
+        } finally {
+          looking = false;
+        }
+      };
+      const onAbort = () => {
+        if (settled) return;
+        this.withdraw(row.id).then(
+          () => finish('withdrawn'),
+          (err) => {
+            this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not withdraw the approval of a client that left');
+            finish('withdrawn');
+          },
+        );
+      };
+      const remove = this.waiters.add(row.id, () => void look(), () => finish('pending'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void look();
+    });
+  }
+
+  private async withdraw(id: string): Promise<void> {
+    if (await this.deps.store.decideApproval(id, 'withdrawn', this.now())) await this.changed(id);
+  }
+
+  /** A pending or approved approval past its expiry becomes expired (read lazily as well as swept). */
+  private async lapse(row: ApprovalRow, now = this.now()): Promise<ApprovalRow> {
+    if ((row.status !== 'pending' && row.status !== 'approved') || row.expiresAt > now) return row;
+    if (await this.deps.store.expireApproval(row.id, now)) await this.changed(row.id);
+    return (await this.deps.store.getApproval(row.id)) ?? row;
+  }
+
+  /** Every replica hears of the change; this one tells its listeners of a decision. */
+  private async changed(id: string, notify = true): Promise<void> {
+    try {
+      await this.deps.coordination.publish({ type: 'approval.decided', approvalId: id });
+    } catch (err) {
+      // The change is stored: requests held elsewhere see it at their next poll.
+      this.deps.logger.warn({ err, approvalId: id }, 'approvals: could not publish a change; other replicas see it at their next poll');
+    }
+    if (!notify || this.listeners.size === 0) return;
+    const row = await this.deps.store.getApproval(id);
+    if (row && DECIDED.includes(row.status)) this.emit('decided', row);
+  }
+
+  private emit(type: ApprovalEvent['type'], row: ApprovalRow): void {
+    if (this.listeners.size === 0) return;
+    void this.deps.store.listApprovalVotes(row.id).then((votes) => {
+      const event: ApprovalEvent = { type, approval: toView(row, votes) };
+      for (const listener of [...this.listeners]) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.deps.logger.error({ err, approvalId: row.id }, 'approvals: a listener failed');
+        }
+      }
+    }, (err) => this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not read votes for a listener'));
+  }
+
+  private async view(row: ApprovalRow): Promise<ApprovalView> {
+    return toView(row, await this.deps.store.listApprovalVotes(row.id));
+  }
+}
+
+
