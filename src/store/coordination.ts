@@ -61,6 +61,8 @@ export interface Coordination {
 /** One node: events go straight to this process's handlers. */
 export class MemoryCoordination implements Coordination {
   private readonly handlers = new Set<EventHandler>();
+  /** Published before anyone subscribed (the gateway is still starting): kept for the first handler. */
+  private early: CoordinationEvent[] | null = [];
 
   /** `store`: where this replica's leftover work is closed on close; none in tests of the event flow alone. */
   constructor(
@@ -69,11 +71,15 @@ export class MemoryCoordination implements Coordination {
   ) {}
 
   async publish(event: CoordinationEvent): Promise<void> {
-    deliver(this.handlers, event);
+    if (this.early) this.early.push(event);
+    else deliver(this.handlers, event);
   }
 
   subscribe(handler: EventHandler): () => void {
     this.handlers.add(handler);
+    const early = this.early;
+    this.early = null;
+    for (const event of early ?? []) deliver([handler], event);
     return () => this.handlers.delete(handler);
   }
 

@@ -36,23 +36,23 @@ const types = {
 
 export function openPostgresStore(url: string, logger?: Logger): SqlStore {
   const target = describeUrl(url);
-  const pool = new pg.Pool({
+  const clientConfig: pg.ClientConfig = {
     connectionString: url,
-    // The store's writes, the limit counters and the coordination listener share this one pool.
-    max: 16,
     application_name: 'gatehouse',
     statement_timeout: 15_000,
     query_timeout: 20_000,
     connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
     keepAlive: true,
     types,
-  });
+  };
+  // The store's writes and the limit counters share this one pool; the coordination holds one
+  // connection of its own beside it (LISTEN and the heartbeat).
+  const pool = new pg.Pool({ ...clientConfig, max: 16, idleTimeoutMillis: 30_000 });
   // An idle client losing its server emits here; without a listener the process would exit.
   pool.on('error', (err) => {
     logger?.warn({ target: target.where, error: redact(err.message, target.secrets) }, 'postgres store connection lost');
   });
-  return new SqlStore(new PostgresEngine(pool, target, logger));
+  return new SqlStore(new PostgresEngine(pool, clientConfig, target, logger));
 }
 
 interface Target {
@@ -94,10 +94,11 @@ class PostgresEngine implements SqlEngine {
 
   constructor(
     private readonly pool: pg.Pool,
+    clientConfig: pg.ClientConfig,
     private readonly target: Target,
     private readonly logger: Logger | undefined,
   ) {
-    this.postgres = { pool, secrets: target.secrets };
+    this.postgres = { pool, secrets: target.secrets, clientConfig };
     this.group = new PostgresGroupCommit({
       query: (config) => this.pool.query(config),
       runOne: async (write, params) => (await this.pool.query(this.query(write.sql, params))).rowCount ?? 0,

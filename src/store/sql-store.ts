@@ -32,6 +32,7 @@ import type { Engine } from '../util/store-failure.ts';
 import { AUDIT_SQL, auditCompletionParams, auditEventParams, listAuditEventsQuery, toAuditEvent } from './audit-rows.ts';
 import { SCIM_SQL, nameKey, scimGroupParams, scimGroupUpdateParams, scimUserParams, scimUserUpdateParams, toMembership, toScimGroup, toScimUser } from './scim-rows.ts';
 import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
+import type { ExternalIdentityRow, UsedIdTokenRow } from './types.ts';
 import { APPROVAL_SQL, approvalParams, listApprovalsQuery, toApproval, toVote, voteParams } from './approval-rows.ts';
 import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
 import type {
@@ -55,6 +56,11 @@ import type {
 } from './types.ts';
 
 type DbRecord = Record<string, unknown>;
+
+// owner_id (migration 11) rides beside the columns rows.ts names: null on accounts made before it.
+const ACCOUNT_COLUMNS = `${SERVICE_ACCOUNT_COLUMNS}, owner_id`;
+const accountParams = (row: ServiceAccountRow): SqlValue[] => [...serviceAccountParams(row), row.ownerId ?? null];
+const toAccount = (r: DbRecord): ServiceAccountRow => ({ ...toServiceAccount(r), ownerId: (r.owner_id as string | null) ?? null });
 
 /** Ids bound per statement: below SQLite's default limit of 32,766 variables, with room for the rest. */
 const MAX_IDS_PER_STATEMENT = 500;
@@ -96,11 +102,11 @@ const SQL = {
   getToken: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`,
   getTokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`,
 
-  insertServiceAccount: `INSERT INTO service_accounts (${SERVICE_ACCOUNT_COLUMNS}) VALUES (${placeholdersFor(SERVICE_ACCOUNT_COLUMNS)})`,
+  insertServiceAccount: `INSERT INTO service_accounts (${ACCOUNT_COLUMNS}) VALUES (${placeholdersFor(ACCOUNT_COLUMNS)})`,
   // An id wins over another account's equal name.
-  getServiceAccount: `SELECT ${SERVICE_ACCOUNT_COLUMNS} FROM service_accounts WHERE id = ? OR name = ?
+  getServiceAccount: `SELECT ${ACCOUNT_COLUMNS} FROM service_accounts WHERE id = ? OR name = ?
     ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
-  listServiceAccounts: `SELECT ${SERVICE_ACCOUNT_COLUMNS} FROM service_accounts ORDER BY name`,
+  listServiceAccounts: `SELECT ${ACCOUNT_COLUMNS} FROM service_accounts ORDER BY name`,
   disableServiceAccount: 'UPDATE service_accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?',
 
   upsertConnection: `INSERT INTO connections (${CONNECTION_COLUMNS}) VALUES (${placeholdersFor(CONNECTION_COLUMNS)})
@@ -151,6 +157,26 @@ const SAML_SQL = {
   insert: 'INSERT INTO saml_ids (purpose, id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (purpose, id) DO NOTHING',
   prune: 'DELETE FROM saml_ids WHERE expires_at <= ?',
 } as const;
+
+const IDENTITY_COLUMNS = 'protocol, issuer, subject, principal_id, linked_by, created_at';
+const IDENTITY_SQL = {
+  insert: `INSERT INTO external_identities (${IDENTITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+  get: `SELECT ${IDENTITY_COLUMNS} FROM external_identities WHERE protocol = ? AND issuer = ? AND subject = ?`,
+  ofPrincipal: `SELECT ${IDENTITY_COLUMNS} FROM external_identities WHERE principal_id = ? ORDER BY created_at, protocol, issuer, subject`,
+  useIdToken: 'INSERT INTO used_id_tokens (id, created_at, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  pruneIdTokens: 'DELETE FROM used_id_tokens WHERE expires_at <= ?',
+} as const;
+
+function toExternalIdentity(r: DbRecord): ExternalIdentityRow {
+  return {
+    protocol: r.protocol as ExternalIdentityRow['protocol'],
+    issuer: r.issuer as string,
+    subject: r.subject as string,
+    principalId: r.principal_id as string,
+    linkedBy: r.linked_by as ExternalIdentityRow['linkedBy'],
+    createdAt: Number(r.created_at),
+  };
+}
 
 export class SqlStore implements Store {
   readonly engine: Engine;
@@ -253,15 +279,15 @@ export class SqlStore implements Store {
   }
 
   async insertServiceAccount(row: ServiceAccountRow): Promise<void> {
-    await this.db.run(SQL.insertServiceAccount, serviceAccountParams(row));
+    await this.db.run(SQL.insertServiceAccount, accountParams(row));
   }
 
   async getServiceAccount(idOrName: string): Promise<ServiceAccountRow | null> {
-    return orNull(await this.one(SQL.getServiceAccount, [idOrName, idOrName, idOrName]), toServiceAccount);
+    return orNull(await this.one(SQL.getServiceAccount, [idOrName, idOrName, idOrName]), toAccount);
   }
 
   async listServiceAccounts(): Promise<ServiceAccountRow[]> {
-    return (await this.db.all(SQL.listServiceAccounts, [])).map(toServiceAccount);
+    return (await this.db.all(SQL.listServiceAccounts, [])).map(toAccount);
   }
 
   async disableServiceAccount(id: string, at: number): Promise<void> {
@@ -360,23 +386,28 @@ export class SqlStore implements Store {
     return (await this.db.all(sql, params)).map(toAuditEvent);
   }
 
-  async closeWorkOf(replicas: readonly string[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }> {
+  async closeWorkOf(replicas: readonly (string | null)[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }> {
     if (replicas === 'all') {
       const interactions = await this.db.run(SQL.interruptOpen, [at]);
       return { interactions, sessions: await this.db.run(SQL.closeOpenSessions, [at, reason]) };
     }
     let interactions = 0;
     let sessions = 0;
-    for (let i = 0; i < replicas.length; i += MAX_IDS_PER_STATEMENT) {
-      const ids = replicas.slice(i, i + MAX_IDS_PER_STATEMENT);
-      const owned = `replica_id IN (${ids.map(() => '?').join(', ')})`;
-      // Interactions first: a session closed first would hide its open interactions from this select.
+    const named = replicas.filter((id): id is string => id !== null);
+    const legacy = replicas.includes(null);
+    for (let i = 0; i < Math.max(named.length, legacy ? 1 : 0); i += MAX_IDS_PER_STATEMENT) {
+      const ids = named.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const owned = [ids.length > 0 ? `replica_id IN (${ids.map(() => '?').join(', ')})` : null, legacy && i === 0 ? 'replica_id IS NULL' : null]
+        .filter(Boolean)
+        .join(' OR ');
+      // Any session of theirs, ended or not: a replica taken for gone by mistake may have opened
+      // interactions in a session already closed in the store.
       interactions += await this.db.run(
         `UPDATE interactions SET status = 'interrupted', completed_at = ? WHERE status = 'open'
-          AND session_id IN (SELECT id FROM sessions WHERE ended_at IS NULL AND ${owned})`,
+          AND session_id IN (SELECT id FROM sessions WHERE ${owned})`,
         [at, ...ids],
       );
-      sessions += await this.db.run(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND ${owned}`, [at, reason, ...ids]);
+      sessions += await this.db.run(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND (${owned})`, [at, reason, ...ids]);
     }
     return { interactions, sessions };
   }
@@ -407,8 +438,8 @@ export class SqlStore implements Store {
     const before = await this.getPrincipal(id);
     if (!before) throw new NotFound(`principal ${id} does not exist`);
     await this.db.run(SCIM_SQL.renamePrincipal, [name, id]);
-    // Owners are typed by people: matched in any case, as offboarding matches them.
-    const owned = (await this.listServiceAccounts()).filter((a) => nameKey(a.owner) === nameKey(before.name));
+    // By id; an account made before owners had ids by its owner text in any case, as offboarding matches them.
+    const owned = (await this.listServiceAccounts()).filter((a) => (a.ownerId ? a.ownerId === id : nameKey(a.owner) === nameKey(before.name)));
     for (const account of owned) await this.db.run(SCIM_SQL.setServiceAccountOwner, [name, account.id]);
   }
 
@@ -491,6 +522,26 @@ export class SqlStore implements Store {
 
   pruneSamlIds(now: number): Promise<number> {
     return this.db.run(SAML_SQL.prune, [now]);
+  }
+
+  async insertExternalIdentity(row: ExternalIdentityRow): Promise<void> {
+    await this.db.run(IDENTITY_SQL.insert, [row.protocol, row.issuer, row.subject, row.principalId, row.linkedBy, row.createdAt]);
+  }
+
+  async getExternalIdentity(protocol: ExternalIdentityRow['protocol'], issuer: string, subject: string): Promise<ExternalIdentityRow | null> {
+    return orNull(await this.one(IDENTITY_SQL.get, [protocol, issuer, subject]), toExternalIdentity);
+  }
+
+  async listExternalIdentities(principalId: string): Promise<ExternalIdentityRow[]> {
+    return (await this.db.all(IDENTITY_SQL.ofPrincipal, [principalId])).map(toExternalIdentity);
+  }
+
+  async insertUsedIdToken(row: UsedIdTokenRow): Promise<boolean> {
+    return (await this.db.run(IDENTITY_SQL.useIdToken, [row.id, row.createdAt, row.expiresAt])) > 0;
+  }
+
+  pruneUsedIdTokens(now: number): Promise<number> {
+    return this.db.run(IDENTITY_SQL.pruneIdTokens, [now]);
   }
 
   async insertApproval(row: ApprovalRow): Promise<void> {

@@ -31,6 +31,8 @@ export interface TokenRow {
 
 export interface PostgresAccess {
   readonly pool: import('pg').Pool;
+  /** How the pool connects, for a connection held outside it (the coordination's LISTEN). */
+  readonly clientConfig: import('pg').ClientConfig;
   /** The database URL's password, in every form an error message may show it. */
   readonly secrets: readonly string[];
 }
@@ -40,7 +42,13 @@ export type TokenState = Pick<TokenRow, 'id' | 'revokedAt' | 'expiresAt'>;
 export interface ServiceAccountRow {
   id: string;
   name: string;
+  /** The owner's name as it was resolved at creation (kept in step with renames). */
   owner: string;
+  /**
+   * The owning principal's id (migration 11), which offboarding matches. Null or absent on accounts
+   * created before it: their `owner` text is matched against the person's name in any case.
+   */
+  ownerId?: string | null;
   connections: string[];
   createdAt: number;
   expiresAt: number;
@@ -252,12 +260,12 @@ export interface Store {
   /** Newest first. */
   listAuditEvents(filter: AuditEventFilter): Promise<AuditEventRow[]>;
   /**
-   * After replicas stopped or died: their still-open interactions become 'interrupted' and their
-   * open sessions end with `reason` (a marker, not a real end). `replicas` names them; 'all' means
-   * every replica's (one node, where no other can be running), and sessions recorded before
-   * replicas had ids count as every replica's. Returns how many rows changed.
+   * After replicas stopped or died: their still-open interactions become 'interrupted' (in any of
+   * their sessions, ended or not) and their open sessions end with `reason` (a marker, not a real
+   * end). `replicas` names them, null naming the sessions recorded before replicas had ids; 'all'
+   * means every replica's (one node, where no other can be running). Returns how many rows changed.
    */
-  closeWorkOf(replicas: readonly string[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }>;
+  closeWorkOf(replicas: readonly (string | null)[] | 'all', at: number, reason: string): Promise<{ interactions: number; sessions: number }>;
   /** Revocation and expiry of these tokens, in one query; ids the store does not know are left out. */
   tokenStates(ids: readonly string[]): Promise<TokenState[]>;
 
@@ -266,7 +274,7 @@ export interface Store {
   disablePrincipal(id: string, at: number): Promise<void>;
   enablePrincipal(id: string): Promise<void>;
   setPrincipalGroups(id: string, groups: readonly string[]): Promise<void>;
-  /** Renames a principal; service accounts whose owner is the old name (any case) name the new one. */
+  /** Renames a principal; service accounts it owns (by ownerId, or by the old name in any case where none is stored) name the new one. */
   renamePrincipal(id: string, name: string): Promise<void>;
   /** Throws Conflict when another SCIM user has this userName, compared case-insensitively. */
   insertScimUser(row: ScimUserRow): Promise<void>;
@@ -298,6 +306,20 @@ export interface Store {
   insertSamlId(row: SamlIdRow): Promise<boolean>;
   /** Deletes every id expired at `now`; returns how many. */
   pruneSamlIds(now: number): Promise<number>;
+
+  // Sign-in identities (identity/external-identities.ts): which principal an issuer's subject is.
+  /**
+   * Throws Conflict when the identity is linked already, or when a sign-in link is added to a
+   * principal that has one (so of two people racing to claim one name, one wins).
+   */
+  insertExternalIdentity(row: ExternalIdentityRow): Promise<void>;
+  getExternalIdentity(protocol: ExternalIdentityRow['protocol'], issuer: string, subject: string): Promise<ExternalIdentityRow | null>;
+  /** Every identity linked to the principal, oldest first. */
+  listExternalIdentities(principalId: string): Promise<ExternalIdentityRow[]>;
+  /** Inserts the ID token's key unless it is there already; returns false then (a token used before: a replay). */
+  insertUsedIdToken(row: UsedIdTokenRow): Promise<boolean>;
+  /** Deletes every key expired at `now`; returns how many. */
+  pruneUsedIdTokens(now: number): Promise<number>;
 
   // Approvals (approvals/): requests held for people. Status changes are conditional: each returns
   // whether this call changed the row, so of two replicas deciding at once exactly one wins.
@@ -364,6 +386,27 @@ export interface ApprovalFilter {
   status?: ApprovalStatus;
   principalId?: string;
   limit: number;
+}
+
+/**
+ * An identity provider's account linked to a principal: OIDC (issuer URL, sub) or SAML (IdP
+ * entityId, NameID). A principal has at most one link made by a sign-in.
+ */
+export interface ExternalIdentityRow {
+  protocol: 'oidc' | 'saml';
+  issuer: string;
+  subject: string;
+  principalId: string;
+  /** 'sign-in': the first sign-in claimed the principal; 'admin': an admin linked a further identity. */
+  linkedBy: 'sign-in' | 'admin';
+  createdAt: number;
+}
+
+/** An ID token a sign-in used up, by a hash (never the token), kept until the token could no longer be accepted. */
+export interface UsedIdTokenRow {
+  id: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 /** An id a SAML sign-in used up: the assertion's, and the id of the request it answered. */

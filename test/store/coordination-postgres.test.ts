@@ -24,10 +24,10 @@ let admin: pg.Pool;
 const stores: Store[] = [];
 const coordinations: PostgresCoordination[] = [];
 
-async function replica(timings: ReplicaTimings = NO_TIMERS): Promise<{ store: Store; coordination: PostgresCoordination; heard: CoordinationEvent[]; next: () => Promise<CoordinationEvent> }> {
+async function replica(timings: ReplicaTimings = NO_TIMERS, now: () => number = Date.now): Promise<{ store: Store; coordination: PostgresCoordination; heard: CoordinationEvent[]; next: () => Promise<CoordinationEvent> }> {
   const store = await openStore({ databaseUrl: server.url });
   stores.push(store);
-  const coordination = await PostgresCoordination.start(store, timings, logger, 'left open');
+  const coordination = await PostgresCoordination.start(store, timings, logger, 'left open', now);
   coordinations.push(coordination);
   const heard: CoordinationEvent[] = [];
   const waiting: ((e: CoordinationEvent) => void)[] = [];
@@ -121,4 +121,114 @@ describe('PostgresCoordination', () => {
     assert.deepEqual(await arriving, { type: 'connections.changed', name: 'after-start' });
     assert.deepEqual(late.heard, [{ type: 'connections.changed', name: 'after-start' }]);
   });
+
+  test('a replica sweeps only after its own heartbeat has held for goneAfter: after an outage it waits before judging others', async () => {
+    let t = 0;
+    const timings: ReplicaTimings = { heartbeatMs: HOUR, goneAfterMs: 3 * HOUR, pollMs: HOUR };
+    const other = await replica();
+    const watcher = await replica(timings, () => t);
+    const s = session({ replicaId: other.coordination.replicaId });
+    await watcher.store.insertSession(s);
+    // Both were cut off from the database for five hours: the other's heartbeat is old too.
+    await admin.query('UPDATE replicas SET heartbeat_at = heartbeat_at - $2 WHERE id = $1', [other.coordination.replicaId, 5 * HOUR]);
+    t = 5 * HOUR;
+    await watcher.coordination.beat();
+    assert.equal((await watcher.store.getSession(s.id))?.endedAt, null, 'the first beat after a gap judges nobody');
+    t = 6 * HOUR;
+    await watcher.coordination.beat();
+    t = 7 * HOUR;
+    await watcher.coordination.beat();
+    assert.equal((await watcher.store.getSession(s.id))?.endedAt, null, 'not yet goneAfter of unbroken beats');
+    t = 8 * HOUR;
+    await watcher.coordination.beat();
+    assert.equal((await watcher.store.getSession(s.id))?.endReason, 'left open', 'after goneAfter of unbroken beats, a replica still silent is gone');
+  });
+
+  test('a replica taken for gone learns it at its next heartbeat, and its row is live again', async () => {
+    const paused = await replica();
+    const warnings: string[] = [];
+    // Reads the log through a second replica's view: the paused one logs at error level.
+    await admin.query("UPDATE replicas SET stopped_at = heartbeat_at, stop_reason = 'heartbeat lost' WHERE id = $1", [paused.coordination.replicaId]);
+    const spy = (paused.coordination as unknown as { logger: pino.Logger }).logger;
+    const original = spy.error.bind(spy);
+    spy.error = ((...args: unknown[]) => {
+      warnings.push(String(args[1] ?? args[0]));
+      return (original as (...a: unknown[]) => void)(...args);
+    }) as typeof spy.error;
+    await paused.coordination.beat();
+    assert.ok(warnings.some((w) => w.includes('taken for gone')));
+    const row = (await admin.query('SELECT stopped_at FROM replicas WHERE id = $1', [paused.coordination.replicaId])).rows[0];
+    assert.equal(row.stopped_at, null);
+  });
+
+  test('events heard while the gateway is still starting (nobody subscribed yet) are kept for the first handler', async () => {
+    const a = await replica();
+    const store = await openStore({ databaseUrl: server.url });
+    stores.push(store);
+    const starting = await PostgresCoordination.start(store, { ...NO_TIMERS, pollMs: 50 }, logger, 'left open');
+    coordinations.push(starting);
+    await a.coordination.publish({ type: 'connections.changed', name: 'added-while-starting' });
+    // Let the starting replica read it before it subscribes: its poll runs every 50 ms.
+    await new Promise<void>((resolve) => {
+      const check = async () => {
+        const { rows } = await admin.query("SELECT count(*)::int AS n FROM coordination_events WHERE payload_json LIKE '%added-while-starting%'");
+        if (rows[0].n > 0) setTimeout(resolve, 200);
+        else setImmediate(() => void check());
+      };
+      void check();
+    });
+    const heard: CoordinationEvent[] = [];
+    starting.subscribe((event) => heard.push(event));
+    assert.deepEqual(heard, [{ type: 'connections.changed', name: 'added-while-starting' }]);
+  });
+
+  test('a row dated in the future before a replica starts does not stop it hearing later events', async () => {
+    await admin.query(
+      "INSERT INTO coordination_events (id, created_at, origin, type, payload_json) VALUES ('evt_future_pre', $1, 'attacker', 'policy.reload', '{\"type\":\"policy.reload\",\"requestedBy\":\"x\"}')",
+      [Date.now() + 365 * 86_400_000],
+    );
+    try {
+      const a = await replica();
+      const late = await replica({ ...NO_TIMERS, pollMs: 50 });
+      const arriving = late.next();
+      await a.coordination.publish({ type: 'connections.changed', name: 'after-future-row' });
+      assert.deepEqual(await arriving, { type: 'connections.changed', name: 'after-future-row' });
+    } finally {
+      await admin.query("DELETE FROM coordination_events WHERE id = 'evt_future_pre'");
+    }
+  });
+
+  test('a revocation of more tokens than one event holds arrives whole, in parts', async () => {
+    const a = await replica();
+    const b = await replica();
+    const ids = Array.from({ length: 25_000 }, (_, i) => `tok_${i}`);
+    const received: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      b.coordination.subscribe((event) => {
+        if (event.type === 'tokens.revoked') received.push(...event.tokenIds);
+        if (received.length === ids.length) resolve();
+      }),
+    );
+    await a.coordination.publish({ type: 'tokens.revoked', tokenIds: ids, reason: 'revoked' });
+    await all;
+    assert.deepEqual(received, ids);
+  });
+
+  // A leaked listener would keep the pool's end() (store.close) waiting: bounded, so a leak fails.
+  test('closing while a heartbeat reconnects the listener leaves no connection behind', { timeout: 20_000 }, async () => {
+    const store = await openStore({ databaseUrl: server.url });
+    const c = await PostgresCoordination.start(store, NO_TIMERS, logger, 'left open');
+    const listeners = async () =>
+      Number((await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'LISTEN gatehouse_events' AND pid <> pg_backend_pid()")).rows[0].n);
+    const before = await listeners();
+    // The listener dies; the heartbeat reconnects it while close() runs.
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN gatehouse_events' AND pid <> pg_backend_pid()");
+    await Promise.all([c.beat(), c.close()]);
+    await store.close();
+    assert.ok(before >= 1);
+    // Every listener was terminated and the other replicas reconnect only at their hourly beat:
+    // any LISTEN connection now is one the closed replica's beat made and leaked.
+    assert.equal(await listeners(), 0, 'no LISTEN connection of the closed replica remains');
+  });
 });
+

@@ -462,6 +462,17 @@ const CASES: { name: string; run(ctx: Ctx): Promise<void> }[] = [
       }
       assert.deepEqual(await store.closeWorkOf([], 501, 'nobody'), { interactions: 0, sessions: 0 });
       assert.equal((await store.getSession(live.id))?.replicaId, 'rep_live');
+
+      // null names the sessions of versions without replica ids.
+      assert.deepEqual(await store.closeWorkOf([null], 502, 'legacy'), { interactions: 1, sessions: 1 });
+      assert.equal((await store.getSession(legacy.id))?.endReason, 'legacy');
+      assert.equal((await store.getSession(live.id))?.endedAt, null);
+
+      // A replica taken for gone by mistake opened an interaction in a session the store shows
+      // ended: when it really goes, that interaction is closed too.
+      await store.insertInteraction(interaction(gone.id, 2));
+      assert.deepEqual(await store.closeWorkOf(['rep_gone'], 503, 'replica gone'), { interactions: 1, sessions: 0 });
+      assert.equal((await store.listInteractions(gone.id))[1]!.status, 'interrupted');
     },
   },
   {
