@@ -18,6 +18,7 @@ export const TAGS = {
   saml: 'SAML sign-in for people: metadata for the identity provider, login, the assertion consumer',
   audit: 'Admin actions: who changed what, who was refused, and every use of the break-glass admin token',
   policy: 'Asking every replica to reload its policy and masking',
+  approvals: 'Requests a policy rule holds for people: list, read, approve, deny',
 } as const;
 export type Tag = keyof typeof TAGS;
 

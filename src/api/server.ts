@@ -22,6 +22,7 @@ import { registerAuditRoutes } from './audit.ts';
 import { registerSamlRoutes } from './saml.ts';
 import { registerUserRoutes } from './users.ts';
 import { registerScimTokenRoutes } from './scim/admin-tokens.ts';
+import { registerApprovalRoutes } from './approvals.ts';
 
 export type { Api, ApiDeps, Caller } from './types.ts';
 
@@ -112,6 +113,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerSamlRoutes(api, deps);
       registerUserRoutes(api, deps);
       registerScimTokenRoutes(api, deps);
+      registerApprovalRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

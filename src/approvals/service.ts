@@ -293,9 +293,10 @@ export class Approvals {
         try {
           do {
             again = false;
-            const now = this.now();
             const found = await this.deps.store.getApproval(row.id);
             if (settled) return;
+            // Read after the store answered: the clock may have moved meanwhile.
+            const now = this.now();
             // Gone from the store: it can never be approved, so the request never runs.
             if (!found) return finish('expired');
             const current = await this.lapse(found, now);

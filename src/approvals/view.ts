@@ -24,12 +24,12 @@ export interface ApprovalView {
   readonly kind: string;
   readonly rule: string;
   /** Groups whose members may approve. */
-  readonly approvers: readonly string[];
+  readonly approvers: string[];
   /** How many distinct approvers must approve. */
   readonly required: number;
   /** The request as masked for approvers: method and path, SQL text, model and a prompt excerpt. */
-  readonly summary: Readonly<Record<string, unknown>>;
-  readonly votes: readonly ApprovalVoteView[];
+  readonly summary: Record<string, unknown>;
+  readonly votes: ApprovalVoteView[];
   readonly decidedAt: number | null;
   readonly usedAt: number | null;
 }

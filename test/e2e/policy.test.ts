@@ -22,6 +22,7 @@ policy:
       action: approve
       approvers: [ml-leads]
       required: 2
+      wait: 1s
     - name: limited-llm
       match: { connections: [openai] }
       action: allow
@@ -59,13 +60,15 @@ describe('policy in the gateway', () => {
     assert.equal(t.demo.requests.length, before);
   });
 
-  test('approve fails closed with approval_required until the approval flow exists', async () => {
+  test('approve holds the request; with no approver within the rule\'s wait the client gets approval_required naming its approval', async () => {
     const token = await t.token({ user: 'dave', groups: ['eng'] });
     const response = await chat(t, token, 'x'.repeat(8000));
     assert.equal(response.status, 403);
     const body = (await response.json()) as any;
     assert.equal(body.error.code, 'approval_required');
     assert.deepEqual(body.error.gatehouse.approvers, ['ml-leads']);
+    assert.match(body.error.gatehouse.approvalId, /^apr_/);
+    assert.equal(body.error.gatehouse.approve, `gatehouse approvals approve ${body.error.gatehouse.approvalId}`);
   });
 
   test('no matching rule denies (default deny), and every decision is recorded with its rule', async () => {
