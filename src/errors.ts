@@ -23,6 +23,9 @@ export const ERROR_CODES = {
   auth_unknown_key: { status: 401, sqlstate: '28000' },
   auth_claim_missing: { status: 401, sqlstate: '28000' },
   auth_conditions_unmet: { status: 401, sqlstate: '28000' },
+  // Sign-in: an ID token posted a second time; a name another identity holds (identity/external-identities.ts).
+  auth_replayed: { status: 401, sqlstate: '28000' },
+  auth_identity_conflict: { status: 403, sqlstate: '28000' },
   auth_issuer_unavailable: { status: 503, sqlstate: '57P03' },
   saml_invalid: { status: 401, sqlstate: '28000' },
   saml_expired: { status: 401, sqlstate: '28000' },
@@ -49,6 +52,7 @@ export const ERROR_CODES = {
   invalid_argument: { status: 400, sqlstate: '22023' },
   config_invalid: { status: 500, sqlstate: 'F0000' },
   store_unavailable: { status: 503, sqlstate: '57P03' },
+  gateway_stopping: { status: 503, sqlstate: '57P01' },
   internal: { status: 500, sqlstate: 'XX000' },
 } as const satisfies Record<string, { status: number; sqlstate: string }>;
 
@@ -270,6 +274,14 @@ export class StoreError extends GatewayError {
   declare readonly code: 'store_unavailable';
   constructor(message: string, options: GatewayErrorOptions = {}) {
     super('store_unavailable', message, options);
+  }
+}
+
+/** This replica is stopping (a deploy, a scale-down): the client should reconnect, through the load balancer, to another. */
+export class GatewayStopping extends GatewayError {
+  declare readonly code: 'gateway_stopping';
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super('gateway_stopping', message, options);
   }
 }
 

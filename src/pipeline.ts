@@ -4,7 +4,7 @@
  * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
  */
 import type { Logger } from 'pino';
-import { ApprovalPending, ApprovalRefused, AuthError, BadRequest, GatewayError, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
+import { ApprovalPending, ApprovalRefused, AuthError, BadRequest, GatewayError, GatewayStopping, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
@@ -12,6 +12,7 @@ import type { LimitTracker } from './policy/types.ts';
 import { maskRequestBody, responseMaskerFor, SECRET_TYPES, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import { newId } from './util/ids.ts';
+import { InFlight } from './util/in-flight.ts';
 import type { Metrics } from './metrics.ts';
 import type { ConnectionPlan, RuntimeState } from './runtime-state.ts';
 import { approvalRequest } from './approvals/request.ts';
@@ -65,8 +66,8 @@ export class Pipeline {
   private readonly sessionSlots = new WeakMap<Session, () => void>();
   /** Sessions closed: a slot or a forward that arrives after the close must not outlive it. */
   private readonly closedSessions = new WeakSet<Session>();
-  private inFlight = 0;
-  private readonly idleWaiters: (() => void)[] = [];
+  private readonly underWay = new InFlight();
+  private stopping = false;
   /** Anyone can send requests without a credential: what they cost the store is bounded per minute. */
   private anonymousWindow = { minute: -1, recorded: 0 };
 
@@ -118,6 +119,7 @@ export class Pipeline {
 
   /** Opens a recorded session that ends by itself when its credential is revoked or expires. */
   async openSession(auth: AuthContext, connection: ConnectionInfo, protocol: string, clientAddr: string | null): Promise<Session> {
+    if (this.stopping) throw new GatewayStopping('this gateway replica is stopping and opens no new session; retry, and the load balancer sends you to another');
     const recorded = await this.deps.recorder.openSession({
       principalId: auth.principal.id,
       principalName: auth.principal.name,
@@ -180,7 +182,13 @@ export class Pipeline {
   }
 
   /** Closes every shared session (gateway shutdown). */
+  /** A stop's drain began: sessions already open go on, no new one is opened. */
+  stopOpeningSessions(): void {
+    this.stopping = true;
+  }
+
   async closeSessions(reason: string): Promise<void> {
+    this.stopping = true;
     const sessions = [...this.sharedSessions.values()];
     this.sharedSessions.clear();
     await Promise.allSettled(sessions.map(async (s) => (await s).close(reason)));
@@ -193,33 +201,21 @@ export class Pipeline {
    * GatewayError the adapter renders (already recorded) when the request was refused or failed.
    */
   async run(session: Session, source: DraftSource, forward: Forward, options: RunOptions = {}): Promise<void> {
-    this.inFlight++;
+    this.underWay.enter();
     try {
       await this.runOnce(session, source, forward, options);
     } finally {
-      if (--this.inFlight === 0) for (const idle of this.idleWaiters.splice(0)) idle();
+      this.underWay.leave();
     }
   }
 
-  /**
-   * A stop's drain: resolves true once no request is under way, or false when `timeoutMs` passes
-   * first (what still runs is then cut by closing the sessions, and recorded as such).
-   */
-  async drain(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    try {
-      return await Promise.race([idle, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** A stop's drain: resolves once no request is between its draft and its record's completion. */
+  idle(): Promise<void> {
+    return this.underWay.idle();
   }
 
-  /** Requests between their draft and their record's completion. */
   get requestsUnderWay(): number {
-    return this.inFlight;
+    return this.underWay.size;
   }
 
   private async runOnce(session: Session, source: DraftSource, forward: Forward, options: RunOptions): Promise<void> {

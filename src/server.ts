@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { InFlight } from './util/in-flight.ts';
 import type { AddressInfo } from 'node:net';
 import { hkdfSync } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -62,6 +63,9 @@ export interface Gateway {
 
 /** The end reason of a session the gateway stopped without closing (a crash, a kill): its end time is the next start. */
 export const SESSION_LEFT_OPEN = 'left open: the gateway stopped before the session ended';
+
+/** How often a replica on PostgreSQL re-reads every API-defined connection, besides the events. */
+const CONNECTIONS_RESYNC_MS = 60_000;
 
 /** The end reason of sessions a stop closes (after its drain). */
 export const GATEWAY_STOPPED = 'gateway stopped';
@@ -156,7 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       cacheTtlMs: config.identity.cacheTtl,
       maxTtlForGroups: (groups) => runtime.current.policy.maxTokenTtlMs(groups),
     });
-    const watch = new CredentialWatch(store);
+    const watch = new CredentialWatch(store, config.replicas.revocationSweep);
     watch.start();
     closers.push(async () => watch.stop());
     const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
@@ -174,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       coordination,
       logger,
       roleGrants: () => roleGrants,
+      breakGlassGroups: () => config.approvals.breakGlassGroups ?? [],
       pollMs: config.replicas.eventPoll,
       ...options.approvals,
     });
@@ -205,6 +210,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
     };
     let draining = false;
+    const httpUnderWay = new InFlight();
+    /**
+     * Every HTTP request counts until its response closes; once draining, a keep-alive connection is
+     * told to close and is ended after its response, so a steady client cannot hold the drain open.
+     */
+    const trackRequests = (server: Server) =>
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        httpUnderWay.enter();
+        if (draining) res.setHeader('connection', 'close');
+        res.once('close', () => {
+          httpUnderWay.leave();
+          if (draining) req.socket.end();
+        });
+      });
     // A stop releases held requests first, leaving their approvals pending for after the restart.
     const stopAccepting: (() => void)[] = [() => approvals.stop()];
     // What every replica applies, whichever published it (this one included).
@@ -225,6 +244,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           break;
       }
     });
+    if (store.postgres) {
+      // A change made on another replica before this one subscribed, or whose event was lost
+      // (published after its write failed), is caught by reading every connection again.
+      await connections.reload();
+      const resync = setInterval(() => void connections.reload().catch((err: Error) => logger.warn({ error: err.message }, 'could not re-read connections')), CONNECTIONS_RESYNC_MS);
+      resync.unref();
+      closers.push(async () => clearInterval(resync));
+    }
 
     const pools = new UpstreamPools(config.http.upstreamTimeout);
     closers.push(() => pools.close());
@@ -257,7 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       app.get('/readyz', async (_request, reply) => {
         try {
           await ready();
-          return { status: 'ready', store: store.engine };
+          return { status: 'ready', store: store.engine, replica: coordination.replicaId };
         } catch {
           return reply.code(503).send({ status: draining ? 'draining' : 'unavailable', store: store.engine });
         }
@@ -297,11 +324,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await stopped;
       });
       stopAccepting.push(() => dataPlane.close());
+      trackRequests(dataPlane);
       dataPlane.keepAliveTimeout = 65_000;
       const admin = await buildAdminApp();
       adminUrl = await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
       closers.push(() => admin.close());
       stopAccepting.push(() => admin.server.close());
+      trackRequests(admin.server);
     } else {
       const app = await buildAdminApp((handler) =>
         createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : handler(req, res))),
@@ -310,6 +339,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       url = await listen(app.server, config.http.listen.host, config.http.listen.port);
       app.server.keepAliveTimeout = 65_000;
       stopAccepting.push(() => app.server.close());
+      trackRequests(app.server);
       closers.push(async () => {
         await app.close();
         // The server was started with server.listen, not app.listen, so fastify does not close it;
@@ -321,7 +351,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       adminUrl = url;
     }
     // Started when configured, or when a postgres connection exists to be reached.
-    let postgres: { port: number; url: string } | null = null;
+    let postgres: { port: number; url: string; drainSessions: () => Promise<void> } | null = null;
     if (config.postgres.listen || connections.list().some((c) => c.type === 'postgres')) {
       // Imported only here: importing the SQL parser instantiates its WASM module, which an HTTP-only gateway never needs.
       const [{ initSqlClassifier }, { startPostgresListener }] = await Promise.all([
@@ -342,7 +372,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       closers.push(() => listener.close());
       stopAccepting.push(() => listener.stopAccepting());
-      postgres = { port: listener.port, url: listener.url };
+      postgres = { port: listener.port, url: listener.url, drainSessions: () => listener.drainSessions() };
     }
     logger.info({ url, adminUrl, postgres: postgres?.url ?? null, store: store.engine, connections: connections.list().length }, 'gateway listening');
 
@@ -363,11 +393,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       close: async () => {
         if (closed) return;
         closed = true;
-        // Drain: no new connections, /readyz says so, requests under way get drainTimeout to finish.
+        // Drain: no new connections or sessions, /readyz says so, and within drainTimeout every HTTP
+        // request and statement under way finishes and every Postgres session ends once idle
+        // outside a transaction. What still runs at the deadline is cut and recorded as such.
         draining = true;
+        pipeline.stopOpeningSessions();
         for (const stop of stopAccepting) stop();
-        const drained = await pipeline.drain(config.shutdown.drainTimeout);
-        if (!drained) logger.warn({ underWay: pipeline.requestsUnderWay }, 'drain timed out; the requests still under way are cut and recorded as such');
+        let deadline: NodeJS.Timeout | undefined;
+        const drained = await Promise.race([
+          Promise.all([pipeline.idle(), httpUnderWay.idle(), postgres?.drainSessions()]).then(() => true),
+          new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), config.shutdown.drainTimeout))),
+        ]);
+        clearTimeout(deadline);
+        if (!drained) logger.warn({ underWay: pipeline.requestsUnderWay, httpRequests: httpUnderWay.size }, 'drain timed out; what still runs is cut and recorded as such');
         for (const close of closers.reverse()) await close().catch((err) => logger.error({ err }, 'error while stopping'));
       },
     };

@@ -12,6 +12,7 @@ import {
   ERROR_CODES,
   ForbiddenError,
   GatewayError,
+  GatewayStopping,
   InternalError,
   InvalidArgument,
   isErrorCode,
@@ -106,6 +107,8 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   auth_claim_missing: { make: () => new AuthError('auth_claim_missing', 'm'), type: AuthError },
   auth_conditions_unmet: { make: () => new AuthError('auth_conditions_unmet', 'm'), type: AuthError },
   auth_issuer_unavailable: { make: () => new AuthError('auth_issuer_unavailable', 'm'), type: AuthError },
+  auth_replayed: { make: () => new AuthError('auth_replayed', 'm'), type: AuthError },
+  auth_identity_conflict: { make: () => new AuthError('auth_identity_conflict', 'm'), type: AuthError },
   saml_invalid: { make: () => new SamlError('saml_invalid', 'm'), type: SamlError },
   saml_expired: { make: () => new SamlError('saml_expired', 'm'), type: SamlError },
   saml_replayed: { make: () => new SamlError('saml_replayed', 'm'), type: SamlError },
@@ -131,6 +134,7 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   invalid_argument: { make: () => new InvalidArgument('m'), type: InvalidArgument },
   config_invalid: { make: () => new ConfigError('m'), type: ConfigError },
   store_unavailable: { make: () => new StoreError('m'), type: StoreError },
+  gateway_stopping: { make: () => new GatewayStopping('m'), type: GatewayStopping },
   internal: { make: () => new InternalError('m'), type: InternalError },
 };
 
@@ -192,7 +196,7 @@ export function wrongPairingsDoNotCompile(): void {
   void new ConfigError('config_invalid', 'm');
   // @ts-expect-error the base is not thrown directly: its subclasses own the codes
   void new GatewayError('no_such_code', 'm');
-  type ExternalTokenCode = 'auth_not_yet_valid' | 'auth_wrong_audience' | 'auth_unknown_issuer' | 'auth_bad_signature' | 'auth_alg_refused' | 'auth_unknown_key' | 'auth_claim_missing' | 'auth_conditions_unmet' | 'auth_issuer_unavailable';
+  type ExternalTokenCode = 'auth_not_yet_valid' | 'auth_wrong_audience' | 'auth_unknown_issuer' | 'auth_bad_signature' | 'auth_alg_refused' | 'auth_unknown_key' | 'auth_claim_missing' | 'auth_conditions_unmet' | 'auth_issuer_unavailable' | 'auth_replayed' | 'auth_identity_conflict';
   const narrowed: 'auth_missing' | 'auth_invalid' | 'auth_expired' | 'auth_revoked' | 'auth_wrong_kind' | ExternalTokenCode = new AuthError('auth_missing', 'm').code;
   const recorded: RecordedErrorCode[] = ['client_aborted', 'interrupted', 'policy_denied', narrowed];
   // @ts-expect-error the recorded code is typed: free strings are refused

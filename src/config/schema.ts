@@ -5,6 +5,7 @@ import { policyConfigSchema } from '../policy/schema.ts';
 import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';
 import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
+import { approvalNotifySchema } from './approval-notify.ts';
 
 const duration = durationSchema;
 
@@ -255,13 +256,18 @@ export const configSchema = z
         heartbeat: duration.default(5_000),
         goneAfter: duration.default(30_000),
         eventPoll: duration.default(1_000),
+        /**
+         * How often each replica asks the store, in one query, about the tokens its live sessions
+         * use (and ends expired ones): the fallback for a revocation whose event was lost.
+         */
+        revocationSweep: duration.default(1_000),
       })
       .strict()
       .superRefine((r, ctx) => {
         // Two missed beats are not yet gone: a pause (GC, a slow store) must not close a live replica's sessions.
         if (r.goneAfter < 3 * r.heartbeat) ctx.addIssue({ code: 'custom', path: ['goneAfter'], message: 'goneAfter must be at least three heartbeats' });
       })
-      .default({ heartbeat: 5_000, goneAfter: 30_000, eventPoll: 1_000 }),
+      .default({ heartbeat: 5_000, goneAfter: 30_000, eventPoll: 1_000, revocationSweep: 1_000 }),
     shutdown: z
       .object({
         /** How long a stop waits for requests under way before it cuts them (recorded interrupted). */
@@ -275,6 +281,15 @@ export const configSchema = z
       .default({ maxBodyBytes: 64 * 1024 }),
     connections: z.array(connectionSchema).default([]),
     policy: policyConfigSchema.prefault({}),
+    approvals: z
+      .object({
+        /** Webhook and Slack notifications of approvals created and decided (approvals/notify/). */
+        notify: approvalNotifySchema.optional(),
+        /** Members of these groups may approve a held request alone (recorded as break-glass, logged at warn). Read at start. */
+        breakGlassGroups: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .default({}),
     masking: maskingConfigSchema.optional(),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })

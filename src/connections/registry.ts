@@ -39,6 +39,7 @@ function freezeConnection(c: Connection): Connection {
  */
 export class ConnectionRegistry {
   private connections = new Map<string, Connection>();
+  private readonly refreshing = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly store: Store,
@@ -80,12 +81,22 @@ export class ConnectionRegistry {
     });
   }
 
-  /** Re-reads one API-defined connection after any replica changed it; a row gone means the connection is gone. */
-  async refresh(name: string): Promise<void> {
-    if (this.fromConfig.has(name)) return;
-    const row = await this.store.getConnection(name);
-    if (row) this.connections.set(name, this.fromRow(row));
-    else this.connections.delete(name);
+  /**
+   * Re-reads one API-defined connection after any replica changed it; a row gone means the
+   * connection is gone. Refreshes of one name run in turn, so an older read never lands last.
+   */
+  refresh(name: string): Promise<void> {
+    if (this.fromConfig.has(name)) return Promise.resolve();
+    const next = (this.refreshing.get(name) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+      const row = await this.store.getConnection(name);
+      if (row) this.connections.set(name, this.fromRow(row));
+      else this.connections.delete(name);
+    });
+    this.refreshing.set(name, next);
+    void next.finally(() => {
+      if (this.refreshing.get(name) === next) this.refreshing.delete(name);
+    }).catch(() => undefined);
+    return next;
   }
 
   get(name: string): Connection | undefined {

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serialize } from 'pg-protocol';
-import { MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError, type GatewayError } from '../../errors.ts';
+import { GatewayStopping, MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError, type GatewayError } from '../../errors.ts';
 import type { Admission, ForwardResult, Pipeline, Session } from '../../pipeline.ts';
 import type { DraftSource, RequestLine } from '../../adapter-contract.ts';
 import { classifySql } from '../../classify/sql.ts';
@@ -66,6 +66,10 @@ export class ProxySession implements FrameHandler {
   private toUpstream: Buffer[] = [];
   private toClient: Buffer[] = [];
   private ended = false;
+  /** At ReadyForQuery 'I' with nothing queued from the client; a new client message clears it. */
+  private idle = true;
+  private draining = false;
+  private readonly onEnded: (() => void)[] = [];
   private clientPaused = false;
   private upstreamPaused = false;
   private closed: Promise<void> = Promise.resolve();
@@ -114,6 +118,7 @@ export class ProxySession implements FrameHandler {
 
   /** After login the parser is in its typed phase: only typed messages arrive here. */
   private onMessage(msg: FrontendMessage): void {
+    this.idle = false;
     this.inbox.push(msg as TypedMessage);
   }
 
@@ -390,9 +395,15 @@ export class ProxySession implements FrameHandler {
         return e === undefined ? undefined : withholdCopyOut(e);
       case BackendCode.ParameterStatus:
         return this.parameterStatus(buf, start, end);
-      case BackendCode.ReadyForQuery:
-        tracker.readyForQuery(String.fromCharCode(buf[start + 5]!) as 'I' | 'T' | 'E');
+      case BackendCode.ReadyForQuery: {
+        const status = String.fromCharCode(buf[start + 5]!) as 'I' | 'T' | 'E';
+        tracker.readyForQuery(status);
+        // Idle outside a transaction, with nothing more sent by the client: a draining stop may end it.
+        this.idle = status === 'I' && this.inboxHead >= this.inbox.length;
+        // After this ReadyForQuery has gone out to the client, not before.
+        if (this.idle && this.draining) setImmediate(() => this.endIfDrained());
         return undefined;
+      }
       default:
         return undefined;
     }
@@ -434,6 +445,24 @@ export class ProxySession implements FrameHandler {
 
   // ── ending ───────────────────────────────────────────────────────────────────
 
+  /**
+   * A stop's drain: the session goes on until it is idle outside a transaction (a transaction
+   * under way is never cut by the drain), then ends with gateway_stopping so the client reconnects
+   * elsewhere. Resolves once the session is recorded as ended; shutdown() still cuts it at the deadline.
+   */
+  endWhenIdle(): Promise<void> {
+    this.draining = true;
+    this.endIfDrained();
+    // `closed` is set when the session ends; until then, wait for that.
+    return this.ended ? this.closed : new Promise<void>((resolve) => this.onEnded.push(() => void this.closed.then(resolve)));
+  }
+
+  private endIfDrained(): void {
+    if (this.draining && this.idle && !this.busy && this.inboxHead >= this.inbox.length) {
+      this.fatal(new GatewayStopping('the gateway replica is stopping; reconnect and the load balancer sends you to another'));
+    }
+  }
+
   /** Gateway shutdown: the client is told why its session ends; resolves once the session is recorded as ended. */
   shutdown(): Promise<void> {
     this.fatal(new UpstreamError('upstream_unreachable', 'the gateway is shutting down'));
@@ -464,6 +493,7 @@ export class ProxySession implements FrameHandler {
     this.client.destroySoon();
     this.options.onEnd();
     this.closed = this.session.close(reason).catch(this.logFailure);
+    for (const notify of this.onEnded.splice(0)) notify();
   }
 }
 

@@ -41,6 +41,8 @@ export interface PostgresListener {
   readonly sessionCount: number;
   /** A stop's drain: no new connections; sessions already open go on until close(). */
   stopAccepting(): void;
+  /** Ends each session once it is idle outside a transaction; resolves when every session has ended. */
+  drainSessions(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,9 @@ export async function startPostgresListener(options: PostgresListenerOptions): P
     },
     stopAccepting: () => {
       if (server.listening) server.close();
+    },
+    drainSessions: async () => {
+      await Promise.all([...sessions].map((s) => s.endWhenIdle()));
     },
     close: async () => {
       const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
