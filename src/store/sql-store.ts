@@ -57,13 +57,27 @@ import type {
 
 type DbRecord = Record<string, unknown>;
 
-// owner_id (migration 11) rides beside the columns rows.ts names: null on accounts made before it.
+// owner_id (migration 11) rides beside the columns rows.ts names; accounts made before it have
+// none, and read back without ownerId.
 const ACCOUNT_COLUMNS = `${SERVICE_ACCOUNT_COLUMNS}, owner_id`;
 const accountParams = (row: ServiceAccountRow): SqlValue[] => [...serviceAccountParams(row), row.ownerId ?? null];
-const toAccount = (r: DbRecord): ServiceAccountRow => ({ ...toServiceAccount(r), ownerId: (r.owner_id as string | null) ?? null });
+const toAccount = (r: DbRecord): ServiceAccountRow => {
+  const row = toServiceAccount(r);
+  return typeof r.owner_id === 'string' ? { ...row, ownerId: r.owner_id } : row;
+};
 
 /** Ids bound per statement: below SQLite's default limit of 32,766 variables, with room for the rest. */
-const MAX_IDS_PER_STATEMENT = 500;
+const MAX_IDS_PER_STATEMENT = 512;
+
+/**
+ * A list of ids padded (with its last id, which IN ignores) to the next power of two: each engine
+ * prepares a statement per distinct text, and this keeps them to ten instead of one per length.
+ */
+function padded(ids: readonly string[]): string[] {
+  let size = 1;
+  while (size < ids.length) size *= 2;
+  return [...ids, ...Array<string>(size - ids.length).fill(ids.at(-1)!)];
+}
 
 export interface SqlEngine {
   readonly engine: Engine;
@@ -396,7 +410,8 @@ export class SqlStore implements Store {
     const named = replicas.filter((id): id is string => id !== null);
     const legacy = replicas.includes(null);
     for (let i = 0; i < Math.max(named.length, legacy ? 1 : 0); i += MAX_IDS_PER_STATEMENT) {
-      const ids = named.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const slice = named.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const ids = slice.length > 0 ? padded(slice) : slice;
       const owned = [ids.length > 0 ? `replica_id IN (${ids.map(() => '?').join(', ')})` : null, legacy && i === 0 ? 'replica_id IS NULL' : null]
         .filter(Boolean)
         .join(' OR ');
@@ -415,7 +430,7 @@ export class SqlStore implements Store {
   async tokenStates(ids: readonly string[]): Promise<TokenState[]> {
     const states: TokenState[] = [];
     for (let i = 0; i < ids.length; i += MAX_IDS_PER_STATEMENT) {
-      const chunk = ids.slice(i, i + MAX_IDS_PER_STATEMENT);
+      const chunk = padded(ids.slice(i, i + MAX_IDS_PER_STATEMENT));
       const rows = await this.db.all(`SELECT id, revoked_at, expires_at FROM tokens WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
       for (const r of rows) states.push({ id: r.id as string, revokedAt: (r.revoked_at as number | null) ?? null, expiresAt: (r.expires_at as number | null) ?? null });
     }
