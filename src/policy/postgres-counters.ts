@@ -10,6 +10,10 @@
  * slots as lease rows. Other replicas therefore see such counts up to about a second late. This
  * replica never does: a check under a maximum first writes this replica's unwritten amounts for
  * its keys, and counts this replica's own slots from memory, not from the rows it has published.
+ *
+ * On the store's shared pool the counters take at most `maxConnections` of its connections, so that
+ * checks queued on one key's lock leave the rest to the store. Every write whose outcome someone is
+ * told runs in a transaction whose statements the server cancels before the client gives up on them.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -39,17 +43,19 @@ export interface PostgresCountersOptions {
   readonly renewEveryMs?: number;
   /** How often counts taken under no maximum are written for other replicas to see (default 1 s). */
   readonly flushEveryMs?: number;
-  readonly poolSize?: number;
+  /**
+   * Connections the counters use at once (default 4): the size of their own pool, or how much of a
+   * shared one they may take, so that checks waiting on a lock never starve the store's writes.
+   */
+  readonly maxConnections?: number;
+  /** How long the server lets one of the counters' statements run (default 5 s); the client waits 1 s longer. */
+  readonly statementTimeoutMs?: number;
   /** Failures nobody awaits (flushes, renewal, release, pruning); the next awaited call reports its own. */
   readonly onError?: (err: Error, what: string) => void;
 }
 
-const QUERY_TIMEOUT_MS = 6_000;
-
-/** pg reads query_timeout from a query's config (client.js) though its types do not declare it. */
-function timed(text: string, values: unknown[] | undefined): pg.QueryConfig {
-  return { text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig;
-}
+// A limit check holds up a request: waiting for a connection (of either pool) is bounded too.
+const CONNECT_TIMEOUT_MS = 3_000;
 
 // The database's clock, not the replica's, decides when a lease has expired: replicas' clocks may differ.
 const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
@@ -86,6 +92,39 @@ const CHARGE = `INSERT INTO limit_windows AS w (key, window_start, amount)
 
 type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
+/**
+ * Runs work with at most `max` permits out at once; the rest wait in arrival order, each at most
+ * CONNECT_TIMEOUT_MS. A use holds one permit throughout and never asks for a second, so none deadlocks.
+ */
+function permits(max: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let free = max;
+  const queue: Array<() => void> = [];
+  const wait = () =>
+    new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        queue.splice(queue.indexOf(grant), 1);
+        reject(new Error(`timeout exceeded waiting for one of the ${max} connections the limit counters may use`));
+      }, CONNECT_TIMEOUT_MS);
+      queue.push(grant);
+    });
+  return async (work) => {
+    if (free > 0) free--;
+    else await wait();
+    try {
+      return await work();
+    } finally {
+      // Handed straight to the next in line, so a newcomer never overtakes it.
+      const next = queue.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
+
 /** A session slot this replica holds; only a published one has rows other replicas see. */
 interface Hold {
   readonly keys: readonly string[];
@@ -106,19 +145,27 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
   const flushEveryMs = options.flushEveryMs ?? 1_000;
   const report = options.onError ?? (() => undefined);
   const secrets = [...(options.secrets ?? []), passwordOf(options.databaseUrl ?? '')];
+  const maxConnections = Math.max(1, Math.trunc(options.maxConnections ?? 4));
+  const statementTimeoutMs = Math.max(1, Math.trunc(options.statementTimeoutMs ?? 5_000));
+  // The server gives up first, so a statement the client gave up on never commits after it.
+  const queryTimeoutMs = statementTimeoutMs + 1_000;
   const ownsPool = options.pool === undefined;
   const pool = options.pool ?? new pg.Pool({
     connectionString: options.databaseUrl,
-    max: options.poolSize ?? 4,
+    max: maxConnections,
     application_name: 'gatehouse-limits',
     // A limit check holds up a request: better refuse it quickly than wait on a stuck database.
-    connectionTimeoutMillis: 3_000,
-    statement_timeout: 5_000,
-    query_timeout: 6_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: queryTimeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
   if (ownsPool) pool.on('error', (err) => report(failure(err), 'idle connection lost'));
+  // A pool of their own bounds the counters already; a shared one is bounded here.
+  const withConnection = ownsPool ? <T>(work: () => Promise<T>) => work() : permits(maxConnections);
+  /** pg reads query_timeout from a query's config (client.js) though its types do not declare it. */
+  const timed = (text: string, values: unknown[] | undefined) => ({ text, values, query_timeout: queryTimeoutMs }) as pg.QueryConfig;
 
   const replica = randomUUID();
   const ownPrefix = `${replica}:`;
@@ -136,37 +183,40 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
   let flushing = false;
 
   const failure = (err: unknown) => storeFailure('postgres', err, { secrets, where: 'limit counters' });
-  const query: Query = async (text, values) => {
-    try {
-      // Bounded per statement, whoever's pool it is: a limit check holds up a request.
-      return await pool.query(timed(text, values));
-    } catch (err) {
+  /**
+   * One statement on its own. A shared pool's server-side limit may outlast the client's, so such a
+   * statement may still commit after the client gave up: only reads and idempotent writes go here.
+   */
+  const query: Query = (text, values) =>
+    withConnection(() => pool.query(timed(text, values))).catch((err: unknown) => {
       throw failure(err);
-    }
-  };
+    });
 
-  /** Runs `work` in a transaction, committed only when it returns `keep`. */
-  async function transaction<T>(work: (q: Query) => Promise<{ value: T; keep: boolean }>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
+  /**
+   * Runs `work` in a transaction, committed only when it returns `keep`. Every write whose outcome
+   * someone is told goes through here: the server cancels a statement before the client gives up on
+   * it, and a transaction the client left is never committed.
+   */
+  function transaction<T>(work: (q: Query) => Promise<{ value: T; keep: boolean }>): Promise<T> {
+    const run = async () => {
+      const client = await pool.connect();
+      const q: Query = (text, values) => client.query(timed(text, values));
+      try {
+        // One round trip; the shared pool's own limit suits the store's writes, not a limit check.
+        await q(`BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}`);
+        const { value, keep } = await work(q);
+        await q(keep ? 'COMMIT' : 'ROLLBACK');
+        client.release();
+        return value;
+      } catch (err) {
+        // The connection may be mid-transaction or broken: never hand it back to the pool.
+        client.release(true);
+        throw err;
+      }
+    };
+    return withConnection(run).catch((err: unknown) => {
       throw failure(err);
-    }
-    const q: Query = (text, values) => client.query(timed(text, values));
-    try {
-      await q('BEGIN');
-      // The shared pool's own limit suits the store's writes; a limit check must give up sooner.
-      await q(`SET LOCAL statement_timeout = ${QUERY_TIMEOUT_MS - 1_000}`);
-      const { value, keep } = await work(q);
-      await q(keep ? 'COMMIT' : 'ROLLBACK');
-      client.release();
-      return value;
-    } catch (err) {
-      // The connection may be mid-transaction or broken: never hand it back to the pool.
-      client.release(true);
-      throw failure(err);
-    }
+    });
   }
 
   /** Work nobody awaits; close() waits for it so that the pool ends last. */
@@ -185,11 +235,14 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
     }
   };
 
-  /** Writes the unwritten amounts under `keys` (all when omitted) in one statement; a failure puts them back. */
+  /**
+   * Writes the unwritten amounts under `keys` (all when omitted) in one statement; a failure puts them
+   * back to be sent again, so it runs in a transaction: a write the client gave up on never lands too.
+   */
   function writeAmounts(keys?: readonly string[]): Promise<void> {
     const amounts = unwritten.take(keys);
     if (amounts.length === 0) return Promise.resolve();
-    const done = query(ADD_AMOUNTS, columns(amounts)).then(
+    const done = transaction(async (q) => ({ value: await q(ADD_AMOUNTS, columns(amounts)), keep: true })).then(
       () => undefined,
       (err: unknown) => {
         unwritten.restore(amounts, lastNow);
@@ -292,8 +345,8 @@ export function createPostgresCounters(options: PostgresCountersOptions): Shared
       const { rowCount } = await q(CHARGE, [c.key, start, c.amount, c.max! + EPSILON, previousWeight]);
       return rowCount === 1;
     };
-    if (limited.length === 1) return (await charge(query, limited[0]!.c)) ? undefined : limited[0];
-    // All or nothing: a later refusal rolls back the earlier charges.
+    // All or nothing: a later refusal rolls back the earlier charges. A single charge needs the
+    // transaction too, so that one the client gave up on is cancelled rather than committed late.
     return transaction(async (q) => {
       for (const entry of limited) if (!(await charge(q, entry.c))) return { value: entry, keep: false };
       return { value: undefined, keep: true };
