@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
-import { startGateway, type Gateway } from '../../src/server.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/server.ts';
 import { startDemoModel, type DemoModel } from '../../src/demo/demo-model.ts';
 
 export const UPSTREAM_KEY = `sk-upstream-${randomBytes(16).toString('hex')}`;
@@ -46,6 +46,8 @@ export interface TestGatewayOptions {
   readonly bodyLimit?: string;
   /** Starts the PostgreSQL listener on a free loopback port. */
   readonly postgres?: { readonly tls?: { readonly cert: string; readonly key: string }; readonly allowCleartextOverNetwork?: boolean };
+  /** The clock and wake-ups of held requests (approvals/), moved by the test. */
+  readonly approvals?: GatewayOptions['approvals'];
 }
 
 function postgresYaml(pg: NonNullable<TestGatewayOptions['postgres']>): string {
@@ -103,7 +105,7 @@ ${options.postgres ? postgresYaml(options.postgres) : ''}`;
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const gateway = await startGateway({ config, masterKey, env, logger });
+  const gateway = await startGateway({ config, masterKey, env, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
 
   const api: TestGateway['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
     const response = await fetch(`${gateway.url}/api/v1${path}`, {
