@@ -38,6 +38,10 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
     allow: 'runs for minutes on purpose and measures performance, which tests never time (see bench/README.md); a benchmark run is not a test',
   },
   'docs/masking.md › Trying a profile › 1': { runBy: 'local-cli.test.ts' },
+  // The SDK agent and the approver's commands run together against a gateway configured with the page's own YAML.
+  'docs/approvals.md › The flow with the OpenAI SDK › 1': { runBy: '../e2e/approvals-doc.test.ts' },
+  'docs/approvals.md › The flow with the OpenAI SDK › 2': { runBy: '../e2e/approvals-doc.test.ts' },
+  'docs/approvals.md › The flow with the OpenAI SDK › 3': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
