@@ -35,6 +35,10 @@ const EXPECTED_ALLOW: Record<string, readonly string[]> = {
   listSessions: ['approver', 'auditor'],
   getSession: ['approver', 'auditor'],
   listAuditEvents: ['auditor'],
+  listApprovals: ['approver', 'auditor', 'user'],
+  getApproval: ['approver', 'auditor', 'user'],
+  approveApproval: ['approver'],
+  denyApproval: ['approver'],
 };
 
 test('each route declares the roles the issue gives it; routes without a list are admin only', async () => {

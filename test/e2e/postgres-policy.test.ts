@@ -106,11 +106,11 @@ describe('postgres adapter: policy and masking', () => {
     assert.deepEqual((await c.query({ text: 'select $1::int as one', values: [1] })).rows, [{ one: 1 }]);
   });
 
-  test('approve fails closed with approval_required', async () => {
+  test('approve holds the statement: until the adapter waits for approvals it is refused at once with approval_required naming its approval', async () => {
     const c = await g.client(token);
     await assert.rejects(c.query('delete from orders where id = 1'), (err: any) => {
       assert.equal(err.code, '42501');
-      assert.match(err.message, /approval required by rule "deletes-need-a-dba"/);
+      assert.match(err.message, /approval apr_\w+ is pending: rule "deletes-need-a-dba"/);
       assert.match(err.detail, /gatehouse code: approval_required/);
       return true;
     });
