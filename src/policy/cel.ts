@@ -2,6 +2,7 @@ import { celEnv, celFunc, CelScalar, isCelError, parse, plan, type CelInput } fr
 import { strings } from '@bufbuild/cel/ext';
 import type { ConditionBindings } from './bindings.ts';
 import { normalizeSqlName } from './sql-name.ts';
+import { FOLDED_TEXT_FUNCS } from './packs/folded-text.ts';
 import { VARIABLES, type FieldTree } from './variables.ts';
 
 type Expr = ReturnType<typeof parse>['expr'];
@@ -14,6 +15,8 @@ const env = celEnv({
     ...strings,
     // SQL names arrive as the classifier saw them (`public.Users`, `"users"`); guardrails compare bare names.
     celFunc('sqlName', [CelScalar.STRING], CelScalar.STRING, (name) => normalizeSqlName(name)),
+    // Prompts and tool arguments read as a model reads them (case, compatibility forms, invisibles, look-alikes).
+    ...FOLDED_TEXT_FUNCS,
   ],
 });
 

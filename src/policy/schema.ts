@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../util/durations.ts';
 import { expandInteractionPattern, INTERACTION_KINDS, PRINCIPAL_KINDS } from './kinds.ts';
 import { isPackName, PACK_NAMES } from './packs/names.ts';
+import { highRiskPromptsSchema } from './packs/high-risk-settings.ts';
 
 // Objects are strict everywhere: a misspelt key such as `group:` would otherwise be dropped and the
 // rule would silently match more than its author meant.
@@ -99,6 +100,8 @@ const settingsShape = {
   dir: text.optional(),
   sensitiveTables: z.array(text).default([]),
   sensitiveConnectionTags: z.array(text).default(['sensitive']),
+  /** Terms the high-risk-prompts pack holds for approval (packs/high-risk-settings.ts). */
+  highRiskPrompts: highRiskPromptsSchema.optional(),
   tokenLifetime: z
     .strictObject({ default: duration.optional(), groups: z.record(z.string(), duration).default({}) })
     .optional(),

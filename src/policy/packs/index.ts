@@ -1,5 +1,6 @@
 import type { PolicySettings, RuleConfig } from '../schema.ts';
 import { dataExfiltrationRules } from './data-exfiltration.ts';
+import { highRiskPromptsRules } from './high-risk-prompts.ts';
 import type { PackName } from './names.ts';
 import { secretsInPromptsRules } from './secrets-in-prompts.ts';
 import { sqlDestructiveRules } from './sql-destructive.ts';
@@ -10,6 +11,7 @@ const PACKS: Record<PackName, (settings: PolicySettings) => RuleConfig[]> = {
   'sql-destructive': sqlDestructiveRules,
   'secrets-in-prompts': secretsInPromptsRules,
   'data-exfiltration': dataExfiltrationRules,
+  'high-risk-prompts': highRiskPromptsRules,
 };
 
 /** The rules of one pack, built from the policy's settings (e.g. its sensitive tables). */

@@ -1,5 +1,5 @@
 /** Built-in guardrail packs, opted into by name with `policy.include`. */
-export const PACK_NAMES = ['sql-destructive', 'secrets-in-prompts', 'data-exfiltration'] as const;
+export const PACK_NAMES = ['sql-destructive', 'secrets-in-prompts', 'data-exfiltration', 'high-risk-prompts'] as const;
 
 export type PackName = (typeof PACK_NAMES)[number];
 
