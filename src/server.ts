@@ -24,6 +24,7 @@ import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
 import { Pipeline } from './pipeline.ts';
 import { Approvals, type Timers } from './approvals/index.ts';
+import { createApprovalNotifier } from './approvals/notify/index.ts';
 import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
@@ -183,6 +184,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.approvals,
     });
     approvals.start();
+    // Approvers hear of a held request, and of its decision, from the replica where it happened.
+    const notifier = createApprovalNotifier(config.approvals.notify, { logger, now: Date.now });
+    closers.push(() => notifier.close());
+    let approveUrl = '';
+    approvals.onEvent((event) => notifier.notify({ type: `approval.${event.type}`, approval: event.approval, gatewayUrl: approveUrl }));
     const pipeline = new Pipeline({
       approvals,
       credentials,
@@ -374,6 +380,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stopAccepting.push(() => listener.stopAccepting());
       postgres = { port: listener.port, url: listener.url, drainSessions: () => listener.drainSessions() };
     }
+    approveUrl = adminUrl;
     logger.info({ url, adminUrl, postgres: postgres?.url ?? null, store: store.engine, connections: connections.list().length }, 'gateway listening');
 
     let closed = false;
