@@ -85,6 +85,8 @@ export const oidcConfigSchema = z
     /** Lifetime of the gta_ API token a login issues. */
     sessionTtl: duration.default(8 * 3600_000).refine((ms) => ms > 0 && ms <= 86_400_000, 'between 1s and 24h'),
     clockSkew,
+    /** An ID token issued (iat) longer ago is refused, whatever its exp: a sign-in trades a fresh one. */
+    maxTokenAge: duration.default(10 * 60_000).refine((ms) => ms >= 60_000 && ms <= 86_400_000, 'between 1m and 24h'),
   })
   .strict();
 export type OidcConfig = z.output<typeof oidcConfigSchema>;

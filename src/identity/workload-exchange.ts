@@ -6,7 +6,7 @@ import { formatDuration } from '../util/durations.ts';
 import type { Authenticator } from './authenticator.ts';
 import { toPrincipal, type Credentials } from './credentials.ts';
 import type { IssuerDirectory } from './oidc/issuers.ts';
-import { inspectJwt, verifyJwt } from './oidc/jwt-verifier.ts';
+import { inspectJwt, verifyJwt, type VerifiedClaims } from './oidc/jwt-verifier.ts';
 import { audienceMatches, unmetCondition } from './workload-trust.ts';
 
 /** A workload (a CI job, a pod) as a trust in identity.workload admits it. */
@@ -30,55 +30,112 @@ class ConditionsUnmet extends AuthError {
   }
 }
 
-/** Verifies a workload's own token and finds the first trust (in config order) its issuer, audience and claims meet. */
+/** Trusts that share an issuer and a key set: a token verified under that key set may match only them. */
+interface KeyGroup {
+  readonly issuer: string;
+  readonly jwksUri: string | undefined;
+  readonly trusts: readonly WorkloadTrustConfig[];
+}
+
+/**
+ * Of the refusals of several key sets, the one to report: one about the token itself (expired,
+ * wrong audience …) tells the caller most, then a key set that could not be fetched (worth a
+ * retry), then a known key whose signature failed (forged), last a key no set publishes.
+ */
+const RANK: Readonly<Record<string, number>> = { auth_unknown_key: 0, auth_bad_signature: 1, auth_issuer_unavailable: 2 };
+function telling(err: unknown): number {
+  return err instanceof AuthError ? (RANK[err.code] ?? 3) : 3;
+}
+
+/**
+ * Verifies a workload's own token and finds the first trust (in config order) its issuer, audience
+ * and claims meet. Trusts are grouped by issuer and key set (jwksUri, or discovery): two Kubernetes
+ * clusters both calling themselves https://kubernetes.default.svc sign with different keys, and a
+ * token is tried against each group's keys and matched only against the trusts of the group whose
+ * keys verified it, so one cluster cannot mint a token for the other's service accounts.
+ */
 export class WorkloadAuthenticator implements Authenticator<{ token: string }, WorkloadIdentity> {
   readonly kind = 'workload' as const;
+  private readonly groups: readonly KeyGroup[];
 
   constructor(
     private readonly config: WorkloadConfig | undefined,
     private readonly directory: IssuerDirectory,
     private readonly now: () => number = Date.now,
   ) {
-    for (const trust of config?.trust ?? []) directory.keysFor(trust.issuer, trust.jwksUri);
+    const groups = new Map<string, { issuer: string; jwksUri: string | undefined; trusts: WorkloadTrustConfig[] }>();
+    for (const trust of config?.trust ?? []) {
+      directory.keysFor(trust.issuer, trust.jwksUri);
+      const key = `${trust.issuer}\n${trust.jwksUri ?? ''}`;
+      const group = groups.get(key) ?? { issuer: trust.issuer, jwksUri: trust.jwksUri, trusts: [] };
+      group.trusts.push(trust);
+      groups.set(key, group);
+    }
+    this.groups = [...groups.values()];
   }
 
   async authenticate(input: { token: string }): Promise<WorkloadIdentity> {
-    const { payload } = inspectJwt(input.token);
+    const { header, payload } = inspectJwt(input.token);
     const iss = payload.iss;
-    const trusts = (this.config?.trust ?? []).filter((trust) => trust.issuer === iss);
-    if (trusts.length === 0) {
+    const groups = this.groups.filter((group) => group.issuer === iss);
+    if (groups.length === 0) {
       const shown = typeof iss === 'string' ? JSON.stringify(iss.slice(0, 200)) : 'no issuer (iss)';
       throw new AuthError('auth_unknown_issuer', `no workload trust names the token's issuer ${shown} (identity.workload.trust, compared exactly)`);
     }
-    const first = trusts[0]!;
-    const everyAlgorithm = trusts.some((trust) => !trust.algorithms);
-    const claims = await verifyJwt(input.token, this.directory.keysFor(first.issuer, first.jwksUri), {
-      issuer: first.issuer,
-      audiences: [...new Set(trusts.flatMap((trust) => trust.audience))],
-      algorithms: everyAlgorithm ? undefined : [...new Set(trusts.flatMap((trust) => trust.algorithms ?? ASYMMETRIC_ALGORITHMS))],
+    const alg = header.alg as string;
+    const unmet: { trust: string; claim: string; got: string }[] = [];
+    let failure: unknown = null;
+    for (const group of groups) {
+      let claims: VerifiedClaims;
+      try {
+        claims = await this.verify(input.token, group);
+      } catch (err) {
+        if (failure === null || telling(err) > telling(failure)) failure = err;
+        continue;
+      }
+      const matched = firstMatch(group.trusts, claims, alg, unmet);
+      if (matched) return Object.freeze({ trust: matched, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp * 1000 });
+    }
+    if (unmet.length > 0 || failure === null) throw new ConditionsUnmet(groups[0]!.issuer, unmet);
+    throw failure;
+  }
+
+  private verify(token: string, group: KeyGroup): Promise<VerifiedClaims> {
+    const everyAlgorithm = group.trusts.some((trust) => !trust.algorithms);
+    return verifyJwt(token, this.directory.keysFor(group.issuer, group.jwksUri), {
+      issuer: group.issuer,
+      audiences: [...new Set(group.trusts.flatMap((trust) => trust.audience))],
+      algorithms: everyAlgorithm ? undefined : [...new Set(group.trusts.flatMap((trust) => trust.algorithms ?? ASYMMETRIC_ALGORITHMS))],
       clockSkewMs: this.config!.clockSkew,
       now: this.now(),
     });
-    const alg = inspectJwt(input.token).header.alg as string;
-    const unmet: { trust: string; claim: string; got: string }[] = [];
-    for (const trust of trusts) {
-      if (!audienceMatches(claims.aud, trust.audience)) {
-        unmet.push({ trust: trust.name, claim: 'aud', got: '(another audience)' });
-        continue;
-      }
-      if (trust.algorithms && !trust.algorithms.includes(alg as never)) {
-        unmet.push({ trust: trust.name, claim: '(alg)', got: alg });
-        continue;
-      }
-      const failed = unmetCondition(claims, trust);
-      if (failed) {
-        unmet.push({ trust: trust.name, ...failed });
-        continue;
-      }
-      return Object.freeze({ trust, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp * 1000 });
-    }
-    throw new ConditionsUnmet(first.issuer, unmet);
   }
+}
+
+/** The first of these trusts (all verified under one key set) whose audience, algorithm and conditions the token meets. */
+function firstMatch(
+  trusts: readonly WorkloadTrustConfig[],
+  claims: VerifiedClaims,
+  alg: string,
+  unmet: { trust: string; claim: string; got: string }[],
+): WorkloadTrustConfig | null {
+  for (const trust of trusts) {
+    if (!audienceMatches(claims.aud, trust.audience)) {
+      unmet.push({ trust: trust.name, claim: 'aud', got: '(another audience)' });
+      continue;
+    }
+    if (trust.algorithms && !trust.algorithms.includes(alg as never)) {
+      unmet.push({ trust: trust.name, claim: '(alg)', got: alg });
+      continue;
+    }
+    const failed = unmetCondition(claims, trust);
+    if (failed) {
+      unmet.push({ trust: trust.name, ...failed });
+      continue;
+    }
+    return trust;
+  }
+  return null;
 }
 
 export interface WorkloadExchangeResult {

@@ -288,6 +288,33 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 10,
+    name: 'sign-in identities linked to principals; ID tokens used up',
+    statements: [
+      // A sign-in finds its principal by (issuer, subject), never by a name another issuer could
+      // assert too. The partial index lets a principal be claimed by one sign-in only, so two
+      // people racing for one name cannot both get it; links an admin adds are not limited.
+      `CREATE TABLE external_identities (
+        protocol TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        principal_id TEXT NOT NULL,
+        linked_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (protocol, issuer, subject)
+      )`,
+      'CREATE INDEX external_identities_by_principal ON external_identities (principal_id)',
+      "CREATE UNIQUE INDEX external_identities_one_sign_in ON external_identities (principal_id) WHERE linked_by = 'sign-in'",
+      // A hash per ID token a sign-in used, kept until the token would be refused anyway.
+      `CREATE TABLE used_id_tokens (
+        id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      'CREATE INDEX used_id_tokens_by_expiry ON used_id_tokens (expires_at)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -16,7 +16,7 @@ const CLIENT_SECRET = `never-shown-${randomBytes(8).toString('hex')}`;
 async function start(t: TestContext): Promise<{ gw: TestGateway; idp: TestOidcProvider; sent: string[] }> {
   const idp = await startOidcProvider();
   t.after(() => idp.close());
-  idp.setAccount('alice', { email: 'alice@example.com', groups: ['eng'] });
+  idp.setAccount('alice', { email: 'alice@example.com', email_verified: true, groups: ['eng'] });
   const gw = await startTestGateway({
     extraYaml: `
 identity:
@@ -64,7 +64,7 @@ async function whoami(gw: TestGateway, token: string) {
 /** Claims valid now for the test client. */
 function claims(idp: TestOidcProvider, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
-  return { sub: 'alice', email: 'alice@example.com', groups: ['eng'], aud: idp.clientId, iat: now, exp: now + 300, ...extra };
+  return { sub: 'alice', email: 'alice@example.com', email_verified: true, groups: ['eng'], aud: idp.clientId, iat: now, exp: now + 300, ...extra };
 }
 
 /** The whole authorization-code flow with PKCE, as `gatehouse login` runs it; returns the ID token. */
@@ -122,7 +122,7 @@ test('an ID token from a real PKCE sign-in buys an API token; groups follow the 
   assert.deepEqual(me.json.roles, ['auditor']);
 
   // The provider moves alice to ops: the next sign-in says so, and the principal (not a second one) follows.
-  idp.setAccount('alice', { email: 'alice@example.com', groups: ['ops'] });
+  idp.setAccount('alice', { email: 'alice@example.com', email_verified: true, groups: ['ops'] });
   const second = await login(gw, sent, await idp.idToken('alice'));
   assert.equal(second.status, 201);
   assert.deepEqual(second.json.principal, { name: 'alice@example.com', groups: ['ops'] });
@@ -202,7 +202,8 @@ test('every refusal has its own code, and neither the ID token nor any part of i
   const user = (await gw.gateway.store.findPrincipal('user', 'alice@example.com'))!;
   await gw.gateway.store.disablePrincipal(user.id, Date.now());
   const tokensBefore = (await gw.gateway.store.listTokens({ principalId: user.id, includeRevoked: true, includeExpired: true, now: Date.now() })).length;
-  const disabled = await login(gw, sent, await idp.idToken('alice'));
+  // A fresh ID token (its nonce differs), so that the refusal is about the person and not a replay.
+  const disabled = await login(gw, sent, await idp.idToken('alice', { nonce: 'after-disable' }));
   assert.equal(disabled.status, 401);
   assert.equal(disabled.code, 'auth_revoked');
   const tokensAfter = (await gw.gateway.store.listTokens({ principalId: user.id, includeRevoked: true, includeExpired: true, now: Date.now() })).length;

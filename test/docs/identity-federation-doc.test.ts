@@ -34,7 +34,7 @@ async function ciToken(audience: string): Promise<string> {
 
 before(async () => {
   idp = await startOidcProvider();
-  idp.setAccount('alice', { email: 'alice@example.com', groups: ['engineering'] });
+  idp.setAccount('alice', { email: 'alice@example.com', email_verified: true, groups: ['engineering'] });
   gw = await startTestGateway({
     extraYaml: `
 identity:

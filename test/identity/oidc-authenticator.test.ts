@@ -45,9 +45,9 @@ test('user name and groups come from the configured claims, with the documented 
 
   // preferred_username, then email, then sub.
   assert.equal((await login('default', { preferred_username: 'alice', email: 'a@example.com' })).username, 'alice');
-  assert.equal((await login('default', { email: 'a@example.com' })).username, 'a@example.com');
+  assert.equal((await login('default', { email: 'a@example.com', email_verified: true })).username, 'a@example.com');
   assert.equal((await login('default', {})).username, 'u-123');
-  assert.equal((await login('default', { preferred_username: '  ', email: 'a@example.com' })).username, 'a@example.com', 'a blank name is skipped');
+  assert.equal((await login('default', { preferred_username: '  ', email: 'a@example.com', email_verified: true })).username, 'a@example.com', 'a blank name is skipped');
   // A configured claim has no fallback.
   assert.equal(await code(login('by-email', { preferred_username: 'alice' })), 'auth_claim_missing');
   assert.equal(await code(login('by-email', { email: 'a\u0000@example.com' })), 'auth_claim_missing');
@@ -57,7 +57,7 @@ test('user name and groups come from the configured claims, with the documented 
   assert.deepEqual((await login('default', { groups: ['eng', 'ops', 'eng'] })).groups, ['eng', 'ops']);
   assert.deepEqual((await login('default', { groups: 'eng' })).groups, ['eng']);
   assert.deepEqual((await login('default', {})).groups, []);
-  assert.deepEqual((await login('by-email', { email: 'a@example.com', roles: ['r1'], groups: ['ignored'] })).groups, ['r1']);
+  assert.deepEqual((await login('by-email', { email: 'a@example.com', email_verified: true, roles: ['r1'], groups: ['ignored'] })).groups, ['r1']);
   assert.equal((await login('default', { groups: ['eng'] })).groupsOmitted, false);
   const overage = await login('default', { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/x/getMemberObjects' } } });
   assert.deepEqual(overage.groups, []);

@@ -268,7 +268,7 @@ test('hostile tokens are refused, each with the code that says why', async (t) =
       await refusedWith(s.verify(await make()), code);
     });
   }
-  // The one that should pass does: our client among several audiences, without azp.
-  const several = await s.verify(await s.idp.sign(s.claims({ aud: ['other', s.idp.clientId] })));
+  // The one that should pass does: our client among several audiences, named as the authorized party (azp).
+  const several = await s.verify(await s.idp.sign(s.claims({ aud: ['other', s.idp.clientId], azp: s.idp.clientId })));
   assert.equal(several.sub, 'alice');
 });

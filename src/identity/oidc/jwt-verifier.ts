@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AuthError, GatewayError } from '../../errors.ts';
 import { parseJsonStrict } from '../../masking/json-strict.ts';
 import { ASYMMETRIC_ALGORITHMS } from '../../config/identity-oidc.ts';
+import { formatDuration } from '../../util/durations.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
 
 /** Real ID tokens are a few kilobytes (Entra ID with many groups up to about 8 KiB); anything past this is refused unread. */
@@ -28,8 +29,13 @@ export interface VerifyExpectations {
   readonly algorithms?: readonly string[];
   readonly clockSkewMs: number;
   readonly now: number;
-  /** When set, an `azp` claim (authorized party) must equal it (OIDC Core §2). */
+  /**
+   * When set, an `azp` claim (authorized party) must equal it, and a token naming several audiences
+   * must carry one (OIDC Core §3.1.3.7): it was issued to that client, not to another one listed.
+   */
   readonly authorizedParty?: string;
+  /** When set, a token issued (iat) longer ago than this (plus the skew) is refused, whatever its exp. */
+  readonly maxAgeMs?: number;
 }
 
 export type VerifiedClaims = JWTPayload & { readonly iss: string; readonly sub: string; readonly exp: number };
@@ -110,11 +116,22 @@ export async function verifyJwt(token: string, keys: IssuerKeys, expect: VerifyE
   // jose checks iat only against a maximum age; one ahead of the clock is a token not valid yet.
   if (typeof claims.iat !== 'number' || !Number.isFinite(claims.iat)) throw malformed('its iat is not a number');
   if (claims.iat > nowSeconds + skew) throw new AuthError('auth_not_yet_valid', 'the token was issued in the future (iat): check the clocks of the gateway and the issuer');
-  if (typeof claims.sub !== 'string' || claims.sub === '') throw new AuthError('auth_claim_missing', 'the token has no subject (sub)');
-  if (expect.authorizedParty !== undefined && claims.azp !== undefined && claims.azp !== expect.authorizedParty) {
-    throw new AuthError('auth_wrong_audience', 'the token was issued to another client (azp)');
+  if (expect.maxAgeMs !== undefined && claims.iat * 1000 < expect.now - expect.maxAgeMs - skew * 1000) {
+    throw new AuthError('auth_expired', `the token was issued more than ${formatDuration(expect.maxAgeMs)} ago (iat): sign in again for a fresh one`, {
+      details: { maxTokenAgeMs: expect.maxAgeMs },
+    });
   }
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw new AuthError('auth_claim_missing', 'the token has no subject (sub)');
+  if (expect.authorizedParty !== undefined) checkAuthorizedParty(claims, expect.authorizedParty);
   return claims as VerifiedClaims;
+}
+
+function checkAuthorizedParty(claims: JWTPayload, clientId: string): void {
+  if (claims.azp !== undefined && claims.azp !== clientId) throw new AuthError('auth_wrong_audience', 'the token was issued to another client (azp)');
+  const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
+  if (audiences.size > 1 && claims.azp === undefined) {
+    throw new AuthError('auth_wrong_audience', 'the token names several audiences (aud) but no authorized party (azp): it may have been issued to another client');
+  }
 }
 
 function describeIss(iss: unknown): string {

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { AuthError, Conflict, GatewayError } from '../../errors.ts';
-import type { PrincipalRow, Store } from '../../store/types.ts';
-import { newId } from '../../util/ids.ts';
+import { AuthError, GatewayError } from '../../errors.ts';
+import type { Store } from '../../store/types.ts';
 import { toPrincipal, type Credentials } from '../credentials.ts';
+import { principalForSignIn } from '../external-identities.ts';
 import type { OidcIssuers, PublicIssuer } from './issuers.ts';
 import type { OidcAuthenticator, OidcIdentity } from './oidc-authenticator.ts';
+import { UsedIdTokens } from './used-id-tokens.ts';
 
 export interface OidcLoginResult {
   /** The gta_ API token: returned once, only its hash is stored. */
@@ -17,16 +18,14 @@ export interface OidcLoginResult {
   readonly subject: string;
 }
 
-function sameGroups(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((group, i) => group === b[i]);
-}
-
 /**
- * Signing in with an ID token: the person's user principal is found (or created on first sign-in)
- * by the name the provider gives, its groups replaced by the token's, and a short-lived API token
- * issued for it. A disabled person gets nothing, whatever their provider says.
+ * Signing in with an ID token, each usable once: the person's user principal is found by the
+ * account (issuer, sub) linked to it, or linked on the first sign-in (external-identities.ts), and
+ * a short-lived API token issued for it. A disabled person gets nothing, whatever their provider says.
  */
 export class OidcLogin {
+  private readonly used: UsedIdTokens;
+
   constructor(
     private readonly deps: {
       readonly issuers: OidcIssuers;
@@ -36,7 +35,13 @@ export class OidcLogin {
       readonly logger: Logger;
       readonly now?: () => number;
     },
-  ) {}
+  ) {
+    this.used = new UsedIdTokens(deps.store, () => this.now(), (err) => deps.logger.warn({ err }, 'could not prune used ID tokens; retried in a minute'));
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
 
   publicConfig(): { issuers: PublicIssuer[] } {
     return { issuers: this.deps.issuers.publicConfig() };
@@ -53,7 +58,16 @@ export class OidcLogin {
           'the ID token leaves the groups out (too many; Entra ID sends at most 200): the person signs in with no groups; send only the groups assigned to the application',
         );
       }
-      const principal = await this.principalFor(identity);
+      // Used up before anything else: a token seen again (sent twice, or copied from a log or a
+      // browser) could otherwise bring back groups and sessions taken away since.
+      if (!(await this.used.useOnce(identity.tokenKey, identity.usableUntil))) {
+        throw new AuthError('auth_replayed', 'this ID token was used to sign in before; each is accepted once: sign in again for a new one');
+      }
+      const principal = await principalForSignIn(
+        this.deps.store,
+        { protocol: 'oidc', issuer: identity.issuer, subject: identity.subject, name: identity.username, groups: identity.groups },
+        this.now(),
+      );
       const { secret, token } = await credentials.issue({
         principal: toPrincipal(principal),
         kind: 'admin',
@@ -83,37 +97,5 @@ export class OidcLogin {
       }
       throw err;
     }
-  }
-
-  private async principalFor(identity: OidcIdentity): Promise<PrincipalRow> {
-    const { store } = this.deps;
-    let row = await store.findPrincipal('user', identity.username);
-    if (!row) {
-      const created: PrincipalRow = {
-        id: newId('usr'),
-        kind: 'user',
-        name: identity.username,
-        groups: [...identity.groups],
-        createdAt: (this.deps.now ?? Date.now)(),
-        disabledAt: null,
-      };
-      try {
-        await store.insertPrincipal(created);
-        return created;
-      } catch (err) {
-        // Two first sign-ins at once: the other one created the principal.
-        if (!(err instanceof Conflict)) throw err;
-        row = await store.findPrincipal('user', identity.username);
-        if (!row) throw err;
-      }
-    }
-    if (row.disabledAt !== null) {
-      throw new AuthError('auth_revoked', `user "${row.name}" is disabled in Gatehouse: ask an admin`);
-    }
-    if (!sameGroups(row.groups, identity.groups)) {
-      await store.setPrincipalGroups(row.id, identity.groups);
-      row = { ...row, groups: [...identity.groups] };
-    }
-    return row;
   }
 }
