@@ -28,6 +28,14 @@ async function profilesOf(config: GatewayConfig | null) {
   return compileMaskingProfiles({ ...config?.masking, profiles: { ...DEFAULT_PROFILES.profiles, ...config?.masking?.profiles } }, randomBytes(32));
 }
 
+function jsonFlag(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidArgument(`${flag} must be JSON, e.g. '{"query": "select 1"}'`);
+  }
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -97,6 +105,8 @@ export function localCommands(print: Print): Command[] {
     .option('--http <request>', 'an HTTP request, e.g. "DELETE /v1/files/1"')
     .option('--llm-prompt <text>', 'a prompt to an LLM')
     .option('--model <model>', 'the LLM model')
+    .option('--mcp-tool <name>', 'an MCP tool call to this tool')
+    .option('--mcp-arguments <json>', "the MCP tool call's arguments, as JSON")
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (opts: Record<string, any>, command: Command) => {
       const config = await optionalConfig(opts.config);
@@ -120,6 +130,8 @@ export function localCommands(print: Print): Command[] {
           http: opts.http,
           llmPrompt: opts.llmPrompt,
           model: opts.model,
+          mcpTool: opts.mcpTool,
+          mcpArguments: opts.mcpArguments === undefined ? undefined : jsonFlag('--mcp-arguments', opts.mcpArguments),
         },
         { classifySql: sql?.classifySql, detectEntities: (text) => detector.detectEntities(text) },
       );
