@@ -199,6 +199,18 @@ describe('high-risk-prompts: the decision', () => {
     assert.equal(p.decide(llmInput('two lines')).rule, 'high-risk-prompts/keyword: two lines');
   });
 
+  it('keywords and patterns holding quotes, backslashes and CEL syntax stay data', () => {
+    const odd = compilePolicy({
+      include: ['high-risk-prompts'],
+      highRiskPrompts: { injectionMarkers: false, keywords: [`it's "quoted" \\ here`, '") || true || ("'], patterns: ['a"b', "c'd\\\\"] },
+      rules: [ALLOW],
+    });
+    assert.equal(odd.decide(llmInput('nothing here')).rule, 'allow-all');
+    assert.equal(odd.decide(llmInput(`so it's "quoted" \\ here`)).rule, `high-risk-prompts/keyword: it's "quoted" \\ here`);
+    assert.equal(odd.decide(llmInput('x a"b y')).rule, 'high-risk-prompts/pattern: a"b');
+    assert.equal(odd.decide(llmInput("c'd\\ z")).rule, "high-risk-prompts/pattern: c'd\\\\");
+  });
+
   it('the CEL functions the pack uses work in rules of your own', () => {
     const own = compilePolicy({
       rules: [
@@ -223,6 +235,8 @@ describe('high-risk-prompts: settings refused at load', () => {
     ['an empty keyword', { keywords: [''] }, /must not be empty/, 'policy.highRiskPrompts.keywords[0]'],
     ['a keyword of only invisible characters', { keywords: ['\u200B\u200D '] }, /reads as nothing/, 'policy.highRiskPrompts.keywords[0]'],
     ['a keyword too long to be one', { keywords: ['k'.repeat(201)] }, /under 200/, 'policy.highRiskPrompts.keywords[0]'],
+    ['a keyword holding half a surrogate pair', { keywords: ['a\uD800b'] }, /surrogate/, 'policy.highRiskPrompts.keywords[0]'],
+    ['a pattern holding half a surrogate pair', { patterns: ['\uDC00'] }, /surrogate/, 'policy.highRiskPrompts.patterns[0]'],
     ['no approvers', { approvers: [] }, /at least one approver/, 'policy.highRiskPrompts.approvers'],
     ['required 0', { required: 0 }, /too_small|>=1|at least|Too small/i, 'policy.highRiskPrompts.required'],
     ['a wait past the timeout', { timeout: '5m', wait: '10m' }, /must not be longer than timeout/, 'policy.highRiskPrompts.wait'],

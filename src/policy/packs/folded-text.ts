@@ -105,6 +105,7 @@ function compactOf(reading: string): Compact {
 
 class Folded {
   readonly readings: readonly string[];
+  #text: string | undefined;
   #words: string[] | undefined;
   #compact: Compact[] | undefined;
 
@@ -113,7 +114,7 @@ class Folded {
   }
 
   get text(): string {
-    return this.readings.join('\n');
+    return (this.#text ??= this.readings.join('\n'));
   }
 
   /** Each reading as its words, single-spaced and padded, so ` drop table ` finds whole words. */

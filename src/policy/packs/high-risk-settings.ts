@@ -25,22 +25,36 @@ const duration = z.string().superRefine((value, ctx) => {
  * than denying every request when the rule first runs.
  */
 export function re2Problem(pattern: string): string | null {
-  const result = plan(re2Env, parse(`"".matches(${JSON.stringify(pattern)})`))({});
+  let result: unknown;
+  try {
+    result = plan(re2Env, parse(`"".matches(${JSON.stringify(pattern)})`))({});
+  } catch (err) {
+    // The pattern is spliced into a CEL string literal, as the pack's rules splice it.
+    return `it cannot be written as a CEL string: ${(err as Error).message}`;
+  }
   if (!isCelError(result)) return null;
   return result.message.replace(/^error parsing regexp: /, '');
 }
 
+// Half a surrogate pair is not text, and cannot be written in the CEL condition a term becomes.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
+const NOT_TEXT = 'holds half of a surrogate pair, which is not text';
+
 const term = z
   .string()
   .min(1, 'must not be empty')
+  .refine(wellFormed, NOT_TEXT)
   .max(MAX_TERM_LENGTH, `keep a keyword under ${MAX_TERM_LENGTH} characters`)
   .refine((value) => foldTerm(value).plain !== '', 'reads as nothing once folded (only spaces or invisible characters)');
 
 const pattern = z
   .string()
   .min(1, 'must not be empty')
+  .refine(wellFormed, NOT_TEXT)
   .max(MAX_PATTERN_LENGTH, `keep a pattern under ${MAX_PATTERN_LENGTH} characters`)
   .superRefine((value, ctx) => {
+    if (!wellFormed(value)) return;
     const problem = re2Problem(value);
     if (problem !== null) ctx.addIssue({ code: 'custom', message: `not a valid RE2 pattern (${problem}); look-arounds and back-references are not supported` });
   });
