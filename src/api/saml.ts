@@ -9,11 +9,11 @@ import { z } from 'zod';
 import { InvalidArgument, toGatewayError, type GatewayError } from '../errors.ts';
 import { errorBody, errorHeaders } from '../adapters/http/render.ts';
 import { safeRelayPath } from '../identity/saml/relay-state.ts';
+import { SESSION_COOKIE, sessionCookieName } from '../identity/session-cookie.ts';
 import type { SamlServiceProvider, SamlSession } from '../identity/saml/service-provider.ts';
 import { errorResponses } from './schemas.ts';
 import type { Api, ApiDeps } from './types.ts';
 
-export const SESSION_COOKIE = 'gatehouse_session';
 const FORM = 'application/x-www-form-urlencoded';
 /**
  * Room for the largest response accepted (MAX_RESPONSE_BYTES decoded) as a browser posts it: base64,
@@ -23,9 +23,10 @@ const ACS_BODY_LIMIT = 512 * 1024;
 
 const publicRoute = { tags: ['saml' as const], security: [] };
 
+/** Path=/ (which __Host- requires): the HTTP proxy strips it from what it forwards (adapters/http/upstream.ts). */
 function sessionCookie(session: SamlSession): string {
   const secure = session.secure ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${session.secret}; Path=/; Max-Age=${session.maxAgeSeconds}; HttpOnly; SameSite=Strict${secure}`;
+  return `${sessionCookieName(session.secure)}=${session.secret}; Path=/; Max-Age=${session.maxAgeSeconds}; HttpOnly; SameSite=Strict${secure}`;
 }
 
 /** A form field sent twice is ambiguous: it is kept as a list, which the body schema refuses. */
@@ -105,7 +106,7 @@ export function registerSamlRoutes(api: Api, deps: ApiDeps): void {
         summary: 'Assertion consumer (HTTP-POST binding): verifies the signed assertion, sets the session cookie, redirects',
         consumes: [FORM],
         body: z.object({ SAMLResponse: z.string(), RelayState: z.string().optional() }),
-        response: { 303: z.null().describe(`Signed in: the ${SESSION_COOKIE} cookie is set`), ...errorResponses },
+        response: { 303: z.null().describe(`Signed in: the ${SESSION_COOKIE} cookie is set (__Host-${SESSION_COOKIE} over https)`), ...errorResponses },
       },
       handler: async (request, reply) => {
         let session: SamlSession;

@@ -9,7 +9,10 @@ import { epochMs, errorResponses, revokedIds } from './schemas.ts';
 const createServiceAccount = z
   .object({
     name: z.string().min(1),
-    owner: z.string().min(1).describe('The person accountable for it'),
+    owner: z
+      .string()
+      .min(1)
+      .describe('The person accountable for it: a user (or the admin identity) by name, in any case, or by id; offboarding them disables the account'),
     connections: z.array(z.string().min(1)).min(1, 'name at least one connection').describe('Connections it may reach'),
     groups: z.array(z.string().min(1)).default([]).describe('Groups for policy'),
     expires: durationField.describe('Lifetime, e.g. 30d: mandatory, capped by config'),
@@ -20,7 +23,8 @@ const serviceAccountView = z
   .object({
     id: z.string(),
     name: z.string(),
-    owner: z.string(),
+    owner: z.string().describe("The owner's name"),
+    ownerId: z.string().nullable().describe("The owner's principal id; null on accounts created before owners were resolved (matched by name)"),
     connections: z.array(z.string()),
     createdAt: epochMs,
     expiresAt: epochMs,
@@ -48,8 +52,8 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
       if (missing.length > 0) throw new InvalidArgument(`unknown connection(s): ${missing.join(', ')}`);
       noteAction(request, { target: body.name });
       const { account, secret } = await serviceAccounts.create({ ...body, expiresInMs: body.expires });
-      noteAction(request, { details: { id: account.id, owner: account.owner, connections: account.connections, expiresAt: account.expiresAt } });
-      return reply.code(201).send({ secret, ...account });
+      noteAction(request, { details: { id: account.id, owner: account.owner, ownerId: account.ownerId, connections: account.connections, expiresAt: account.expiresAt } });
+      return reply.code(201).send({ secret, ...account, ownerId: account.ownerId ?? null });
     },
   });
 
@@ -62,7 +66,7 @@ export function registerServiceAccountRoutes(api: Api, { serviceAccounts, connec
       summary: 'Every service account, disabled ones included',
       response: { 200: z.object({ serviceAccounts: z.array(serviceAccountView) }).describe('The service accounts'), ...errorResponses },
     },
-    handler: async () => ({ serviceAccounts: await serviceAccounts.list() }),
+    handler: async () => ({ serviceAccounts: (await serviceAccounts.list()).map((account) => ({ ...account, ownerId: account.ownerId ?? null })) }),
   });
 
   api.route({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { noteAction } from '../audit/admin-actions.ts';
-import { Offboarding } from '../identity/offboarding.ts';
+import { Offboarding, ownedBy } from '../identity/offboarding.ts';
 import type { PrincipalRow } from '../store/types.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
@@ -74,7 +74,7 @@ export function registerUserRoutes(api: Api, deps: ApiDeps): void {
         deps.store.listServiceAccounts(),
         deps.store.getScimUser(user.id),
       ]);
-      const owned = accounts.filter((a) => a.owner.toLowerCase() === user.name.toLowerCase());
+      const owned = accounts.filter((a) => ownedBy(a, user));
       return {
         user: viewUser(user, scim !== null),
         tokens: tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, expiresAt: t.expiresAt })),

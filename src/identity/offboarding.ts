@@ -1,6 +1,6 @@
 import { InvalidArgument, NotFound } from '../errors.ts';
 import type { Coordination } from '../store/coordination.ts';
-import type { PrincipalRow, Store } from '../store/types.ts';
+import type { PrincipalRow, ServiceAccountRow, Store } from '../store/types.ts';
 import type { Credentials } from './credentials.ts';
 
 /** What disabling a person cut, as the API, the CLI, SCIM and the audit record name it. */
@@ -22,8 +22,15 @@ export interface OffboardingDeps {
   readonly now?: () => number;
 }
 
-/** Owners are typed by people (`--owner Alice@Example.com`): matched in any case, so more is cut rather than less. */
-const sameOwner = (owner: string, name: string) => owner.toLowerCase() === name.toLowerCase();
+/**
+ * Whether a person owns an account: by the owner's principal id, stored since migration 11 (the
+ * owner is resolved to a principal at creation). An account made before that has only the owner
+ * text as it was typed, matched against the person's name in any case, so more is cut rather than less.
+ */
+export function ownedBy(account: Pick<ServiceAccountRow, 'owner' | 'ownerId'>, user: Pick<PrincipalRow, 'id' | 'name'>): boolean {
+  if (account.ownerId) return account.ownerId === user.id;
+  return account.owner.toLowerCase() === user.name.toLowerCase();
+}
 
 /**
  * Offboarding, one implementation for `gatehouse users disable`, the API and SCIM. Disabling a
@@ -53,7 +60,7 @@ export class Offboarding {
     const { store, credentials, coordination } = this.deps;
     const at = this.now();
     await store.disablePrincipal(user.id, at);
-    const owned = (await store.listServiceAccounts()).filter((account) => sameOwner(account.owner, user.name));
+    const owned = (await store.listServiceAccounts()).filter((account) => ownedBy(account, user));
     const disabledServiceAccounts: string[] = [];
     for (const account of owned) {
       if (account.disabledAt !== null) continue;

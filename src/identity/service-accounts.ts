@@ -1,15 +1,54 @@
 import { AuthError, Conflict, ForbiddenError, InvalidArgument, NotFound } from '../errors.ts';
-import type { Store, ServiceAccountRow, TokenRow } from '../store/types.ts';
+import { nameKey } from '../store/scim-rows.ts';
+import type { PrincipalRow, Store, ServiceAccountRow, TokenRow } from '../store/types.ts';
 import { formatDuration } from '../util/durations.ts';
 import { newId } from '../util/ids.ts';
 import { toPrincipal, type AuthContext, type Credentials } from './credentials.ts';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const OWNER_FIELD = { field: 'owner', in: 'body' } as const;
+const quoted = (text: string) => JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+
+/**
+ * The principal an owner names: a user or the admin identity, by id or by name in any case. Of
+ * several with one name, the only one still enabled. Anything else is refused with what to send
+ * instead, so that an account is never owned by a name offboarding cannot find.
+ */
+export async function resolveOwner(store: Store, owner: string): Promise<PrincipalRow> {
+  const key = nameKey(owner.trim());
+  const people = (await store.listPrincipals()).filter((p) => p.kind === 'user' || p.kind === 'admin');
+  const byId = people.find((p) => p.id === owner);
+  const named = byId ? [byId] : people.filter((p) => nameKey(p.name) === key);
+  const enabled = named.filter((p) => p.disabledAt === null);
+  if (named.length === 1 || enabled.length === 1) {
+    const found = named.length === 1 ? named[0]! : enabled[0]!;
+    if (found.disabledAt !== null) {
+      throw new InvalidArgument(`owner ${quoted(owner)} is disabled (offboarded); name a person who is still here`, { details: OWNER_FIELD });
+    }
+    return found;
+  }
+  if (named.length > 1) {
+    throw new InvalidArgument(
+      `owner ${quoted(owner)} names ${named.length} identities whose names differ only in case (${named.slice(0, 5).map((p) => p.id).join(', ')}); ` +
+        'send the id of the one meant (gatehouse users show <name> prints it)',
+      { details: { ...OWNER_FIELD, candidates: named.slice(0, 5).map((p) => p.id) } },
+    );
+  }
+  // `--owner alice` for alice@corp.com is the likely slip: offer the names that start that way.
+  const near = people.filter((p) => nameKey(p.name).startsWith(`${key}@`)).slice(0, 3).map((p) => p.name);
+  throw new InvalidArgument(
+    `owner ${quoted(owner)}: no user or admin identity has that name${near.length > 0 ? ` (did you mean ${near.map(quoted).join(' or ')}?)` : ''}; ` +
+      'name the person exactly as the gateway knows them (gatehouse users list); a person appears once they sign in, ' +
+      'are provisioned over SCIM, or are given a token (gatehouse token create --for <name>)',
+    { details: { ...OWNER_FIELD, ...(near.length > 0 ? { suggestions: near } : {}) } },
+  );
+}
 
 /**
  * Service accounts are non-human identities (a CI job, a nightly eval). They hold one long-lived
  * gts_ secret that reaches no target: it only buys short-lived gth_ tokens, so what a CI job leaks
- * expires within minutes.
+ * expires within minutes. Each is owned by a principal (resolveOwner), and offboarding that
+ * person disables it.
  */
 export class ServiceAccounts {
   constructor(
@@ -42,11 +81,13 @@ export class ServiceAccounts {
     if (await this.store.getServiceAccount(input.name)) {
       throw new Conflict(`service account "${input.name}" already exists`);
     }
+    const owner = await resolveOwner(this.store, input.owner);
     const now = this.now();
     const account: ServiceAccountRow = {
       id: newId('sa'),
       name: input.name,
-      owner: input.owner,
+      owner: owner.name,
+      ownerId: owner.id,
       connections: [...input.connections],
       createdAt: now,
       expiresAt: now + input.expiresInMs,

@@ -315,6 +315,16 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX used_id_tokens_by_expiry ON used_id_tokens (expires_at)',
     ],
   },
+  {
+    version: 11,
+    name: "service accounts: the owner's principal id",
+    statements: [
+      // Offboarding matches an owner by id, not by a name typed at creation. Accounts made before
+      // this keep a null owner_id and are matched by their owner text, in any case, as before.
+      'ALTER TABLE service_accounts ADD COLUMN owner_id TEXT',
+      'CREATE INDEX service_accounts_by_owner ON service_accounts (owner_id)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

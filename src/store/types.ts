@@ -421,7 +421,7 @@ export interface SamlIdRow {
 export interface ScimUserRow {
   /** The user principal's id, which is also the SCIM resource id. */
   principalId: string;
-  /** As the provider sent it; the principal's name is the same. */
+  /** As the provider sent it; the principal's name is the same, up to case (a person known before SCIM keeps theirs). */
   userName: string;
   externalId: string | null;
   /** What the provider last sent; the principal's disabledAt says whether the person may sign in. */

@@ -65,7 +65,7 @@ test('the OpenAPI document holds no secret-looking value, and nothing under a cr
 
 test('issued secrets appear once, in the answer that creates them, and never in a listing', async () => {
   const token = await t.api('POST', '/tokens', { connections: ['openai'] });
-  const account = await t.api('POST', '/service-accounts', { name: 'nightly', owner: 'ann', connections: ['openai'], expires: '7d' });
+  const account = await t.api('POST', '/service-accounts', { name: 'nightly', owner: 'admin', connections: ['openai'], expires: '7d' });
   assert.ok(token.json.token.startsWith('gth_'));
   assert.ok(account.json.secret.startsWith('gts_'));
   const listings = [await t.api('GET', '/tokens?all=true'), await t.api('GET', '/service-accounts'), await t.api('GET', '/whoami'), await t.api('GET', '/sessions')];

@@ -43,8 +43,9 @@ describe('users API: disable and enable', () => {
     const account = await t.api('POST', '/service-accounts', { name: 'alice-ci', owner: 'Alice', connections: ['openai'], expires: '7d' });
     const exchanged = await fetch(`${t.url}/api/v1/token/exchange`, { method: 'POST', headers: { authorization: `Bearer ${account.json.secret}`, 'content-type': 'application/json' }, body: '{}' });
     const exchangedToken = ((await exchanged.json()) as any).token as string;
-    const othersAccount = await t.api('POST', '/service-accounts', { name: 'bob-ci', owner: 'bob', connections: ['openai'], expires: '7d' });
+    // An owner must be someone the gateway knows: bob is, once given a token.
     const bobToken = await t.token({ user: 'bob' });
+    const othersAccount = await t.api('POST', '/service-accounts', { name: 'bob-ci', owner: 'bob', connections: ['openai'], expires: '7d' });
     for (const token of [own.json.token, exchangedToken, bobToken]) assert.equal((await chat(t, token)).status, 200);
 
     const shown = (await t.api('GET', '/users/alice')).json;

@@ -44,7 +44,7 @@ describe('the gatehouse command against a running gateway', () => {
   });
 
   test('service account → exchange → token list → revoke → sessions', async () => {
-    const created = await gatehouse(['service-accounts', 'create', 'nightly-eval', '--owner', 'alice', '--connections', 'openai', '--expires', '30d'], env);
+    const created = await gatehouse(['service-accounts', 'create', 'nightly-eval', '--owner', 'admin', '--connections', 'openai', '--expires', '30d'], env);
     assert.equal(created.code, 0, created.stderr);
     const secret = created.stdout.split('\n')[0]!;
     assert.match(secret, /^gts_[0-9A-Za-z]{40}$/);

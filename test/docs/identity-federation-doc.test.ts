@@ -57,7 +57,7 @@ identity:
         ttl: 15m
 `,
   });
-  const created = await gw.api('POST', '/service-accounts', { name: 'ci-deployer', owner: 'alice', connections: ['openai'], expires: '30d' });
+  const created = await gw.api('POST', '/service-accounts', { name: 'ci-deployer', owner: 'admin', connections: ['openai'], expires: '30d' });
   assert.equal(created.status, 201);
   runner = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://runner');

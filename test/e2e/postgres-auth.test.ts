@@ -65,7 +65,7 @@ describe('postgres adapter: tokens, revocation and TLS', () => {
     const issued = await g.t.api('POST', '/tokens', { connections: [CONNECTION], name: 'revoked-before-use' });
     await g.t.api('DELETE', `/tokens/${issued.json.id}`);
     const otherScope = await g.token(['openai']);
-    const serviceAccount = await g.t.api('POST', '/service-accounts', { name: 'etl', owner: 'alice', connections: [CONNECTION], expires: '7d' });
+    const serviceAccount = await g.t.api('POST', '/service-accounts', { name: 'etl', owner: 'admin', connections: [CONNECTION], expires: '7d' });
     const cases: [string, string | undefined, string, RegExp][] = [
       ['expired', expired, '28P01', /expired/],
       ['revoked', issued.json.token, '28P01', /revoked/],

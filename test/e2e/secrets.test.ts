@@ -22,7 +22,7 @@ describe('secrets never leak: not to agents, logs, recordings, API responses or 
     assert.equal(put.status, 201);
     responses.push(JSON.stringify(put.json));
     const token = await t.token({ connections: ['openai', 'added'] });
-    const sa = await t.api('POST', '/service-accounts', { name: 'ci', owner: 'alice', connections: ['openai'], expires: '1d' });
+    const sa = await t.api('POST', '/service-accounts', { name: 'ci', owner: 'admin', connections: ['openai'], expires: '1d' });
     issued.push(token, sa.json.secret);
     const exchanged = await fetch(`${t.url}/api/v1/token/exchange`, { method: 'POST', headers: { authorization: `Bearer ${sa.json.secret}` } });
     const exchangedToken = ((await exchanged.json()) as any).token as string;

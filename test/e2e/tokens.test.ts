@@ -87,7 +87,7 @@ describe('token lifecycle', () => {
   });
 
   test('service account: secret shown once, exchanged for a short-lived token, never usable directly', async () => {
-    const created = await t.api('POST', '/service-accounts', { name: 'nightly-eval', owner: 'alice', connections: ['openai'], expires: '7d' });
+    const created = await t.api('POST', '/service-accounts', { name: 'nightly-eval', owner: 'admin', connections: ['openai'], expires: '7d' });
     assert.equal(created.status, 201);
     const secret: string = created.json.secret;
     assert.match(secret, /^gts_/);

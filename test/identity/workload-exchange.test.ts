@@ -52,7 +52,7 @@ identity:
 `,
   });
   t.after(() => gw.close());
-  const created = await gw.api('POST', '/service-accounts', { name: 'ci-deployer', owner: 'alice', connections: ['openai', 'other'], expires: '30d' });
+  const created = await gw.api('POST', '/service-accounts', { name: 'ci-deployer', owner: 'admin', connections: ['openai', 'other'], expires: '30d' });
   assert.equal(created.status, 201, JSON.stringify(created.json));
   return { gw, ci, sent: [] };
 }

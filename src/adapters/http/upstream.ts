@@ -4,6 +4,7 @@ import { GatewayError, UpstreamError } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { CREDENTIAL_HEADERS } from '../../classify/http.ts';
 import { credentialValues, redactLiterals } from '../../connections/credential-echo.ts';
+import { isSessionCookie } from '../../identity/session-cookie.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and ones we recompute; never copied across the proxy. */
 const HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -31,6 +32,11 @@ export function upstreamRequestHeaders(
     if (value === undefined || HOP_HEADERS.has(name) || name.startsWith('x-gatehouse-')) continue;
     // The agent's cookies are a session of its own with the upstream: only where the connection says so.
     if (CREDENTIAL_HEADERS.has(name) && !(name === 'cookie' && connection.passCookies)) continue;
+    if (name === 'cookie') {
+      const kept = withoutSessionCookie(value);
+      if (kept !== null) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   // Masking reads the body, and so does the search for an echoed credential: neither can see
@@ -55,6 +61,24 @@ export function upstreamRequestHeaders(
 }
 
 /**
+ * The Cookie header minus the gateway's own session cookie (a gta_ token a browser sends to every
+ * path, /proxy/… included); null when nothing else is left.
+ */
+function withoutSessionCookie(value: string | string[]): string | null {
+  const pairs = [value]
+    .flat()
+    .flatMap((line) => line.split(';'))
+    .filter((pair) => pair.trim() !== '' && !isSessionCookie(pair.split('=', 1)[0]!));
+  return pairs.length === 0 ? null : pairs.map((pair) => pair.trim()).join('; ');
+}
+
+/** Set-Cookie lines minus any for the gateway's session cookie, which no upstream may set or clear; undefined when none is left. */
+function withoutSessionSetCookie(value: string | string[] | undefined): string[] | undefined {
+  const kept = [value ?? []].flat().filter((line) => !isSessionCookie(line.split(';', 1)[0]!.split('=', 1)[0]!));
+  return kept.length === 0 ? undefined : kept;
+}
+
+/**
  * Response headers that describe the body's framing and caching, not its content: left as they
  * are under a masking profile (a detector finding something in a date or a length would only
  * break the response). The credential is still searched for in them.
@@ -75,7 +99,8 @@ const STRUCTURAL_HEADERS: ReadonlySet<string> = new Set([
 
 /**
  * Response headers for the client: the upstream's minus hop headers (and length when the body
- * changes), minus `set-cookie` unless the connection passes cookies. The connection's own
+ * changes), minus `set-cookie` unless the connection passes cookies (and even then minus any
+ * that would set the gateway's session cookie). The connection's own
  * credential is replaced wherever it comes back (an upstream echoing request headers, a
  * `www-authenticate` quoting the key), and under a profile (`maskText`) every other value is
  * masked too. A header whose name holds the credential, or whose name the profile would mask,
@@ -91,7 +116,8 @@ export function clientResponseHeaders(
   const lowerEchoes = echoes.map((v) => v.toLowerCase());
   const mask = maskText ?? null;
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const [name, received] of Object.entries(upstream)) {
+    const value = name === 'set-cookie' ? withoutSessionSetCookie(received) : received;
     if (value === undefined || (HOP_HEADERS.has(name) && !(keepLength && name === 'content-length'))) continue;
     if (name === 'set-cookie' && connection.passCookies !== true) continue;
     // Node lower-cases header names, so the credential is looked for in lower case there.

@@ -3,15 +3,18 @@
  * and deprovision people and groups. Registered beside the admin API on the admin listener only:
  * a gateway whose admin API has a listener of its own (admin.listen) never serves it to agents.
  *
- * Every request needs a gsc_ token (`gatehouse scim token create`); any other credential, a
- * missing one or a revoked one is a 401 in SCIM's error shape. Every change is recorded as an
- * admin action (audit/admin-actions.ts), naming the SCIM client and what a disable cut.
+ * Every request needs a gsc_ token (`gatehouse scim token create`) whose creator holds the admin
+ * role now; any other credential, a missing one, a revoked one, or one whose creator was demoted
+ * is a 401 in SCIM's error shape. Every change is recorded as an admin action
+ * (audit/admin-actions.ts), naming the SCIM client and what a disable or a lost grant cut.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError } from '../../errors.ts';
-import type { AuthContext } from '../../identity/credentials.ts';
+import { toPrincipal, type AuthContext } from '../../identity/credentials.ts';
+import { GrantCoverage } from '../../identity/grant-coverage.ts';
 import { Offboarding } from '../../identity/offboarding.ts';
-import { noteError, recordAdminActions } from '../../audit/admin-actions.ts';
+import { accessFor } from '../../identity/roles.ts';
+import { noteAction, noteError, recordAdminActions } from '../../audit/admin-actions.ts';
 import type { ApiDeps } from '../types.ts';
 import { bearerOf } from '../request.ts';
 import { registerScimDiscovery } from './discovery.ts';
@@ -32,9 +35,35 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A gsc_ token acts with its creator's authority: it works only while that principal is enabled
+ * and holds the admin role, read from the store and the configured grants on every request (as
+ * the admin API reads a caller's roles), so an admin demoted at the identity provider cannot
+ * provision their way back with a token made while they were one.
+ */
+async function verifyScimClient(deps: ApiDeps, request: FastifyRequest): Promise<AuthContext> {
+  const verified = await deps.credentials.verify(bearerOf(request), 'scim');
+  const { tokenId } = verified.credential;
+  const row = await deps.store.getPrincipal(verified.principal.id);
+  if (!row || row.disabledAt !== null) throw new AuthError('auth_revoked', `the identity behind SCIM token ${tokenId} is disabled; an admin issues a new one with gatehouse scim token create`);
+  const auth: AuthContext = { principal: toPrincipal(row), credential: verified.credential };
+  // Set before the refusal, so it is recorded with whose token was refused.
+  request.scimAuth = auth;
+  const { roles } = accessFor(auth.principal, deps.roleGrants());
+  if (!roles.includes('admin')) {
+    noteAction(request, { details: { via: 'scim', client: auth.credential.name } });
+    deps.logger?.warn({ tokenId, principalId: row.id, principal: row.name, roles }, 'SCIM token refused: its creator no longer holds the admin role');
+    throw new AuthError(
+      'auth_revoked',
+      `SCIM token ${tokenId} was issued by ${row.name}, who no longer holds the admin role; an admin issues a new one with gatehouse scim token create`,
+    );
+  }
+  return auth;
+}
+
 export async function registerScim(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const offboarding = new Offboarding(deps);
-  const groups = new ScimGroups(deps.store);
+  const groups = new ScimGroups(deps.store, new GrantCoverage(deps));
   const users = new ScimUsers(deps.store, offboarding, groups);
 
   await app.register(
@@ -67,7 +96,7 @@ export async function registerScim(app: FastifyInstance, deps: ApiDeps): Promise
 
       // Before the body is read: an unauthenticated request is refused without parsing anything it sent.
       scope.addHook('onRequest', async (request) => {
-        request.scimAuth = await deps.credentials.verify(bearerOf(request), 'scim');
+        request.scimAuth = await verifyScimClient(deps, request);
       });
 
       // Changes only: a SCIM client polls, and its reads are not admin actions.
@@ -80,7 +109,7 @@ export async function registerScim(app: FastifyInstance, deps: ApiDeps): Promise
 
       registerScimDiscovery(scope);
       registerScimUserRoutes(scope, users, deps.logger);
-      registerScimGroupRoutes(scope, groups);
+      registerScimGroupRoutes(scope, groups, deps.logger);
     },
     { prefix: SCIM_PREFIX },
   );

@@ -1,4 +1,5 @@
 import type { DisableResult, Offboarding } from '../../identity/offboarding.ts';
+import { nameKey } from '../../store/scim-rows.ts';
 import type { PrincipalRow, ScimUserRow, Store } from '../../store/types.ts';
 import { newId } from '../../util/ids.ts';
 import { scimConflict, scimNotFound } from './errors.ts';
@@ -13,8 +14,12 @@ export interface UserChange {
 }
 
 /**
- * Users an identity provider provisions. userName is the user principal's name (a user who got a
- * token before SCIM was set up is linked, not duplicated). `active: false`, from a PUT, a PATCH
+ * Users an identity provider provisions. userName is the user principal's name, compared in any
+ * case as SCIM compares it: a user who got a token or signed in before SCIM was set up is linked,
+ * not duplicated, even when the provider spells the name in another case (Carol@corp.com signed
+ * in, Okta sends carol@corp.com), so that deactivating them cuts what they hold. Two people whose
+ * names differ only in case cannot be told apart that way: SCIM refuses to pick one (409
+ * uniqueness) rather than offboard the wrong one, or nobody. `active: false`, from a PUT, a PATCH
  * or a DELETE, offboards the person exactly as `gatehouse users disable` does. `active: true`
  * enables them only when the provider itself had sent false before: a routine sync repeating
  * true never undoes a disable made in the gateway.
@@ -57,7 +62,7 @@ export class ScimUsers {
   async create(input: UserInput): Promise<UserChange> {
     if (await this.store.findScimUserByUserName(input.userName)) throw scimConflict(`a User with userName "${input.userName}" exists already`);
     const at = this.now();
-    let principal = await this.store.findPrincipal('user', input.userName);
+    let principal = await this.userNamed(input.userName);
     if (principal && (await this.store.getScimUser(principal.id))) throw scimConflict(`the user "${input.userName}" is provisioned already`);
     if (!principal) {
       principal = { id: newId('usr', at), kind: 'user', name: input.userName, groups: [], createdAt: at, disabledAt: null };
@@ -121,9 +126,30 @@ export class ScimUsers {
   private async rename(current: ScimUserRow, userName: string): Promise<void> {
     const other = await this.store.findScimUserByUserName(userName);
     if (other && other.principalId !== current.principalId) throw scimConflict(`a User with userName "${userName}" exists already`);
-    const taken = await this.store.findPrincipal('user', userName);
-    if (taken && taken.id !== current.principalId) throw scimConflict(`another user is named "${userName}"`);
-    if (!taken) await this.store.renamePrincipal(current.principalId, userName);
+    const taken = (await this.usersNamedInAnyCase(userName)).filter((p) => p.id !== current.principalId);
+    if (taken.length > 0) throw scimConflict(`another user is named "${taken[0]!.name}" (user names are compared in any case)`);
+    await this.store.renamePrincipal(current.principalId, userName);
+  }
+
+  /**
+   * The one user principal this userName names in any case; null when none does. Of several, the
+   * only one still enabled is the person (an admin disabled the others to settle which is which).
+   */
+  private async userNamed(userName: string): Promise<PrincipalRow | null> {
+    const found = await this.usersNamedInAnyCase(userName);
+    if (found.length <= 1) return found[0] ?? null;
+    const enabled = found.filter((p) => p.disabledAt === null);
+    if (enabled.length === 1) return enabled[0]!;
+    const names = found.slice(0, 5).map((p) => `"${p.name}"`).join(', ');
+    throw scimConflict(
+      `users ${names} differ only in case, so userName "${userName}" cannot say which person it is: an admin keeps the one that is ` +
+        'this person enabled and disables the others (gatehouse users disable / enable), then the provider retries',
+    );
+  }
+
+  private async usersNamedInAnyCase(userName: string): Promise<PrincipalRow[]> {
+    const key = nameKey(userName);
+    return (await this.store.listPrincipals()).filter((p) => p.kind === 'user' && nameKey(p.name) === key);
   }
 
   private async principal(id: string): Promise<PrincipalRow> {
