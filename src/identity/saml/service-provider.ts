@@ -122,7 +122,8 @@ export class SamlServiceProvider {
       const requestExpiry = Math.max(facts.acceptableUntil, this.now() + REQUEST_TTL_MS);
       if (!(await this.used.useOnce('request', facts.inResponseTo, requestExpiry))) throw new Refusal('saml_replayed', 'request_answered');
 
-      const principal = await userForSignIn(this.deps.store, facts.username, facts.groups, this.now());
+      const account = { idpEntityId: this.config.idp.entityId, nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, username: facts.username, groups: facts.groups };
+      const principal = await userForSignIn(this.deps.store, account, this.now());
       const { secret, token } = await this.deps.credentials.issue({
         principal,
         kind: 'admin',
@@ -144,7 +145,7 @@ export class SamlServiceProvider {
         this.deps.logger.warn({ code: err.code, reason: err.reason }, 'SAML sign-in refused');
         throw err.toGatewayError();
       }
-      if (err instanceof AuthError) this.deps.logger.warn({ code: err.code, reason: 'user_disabled' }, 'SAML sign-in refused');
+      if (err instanceof AuthError) this.deps.logger.warn({ code: err.code, reason: err.code === 'auth_revoked' ? 'user_disabled' : 'identity_conflict' }, 'SAML sign-in refused');
       else if (err instanceof GatewayError) this.deps.logger.warn({ code: err.code }, 'SAML sign-in failed');
       // Past the Refusal boundary nothing holds assertion text: node-saml's own errors became Refusals.
       else this.deps.logger.error({ err }, 'SAML sign-in failed');

@@ -1,33 +1,31 @@
-import { AuthError, Conflict } from '../../errors.ts';
 import type { Principal } from '../../interaction.ts';
-import type { PrincipalRow, Store } from '../../store/types.ts';
-import { newId } from '../../util/ids.ts';
+import type { Store } from '../../store/types.ts';
 import { toPrincipal } from '../credentials.ts';
+import { principalForSignIn, usableSubject } from '../external-identities.ts';
+import { Refusal } from './refusal.ts';
 
-function sameGroups(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((group, i) => group === b[i]);
+const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+
+/** Who an accepted assertion names. */
+export interface SamlAccount {
+  readonly idpEntityId: string;
+  readonly nameId: unknown;
+  readonly nameIdFormat: unknown;
+  /** The NameID, or the usernameAttribute's value. */
+  readonly username: string;
+  readonly groups: readonly string[];
 }
 
 /**
- * The user principal a sign-in is for: created on first sign-in, its groups replaced by the
- * identity provider's on every one (so a group removed there stops granting its role at the next
- * sign-in), and refused when an admin or SCIM disabled it.
+ * The user principal a sign-in is for (external-identities.ts): the account is the identity
+ * provider's entityId and the NameID, linked to a principal on its first sign-in, so another
+ * NameID asserting the same user name never reaches that person. A transient NameID is new on
+ * every sign-in, so for it the user name (usernameAttribute) stands as the account. Refused when
+ * an admin or SCIM disabled the person.
  */
-export async function userForSignIn(store: Store, name: string, groups: readonly string[], now: number): Promise<Principal> {
-  let row = await store.findPrincipal('user', name);
-  if (!row) {
-    const fresh: PrincipalRow = { id: newId('usr'), kind: 'user', name, groups: [...groups], createdAt: now, disabledAt: null };
-    try {
-      await store.insertPrincipal(fresh);
-      return toPrincipal(fresh);
-    } catch (err) {
-      // Another replica created the same person a moment ago: use theirs.
-      if (!(err instanceof Conflict)) throw err;
-      row = await store.findPrincipal('user', name);
-      if (!row) throw err;
-    }
-  }
-  if (row.disabledAt !== null) throw new AuthError('auth_revoked', 'your Gatehouse account is disabled; ask an admin');
-  if (!sameGroups(row.groups, groups)) await store.setPrincipalGroups(row.id, groups);
-  return toPrincipal({ ...row, groups: [...groups] });
+export async function userForSignIn(store: Store, account: SamlAccount, now: number): Promise<Principal> {
+  const subject = account.nameIdFormat === TRANSIENT ? account.username : account.nameId;
+  if (typeof subject !== 'string' || !usableSubject(subject)) throw new Refusal('saml_invalid', 'name_id');
+  const row = await principalForSignIn(store, { protocol: 'saml', issuer: account.idpEntityId, subject, name: account.username, groups: account.groups }, now);
+  return toPrincipal(row);
 }
