@@ -3,14 +3,14 @@
  * account's (issuer, subject) link, never by a name another account can assert; the first sign-in
  * claims an unlinked principal of its name (apart from letter case) or is refused; SCIM's groups win.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../src/errors.ts';
 import { principalForSignIn, type SignInIdentity } from '../../src/identity/external-identities.ts';
 import type { PrincipalRow, Store } from '../../src/store/types.ts';
 import { newId } from '../../src/util/ids.ts';
-import { ENGINES, type EngineHarness } from '../store/fixtures.ts';
+import { ENGINES, openTwoStores } from '../store/fixtures.ts';
 
 const CORP = 'https://corp.example.com';
 const PARTNER = 'https://partner.example.com';
@@ -41,19 +41,9 @@ const unique = (base: string) => `${base}-${randomUUID().slice(0, 8)}@corp.com`;
 
 for (const [engine, setup] of Object.entries(ENGINES)) {
   describe(`${engine}: the principal a sign-in reaches`, () => {
-    let harness: EngineHarness;
     let a: Store;
     let b: Store;
-    before(async () => {
-      harness = await setup();
-      a = await harness.open();
-      b = await harness.open();
-    });
-    after(async () => {
-      await a?.close();
-      await b?.close();
-      await harness?.stopDatabase();
-    });
+    openTwoStores(setup, (opened) => ({ a, b } = opened));
 
     test('the first sign-in creates the person and links the account; later ones follow the link, whatever name they claim', async () => {
       const alice = who(unique('alice'));

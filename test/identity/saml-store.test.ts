@@ -1,25 +1,15 @@
 /** The SAML used-id ledger (migration 8) on both engines: once per id, across replicas, pruned when expired. */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/store/types.ts';
-import { ENGINES, type EngineHarness } from '../store/fixtures.ts';
+import { ENGINES, openTwoStores } from '../store/fixtures.ts';
 
 for (const [engine, setup] of Object.entries(ENGINES)) {
   describe(`${engine}: saml_ids`, () => {
-    let harness: EngineHarness;
     let a: Store;
     let b: Store;
-    before(async () => {
-      harness = await setup();
-      a = await harness.open();
-      b = await harness.open();
-    });
-    after(async () => {
-      await a?.close();
-      await b?.close();
-      await harness?.stopDatabase();
-    });
+    openTwoStores(setup, (opened) => ({ a, b } = opened));
 
     const id = () => `_a${randomUUID()}`;
 

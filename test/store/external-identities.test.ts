@@ -2,12 +2,12 @@
  * Migration 10 on both engines: sign-in identities linked to principals (one sign-in link per
  * principal, however many replicas race for it) and ID tokens used once across replicas.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Conflict } from '../../src/errors.ts';
 import type { ExternalIdentityRow, Store } from '../../src/store/types.ts';
-import { ENGINES, type EngineHarness, principal } from './fixtures.ts';
+import { ENGINES, openTwoStores, principal } from './fixtures.ts';
 
 function link(principalId: string, over: Partial<ExternalIdentityRow> = {}): ExternalIdentityRow {
   return { protocol: 'oidc', issuer: 'https://idp.example.com', subject: `sub-${randomUUID()}`, principalId, linkedBy: 'sign-in', createdAt: 1_700_000_000_000, ...over };
@@ -15,19 +15,9 @@ function link(principalId: string, over: Partial<ExternalIdentityRow> = {}): Ext
 
 for (const [engine, setup] of Object.entries(ENGINES)) {
   describe(`${engine}: external identities and used ID tokens`, () => {
-    let harness: EngineHarness;
     let a: Store;
     let b: Store;
-    before(async () => {
-      harness = await setup();
-      a = await harness.open();
-      b = await harness.open();
-    });
-    after(async () => {
-      await a?.close();
-      await b?.close();
-      await harness?.stopDatabase();
-    });
+    openTwoStores(setup, (opened) => ({ a, b } = opened));
 
     test('a link is found by (protocol, issuer, subject) exactly; another replica sees it', async () => {
       const person = principal();

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 /** Engines to run the shared store behaviours against, and row factories with unique ids. */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -142,4 +143,23 @@ export function completion(over: Partial<InteractionCompletion> = {}): Interacti
     errorCode: null, upstreamCode: null, bytesIn: 10, bytesOut: 20, completedAt: 1_700_000_000_900, latencyMs: 0.5, prevHash: null,
     hash: 'c'.repeat(64), requestBody: null, ...over,
   };
+}
+
+/**
+ * Two stores on one database, as two replicas open it: opened before the suite's tests, closed
+ * (and the database removed) after them. `onOpen` receives them once they are open.
+ */
+export function openTwoStores(setup: () => Promise<EngineHarness>, onOpen: (stores: { a: Store; b: Store }) => void): void {
+  let harness: EngineHarness | undefined;
+  let stores: { a: Store; b: Store } | undefined;
+  before(async () => {
+    harness = await setup();
+    stores = { a: await harness.open(), b: await harness.open() };
+    onOpen(stores);
+  });
+  after(async () => {
+    await stores?.a.close();
+    await stores?.b.close();
+    await harness?.stopDatabase();
+  });
 }
