@@ -95,6 +95,15 @@ export type Forward = (admission: Admission) => Promise<ForwardResult>;
  */
 export type SlotScope = 'request' | 'session';
 
+/** What a client whose request waits may be told of its approval. */
+export interface HeldApproval {
+  readonly id: string;
+  readonly rule: string;
+  readonly approvers: readonly string[];
+  readonly required: number;
+  readonly expiresAt: number;
+}
+
 export interface RunOptions {
   /** Aborts when the client is gone: the admission's signal follows it. */
   readonly signal?: AbortSignal;
@@ -106,10 +115,10 @@ export interface RunOptions {
   /**
    * How a request a rule holds for approval waits: until the rule's `wait` (HTTP, where the client
    * blocks) or the approval's expiry (a protocol that can tell its client the id at once and keep
-   * the statement open). `onCreated` is told the approval's id as soon as it exists. Absent, a held
+   * the statement open). `onCreated` is told the approval as soon as it exists. Absent, a held
    * request is refused at once with `approval_required` naming its approval (a retry after approval runs once).
    */
-  readonly hold?: { readonly until: 'wait' | 'expiry'; readonly onCreated?: (approvalId: string) => void };
+  readonly hold?: { readonly until: 'wait' | 'expiry'; readonly onCreated?: (approval: HeldApproval) => void };
 }
 
 export interface Session {

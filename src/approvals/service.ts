@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
+import type { HeldApproval } from '../adapter-contract.ts';
 import type { Principal } from '../interaction.ts';
 import type { RoleGrant } from '../identity/roles.ts';
 import type { Coordination } from '../store/coordination.ts';
@@ -54,8 +55,8 @@ export interface HoldOptions {
   readonly signal?: AbortSignal;
   /** How long to wait for a decision; 0 answers at once. */
   readonly waitMs: number;
-  /** Told the id of the approval the request waits for, as soon as it exists. */
-  readonly onCreated?: (approvalId: string) => void;
+  /** Told the approval the request waits for, as soon as it exists (a client can be shown its id at once). */
+  readonly onCreated?: (approval: HeldApproval) => void;
 }
 
 export type HoldOutcome =
@@ -204,7 +205,7 @@ export class Approvals {
       }
       const row = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0] ?? (await this.create(request, now));
       last = row;
-      options.onCreated?.(row.id);
+      options.onCreated?.(row);
       const state = await this.wait(row, options);
       if (state === 'approved') {
         if (await store.useApproval(row.id, this.now())) {

@@ -78,7 +78,7 @@ describe('approvals service', () => {
   function held(req: HoldRequest, signal?: AbortSignal) {
     let created!: (id: string) => void;
     const id = new Promise<string>((resolve) => (created = resolve));
-    const outcome = approvals.hold(req, { waitMs: 60_000, signal, onCreated: (i) => created(i) });
+    const outcome = approvals.hold(req, { waitMs: 60_000, signal, onCreated: (a) => created(a.id) });
     return { id, outcome };
   }
 
