@@ -10,7 +10,8 @@ export const validatorNameSchema = z.enum(['luhn', 'mod97', 'none']);
 
 export const customPatternSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case name'),
-  regex: z.string().min(1),
+  /** RE2 syntax (run on a linear-time engine); look-arounds and back-references are refused at load. */
+  regex: z.string().min(1).max(4096),
   /** Regex flags beyond the `g` the engine adds; only `i`, `m`, `s`, `u` make sense. */
   flags: z.string().regex(/^[imsu]*$/).default(''),
   style: maskStyleSchema.default('redact'),

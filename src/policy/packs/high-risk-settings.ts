@@ -1,6 +1,7 @@
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { z } from 'zod';
 import { parseDuration } from '../../util/durations.ts';
+import { linearRegexProblem } from '../../masking/linear-regex.ts';
 import { foldTerm } from './folded-text.ts';
 
 // Bounds that keep a policy readable and a decision cheap: each term is one rule, tried in order.
@@ -25,6 +26,9 @@ const duration = z.string().superRefine((value, ctx) => {
  * than denying every request when the rule first runs.
  */
 export function re2Problem(pattern: string): string | null {
+  // One checker says why RE2 refuses a pattern, here and for masking profiles' patterns.
+  const refused = linearRegexProblem(pattern);
+  if (refused !== null) return refused;
   let result: unknown;
   try {
     result = plan(re2Env, parse(`"".matches(${JSON.stringify(pattern)})`))({});
