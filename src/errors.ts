@@ -182,7 +182,9 @@ const APPROVAL_ENDS: Record<ApprovalEndCode, string> = {
 export class ApprovalRefused extends GatewayError {
   declare readonly code: ApprovalEndCode;
   constructor(code: ApprovalEndCode, readonly rule: string, readonly approvalId: string) {
-    super(code, `approval ${approvalId} (rule "${rule}") ${APPROVAL_ENDS[code].replace('{id}', approvalId)}`, { details: { rule, approvalId } });
+    super(code, `approval ${approvalId} (rule "${rule}") ${APPROVAL_ENDS[code].replace('{id}', approvalId)}`, {
+      details: { rule, approvalId, show: `gatehouse approvals show ${approvalId}` },
+    });
   }
 }
 

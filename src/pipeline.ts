@@ -351,7 +351,7 @@ export class Pipeline {
       const mask = (text: string) => state.redact(profile ? profile.maskText(text).text : text);
       const request = approvalRequest(session, decision, draft, summary, mask);
       const waitMs = options.hold === undefined ? 0 : options.hold.until === 'expiry' ? decision.timeoutMs : decision.waitMs;
-      const outcome = await this.deps.approvals.hold(request, { signal: ends.signal, waitMs, onCreated: options.hold?.onCreated });
+      const outcome = await this.deps.approvals.hold(request, { signal: ends.signal, waitMs, onCreated: options.hold?.onCreated, interactionId: requestId });
       if (outcome.state === 'approved') return outcome.id;
       throw outcome.state === 'pending'
         ? new ApprovalPending(decision.rule, decision.approvers, outcome)

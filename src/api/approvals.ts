@@ -100,7 +100,8 @@ export function registerApprovalRoutes(api: Api, deps: ApiDeps): void {
     },
     config: { allow: ['approver'] },
     handler: async (request) => {
-      const approval = await deps.approvals.decide(request.params.id, request.caller!.auth.principal, 'approve', request.body.comment ?? null);
+      const { principal, credential } = request.caller!.auth;
+      const approval = await deps.approvals.decide(request.params.id, principal, 'approve', request.body.comment ?? null, credential.tokenId);
       noteAction(request, { target: approval.id, details: { vote: 'approve', status: approval.status, requester: approval.requester.name, rule: approval.rule } });
       return approval;
     },
@@ -119,7 +120,8 @@ export function registerApprovalRoutes(api: Api, deps: ApiDeps): void {
     },
     config: { allow: ['approver'] },
     handler: async (request) => {
-      const approval = await deps.approvals.decide(request.params.id, request.caller!.auth.principal, 'deny', request.body.reason);
+      const { principal, credential } = request.caller!.auth;
+      const approval = await deps.approvals.decide(request.params.id, principal, 'deny', request.body.reason, credential.tokenId);
       noteAction(request, { target: approval.id, details: { vote: 'deny', status: approval.status, requester: approval.requester.name, rule: approval.rule } });
       return approval;
     },

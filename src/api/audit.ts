@@ -10,7 +10,7 @@ const auditEventView = z
     replicaId: z.string().nullable().describe('The replica that served the call'),
     actorId: z.string(),
     actorName: z.string(),
-    actorKind: z.enum(['user', 'service_account', 'admin']).describe('admin is the bootstrap (break-glass) identity'),
+    actorKind: z.enum(['user', 'service_account', 'admin', 'gateway']).describe('admin is the bootstrap (break-glass) identity; gateway a change the gateway made itself, e.g. an approval expiring'),
     credentialId: z.string().nullable().describe('The id of the token used, never the token'),
     action: z.string().describe("The route's operationId, e.g. createToken"),
     target: z.string().nullable().describe('What it acted on: a token id, a connection or service-account name, a principal name'),
@@ -24,7 +24,8 @@ const listQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(50),
     before: z.string().min(1).max(100).optional().describe('Only events older than this event id: the last id of the previous page'),
     actor: z.string().min(1).max(256).optional().describe('Only events by this actor (name or id)'),
-    action: z.string().min(1).max(100).optional().describe('Only this action (operationId), e.g. revokeToken'),
+    action: z.string().min(1).max(100).optional().describe('Only this action (operationId), e.g. revokeToken, or approval change, e.g. approval.approved'),
+    target: z.string().min(1).max(200).optional().describe('Only events about this target, e.g. an approval id: its whole trail'),
   })
   .strict();
 

@@ -5,15 +5,16 @@
  * at once, with a poll as the fallback for an event that never arrives.
  */
 import type { Logger } from 'pino';
-import { Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
+import { AuthError, Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
 import type { HeldApproval } from '../adapter-contract.ts';
-import type { Principal } from '../interaction.ts';
+import type { Principal, PrincipalKind } from '../interaction.ts';
 import type { RoleGrant } from '../identity/roles.ts';
 import type { Coordination } from '../store/coordination.ts';
-import type { ApprovalRow, ApprovalStatus, Store } from '../store/types.ts';
+import type { ApprovalRow, ApprovalStatus, ApprovalVoteRow, Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
 import { checkDecider } from './deciders.ts';
 import { REAL_TIMERS, type Timers } from './timers.ts';
+import { actorOf, ApprovalTrail, GATEWAY_ACTOR, requesterOf, type TrailActor } from './trail.ts';
 import { toView, type ApprovalView } from './view.ts';
 import { Waiters } from './waiters.ts';
 
@@ -35,7 +36,8 @@ export interface ApprovalsDeps {
 
 /** What a held request is: who asks, through which token, for what (masked), and who may decide. */
 export interface HoldRequest {
-  readonly principal: Pick<Principal, 'id' | 'name'>;
+  /** `kind` names the requester's kind in the audit trail (default user). */
+  readonly principal: Pick<Principal, 'id' | 'name'> & { readonly kind?: PrincipalKind };
   readonly tokenId: string | null;
   readonly agent: string;
   readonly connection: string;
@@ -57,6 +59,8 @@ export interface HoldOptions {
   readonly waitMs: number;
   /** Told the approval the request waits for, as soon as it exists (a client can be shown its id at once). */
   readonly onCreated?: (approval: HeldApproval) => void;
+  /** The record id of the held request: the trail names it on the approval it created and on the one it ran under. */
+  readonly interactionId?: string;
 }
 
 export type HoldOutcome =
@@ -86,9 +90,11 @@ export class Approvals {
   private readonly pollMs: number;
   private readonly unsubscribe: () => void;
   private cancelSweep: (() => void) | null = null;
+  private readonly trail: ApprovalTrail;
 
   constructor(private readonly deps: ApprovalsDeps) {
     this.now = deps.now ?? Date.now;
+    this.trail = new ApprovalTrail({ store: deps.store, logger: deps.logger, replicaId: deps.coordination.replicaId, now: () => this.now() });
     this.timers = deps.timers ?? REAL_TIMERS;
     this.pollMs = deps.pollMs ?? 1_000;
     this.unsubscribe = deps.coordination.subscribe((event) => {
@@ -150,7 +156,7 @@ export class Approvals {
    * voting twice, or on an approval no longer pending. One deny denies; `required` distinct
    * approvals (or one break-glass approval) approve.
    */
-  async decide(id: string, approver: Principal, vote: 'approve' | 'deny', comment: string | null): Promise<ApprovalView> {
+  async decide(id: string, approver: Principal, vote: 'approve' | 'deny', comment: string | null, tokenId: string | null = null): Promise<ApprovalView> {
     if (comment !== null && (comment.length > MAX_COMMENT || CONTROL.test(comment))) {
       throw new InvalidArgument(`comment: at most ${MAX_COMMENT} characters, without control characters`);
     }
@@ -158,32 +164,40 @@ export class Approvals {
     const now = this.now();
     const found = await store.getApproval(id);
     if (!found) throw new NotFound(`no approval "${id}" (list them with: gatehouse approvals list)`);
-    const row = await this.lapse(found, now);
+    // A decision its votes already made (its record failed to be written before) is applied first.
+    const row = await this.settle(await this.lapse(found, now));
     if (row.status !== 'pending') {
       throw new Conflict(`approval ${id} is ${row.status}${row.status === 'expired' ? ` (at ${new Date(row.expiresAt).toISOString()})` : ''}; only a pending approval can be decided`);
     }
-    const { breakGlass } = checkDecider(approver, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? []);
+    const decider = await this.currentDecider(approver);
+    const { breakGlass } = checkDecider(decider, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? []);
+    const actor = actorOf(decider, tokenId);
+    // An approving vote is recorded before it counts (the store failing, it is refused); a deny counts regardless.
+    const entry = await this.trail.begin(
+      breakGlass ? 'approval.break_glass' : 'approval.voted',
+      id,
+      actor,
+      { vote, comment, breakGlass, requester: row.principalName, rule: row.rule, connection: row.connection },
+      vote === 'approve',
+    );
     let stored: boolean;
     try {
-      stored = await store.insertApprovalVote({ approvalId: id, approverId: approver.id, approverName: approver.name, vote, comment, at: now, breakGlass }, now);
+      stored = await store.insertApprovalVote({ approvalId: id, approverId: decider.id, approverName: decider.name, vote, comment, at: now, breakGlass }, now);
     } catch (err) {
-      if (err instanceof GatewayError && err.code === 'conflict') throw new Conflict(`${approver.name} already voted on approval ${id}: each approver votes once`);
+      if (err instanceof GatewayError && err.code === 'conflict') {
+        await entry.done(false, { details: { refused: 'already voted' } });
+        throw new Conflict(`${decider.name} already voted on approval ${id}: each approver votes once`);
+      }
       throw err;
     }
+    await entry.done(stored);
     if (!stored) {
       const current = await store.getApproval(id);
       throw new Conflict(`approval ${id} is ${current?.status ?? 'gone'}; only a pending approval can be decided`);
     }
-    if (breakGlass) this.deps.logger.warn({ approvalId: id, approver: approver.name, rule: row.rule, requester: row.principalName }, 'break-glass approval: one approver approved alone');
-    let to: 'approved' | 'denied' | null = null;
-    if (vote === 'deny') to = 'denied';
-    else {
-      const votes = await store.listApprovalVotes(id);
-      const approvers = new Set(votes.filter((v) => v.vote === 'approve' && v.approverId !== row.principalId).map((v) => v.approverId));
-      if (breakGlass || approvers.size >= row.required) to = 'approved';
-    }
-    if (to !== null && (await store.decideApproval(id, to, now))) await this.changed(id);
-    this.deps.logger.info({ approvalId: id, approver: approver.name, vote, breakGlass }, 'approval vote');
+    if (breakGlass) this.deps.logger.warn({ approvalId: id, approver: decider.name, rule: row.rule, requester: row.principalName }, 'break-glass approval: one approver approved alone');
+    this.deps.logger.info({ approvalId: id, approver: decider.name, vote, breakGlass }, 'approval vote');
+    await this.settle(row, actor);
     return (await this.get(id))!;
   }
 
@@ -198,20 +212,14 @@ export class Approvals {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const now = this.now();
       for (const approved of await store.findLiveApprovals(request.principal.id, request.fingerprint, 'approved', now)) {
-        if (await store.useApproval(approved.id, now)) {
-          await this.changed(approved.id, false);
-          return { state: 'approved', id: approved.id };
-        }
+        if (await this.use(approved, request, options)) return { state: 'approved', id: approved.id };
       }
-      const row = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0] ?? (await this.create(request, now));
+      const row = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0] ?? (await this.create(request, now, options));
       last = row;
       options.onCreated?.(row);
       const state = await this.wait(row, options);
       if (state === 'approved') {
-        if (await store.useApproval(row.id, this.now())) {
-          await this.changed(row.id, false);
-          return { state: 'approved', id: row.id };
-        }
+        if (await this.use(row, request, options)) return { state: 'approved', id: row.id };
         continue;
       }
       // An identical request used this approval first: this one asks again.
@@ -226,39 +234,78 @@ export class Approvals {
     const now = this.now();
     let expired = 0;
     for (const id of await this.deps.store.dueApprovals(now)) {
-      if (await this.deps.store.expireApproval(id, now)) {
-        expired++;
-        await this.changed(id);
-      }
+      const row = await this.deps.store.getApproval(id);
+      if (row && (await this.expire(row, now))) expired++;
     }
     return expired;
   }
 
-  private async create(request: HoldRequest, now: number): Promise<ApprovalRow> {
-    const row: ApprovalRow = {
-      id: newId('apr', now),
-      createdAt: now,
-      expiresAt: now + request.timeoutMs,
-      status: 'pending',
-      fingerprint: request.fingerprint,
-      principalId: request.principal.id,
-      principalName: request.principal.name,
-      tokenId: request.tokenId,
-      agent: request.agent,
-      connection: request.connection,
-      kind: request.kind,
-      rule: request.rule,
-      approvers: [...request.approvers],
-      required: request.required,
-      summary: request.summary,
-      decidedAt: null,
-      usedAt: null,
-      replicaId: this.deps.coordination.replicaId,
-    };
-    await this.deps.store.insertApproval(row);
-    this.deps.logger.info({ approvalId: row.id, rule: row.rule, requester: row.principalName, connection: row.connection }, 'request held for approval');
-    this.emit('created', row);
-    return row;
+  /**
+   * A new pending approval, unless an identical request of the same principal holds one already
+   * (on any replica): the store lets one insert win, and the others wait on the winner's.
+   */
+  private async create(request: HoldRequest, now: number, options: HoldOptions): Promise<ApprovalRow> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const row: ApprovalRow = {
+        id: newId('apr', now),
+        createdAt: now,
+        expiresAt: now + request.timeoutMs,
+        status: 'pending',
+        fingerprint: request.fingerprint,
+        principalId: request.principal.id,
+        principalName: request.principal.name,
+        tokenId: request.tokenId,
+        agent: request.agent,
+        connection: request.connection,
+        kind: request.kind,
+        rule: request.rule,
+        approvers: [...request.approvers],
+        required: request.required,
+        summary: request.summary,
+        decidedAt: null,
+        usedAt: null,
+        replicaId: this.deps.coordination.replicaId,
+      };
+      const entry = await this.trail.begin(
+        'approval.created',
+        row.id,
+        requesterOf(row, request.principal.kind),
+        {
+          rule: row.rule, connection: row.connection, agent: row.agent, kind: row.kind, approvers: row.approvers, required: row.required,
+          expiresAt: row.expiresAt, fingerprint: row.fingerprint, interaction: options.interactionId ?? null,
+        },
+        true,
+      );
+      const holder = await this.deps.store.insertPendingApproval(row);
+      if (holder.id === row.id) {
+        await entry.done(true);
+        this.deps.logger.info({ approvalId: row.id, rule: row.rule, requester: row.principalName, connection: row.connection }, 'request held for approval');
+        this.emit('created', row);
+        return row;
+      }
+      // An identical request was held first: this one waits on its approval (the row says so).
+      await entry.done(false, { target: holder.id, details: { joined: holder.id } });
+      if (holder.expiresAt > now) return holder;
+      // Its time is up but nobody marked it yet: mark it, and take the place.
+      await this.lapse(holder, now);
+    }
+    throw new Conflict('the approval of this request kept changing while it was being asked for; send the request again');
+  }
+
+  /** The approved request runs: recorded before it is used (no record, no run), once. */
+  private async use(row: ApprovalRow, request: HoldRequest, options: HoldOptions): Promise<boolean> {
+    const now = this.now();
+    const used = await this.trail.record(
+      'approval.used',
+      row.id,
+      requesterOf(row, request.principal.kind, request.tokenId),
+      // The token may differ from the one the approval was asked with: the same person and agent, e.g. after a refresh.
+      { interaction: options.interactionId ?? null, tokenId: request.tokenId, askedWithTokenId: row.tokenId, rule: row.rule, connection: row.connection },
+      true,
+      () => this.deps.store.useApproval(row.id, now),
+    );
+    if (used) await this.changed(row.id, false);
+    return used;
   }
 
   /** Resolves with the approval's state once it is no longer pending, the wait runs out, or the client leaves. */
@@ -315,7 +362,7 @@ export class Approvals {
       };
       const onAbort = () => {
         if (settled) return;
-        this.withdraw(row.id).then(
+        this.withdraw(row, signal?.reason).then(
           () => finish('withdrawn'),
           (err) => {
             this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not withdraw the approval of a client that left');
@@ -330,15 +377,65 @@ export class Approvals {
     });
   }
 
-  private async withdraw(id: string): Promise<void> {
-    if (await this.deps.store.decideApproval(id, 'withdrawn', this.now())) await this.changed(id);
+  /** The client left (or cancelled): the approval can never run. Made even when its record cannot be written. */
+  private async withdraw(row: ApprovalRow, reason: unknown): Promise<void> {
+    const now = this.now();
+    const why = reason instanceof GatewayError ? reason.code : 'client_left';
+    const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { reason: why, rule: row.rule }, false, () =>
+      this.deps.store.decideApproval(row.id, 'withdrawn', now),
+    );
+    if (withdrawn) await this.changed(row.id);
   }
 
   /** A pending or approved approval past its expiry becomes expired (read lazily as well as swept). */
   private async lapse(row: ApprovalRow, now = this.now()): Promise<ApprovalRow> {
     if ((row.status !== 'pending' && row.status !== 'approved') || row.expiresAt > now) return row;
-    if (await this.deps.store.expireApproval(row.id, now)) await this.changed(row.id);
+    await this.expire(row, now);
     return (await this.deps.store.getApproval(row.id)) ?? row;
+  }
+
+  /** Marks a pending or approved-unused approval past its expiry expired; made even when its record cannot be written. */
+  private async expire(row: ApprovalRow, now: number): Promise<boolean> {
+    if ((row.status !== 'pending' && row.status !== 'approved') || row.expiresAt > now) return false;
+    const expired = await this.trail.record('approval.expired', row.id, GATEWAY_ACTOR, { expiresAt: row.expiresAt, was: row.status, rule: row.rule }, false, () =>
+      this.deps.store.expireApproval(row.id, now),
+    );
+    if (expired) await this.changed(row.id);
+    return expired;
+  }
+
+  /**
+   * Applies to a pending approval the decision its votes made: one deny denies; `required`
+   * distinct approvers (never the requester) or one break-glass approval approve. The approval is
+   * recorded before it is made (no record, it stays pending and nothing runs; the next read or vote
+   * applies it); a denial is made regardless. `by` is the approver whose vote decided, when known.
+   */
+  private async settle(row: ApprovalRow, by?: TrailActor, votes?: readonly ApprovalVoteRow[]): Promise<ApprovalRow> {
+    if (row.status !== 'pending') return row;
+    const all = votes ?? (await this.deps.store.listApprovalVotes(row.id));
+    const decision = decisionOf(row, all);
+    if (!decision) return row;
+    const actor = by ?? GATEWAY_ACTOR;
+    const details =
+      decision.to === 'denied'
+        ? { reason: decision.deny.comment, deniedBy: decision.deny.approverName, requester: row.principalName, rule: row.rule }
+        : { approvedBy: decision.approvers, breakGlass: decision.breakGlass, required: row.required, requester: row.principalName, rule: row.rule };
+    const now = this.now();
+    const applied = await this.trail.record(`approval.${decision.to}`, row.id, actor, details, decision.to === 'approved', () =>
+      this.deps.store.decideApproval(row.id, decision.to, now),
+    );
+    if (applied) await this.changed(row.id);
+    return (await this.deps.store.getApproval(row.id)) ?? row;
+  }
+
+  /**
+   * The approver as the store knows them now, not as their token was read: a person disabled, or
+   * moved out of a group, since they signed in decides nothing with that group.
+   */
+  private async currentDecider(approver: Principal): Promise<Principal> {
+    const row = await this.deps.store.getPrincipal(approver.id);
+    if (!row || row.disabledAt !== null) throw new AuthError('auth_revoked', `${approver.name} is disabled or unknown in Gatehouse, so cannot decide approvals`);
+    return { id: row.id, kind: row.kind, name: row.name, groups: [...row.groups] };
   }
 
   /** Every replica hears of the change; this one tells its listeners of a decision. */
@@ -369,8 +466,29 @@ export class Approvals {
   }
 
   private async view(row: ApprovalRow): Promise<ApprovalView> {
-    return toView(row, await this.deps.store.listApprovalVotes(row.id));
+    const votes = await this.deps.store.listApprovalVotes(row.id);
+    if (row.status !== 'pending' || !decisionOf(row, votes)) return toView(row, votes);
+    // Its votes decided it but the decision was not applied (the store failed while recording it): apply it now.
+    try {
+      return toView(await this.settle(row, undefined, votes), votes);
+    } catch (err) {
+      this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not apply the decision the votes made; it stays pending');
+      return toView(row, votes);
+    }
   }
 }
 
+type VoteDecision =
+  | { readonly to: 'denied'; readonly deny: ApprovalVoteRow }
+  | { readonly to: 'approved'; readonly approvers: string[]; readonly breakGlass: boolean };
 
+/** What an approval's votes decide: one deny denies; `required` distinct approvers (never the requester) or a break-glass approval approve. */
+export function decisionOf(row: Pick<ApprovalRow, 'principalId' | 'required'>, votes: readonly ApprovalVoteRow[]): VoteDecision | null {
+  const deny = votes.find((v) => v.vote === 'deny');
+  if (deny) return { to: 'denied', deny };
+  const approving = votes.filter((v) => v.vote === 'approve' && v.approverId !== row.principalId);
+  const breakGlass = approving.some((v) => v.breakGlass);
+  const distinct = new Set(approving.map((v) => v.approverId));
+  if (!breakGlass && distinct.size < row.required) return null;
+  return { to: 'approved', approvers: [...new Set(approving.map((v) => v.approverName))], breakGlass };
+}

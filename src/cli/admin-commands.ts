@@ -186,14 +186,16 @@ export function adminCommands(print: Print): Command[] {
     .description('list admin actions, newest first: who changed what, who was refused, every use of the break-glass token')
     .option('--limit <n>', 'how many', '50')
     .option('--actor <name>', 'only actions by this identity (name or id)')
-    .option('--action <name>', 'only this action, e.g. createToken or revokeToken')
+    .option('--action <name>', 'only this action, e.g. createToken, revokeToken or approval.approved')
+    .option('--target <id>', 'only events about this target, e.g. an approval id (its whole trail)')
     .option('--before <id>', 'only events older than this event id (the last id of the previous page)')
     .action(
-      action(print, async (opts: { limit: string; actor?: string; action?: string; before?: string }) => {
+      action(print, async (opts: { limit: string; actor?: string; action?: string; target?: string; before?: string }) => {
         const query = new URLSearchParams({
           limit: opts.limit,
           ...(opts.actor ? { actor: opts.actor } : {}),
           ...(opts.action ? { action: opts.action } : {}),
+          ...(opts.target ? { target: opts.target } : {}),
           ...(opts.before ? { before: opts.before } : {}),
         });
         const { events } = await callApi<{ events: Record<string, any>[] }>(await clientSettings(), 'GET', `/audit/events?${query}`);

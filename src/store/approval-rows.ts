@@ -16,6 +16,10 @@ const VOTE_COLUMNS = 'approval_id, approver_id, approver_name, vote, comment, at
 export const APPROVAL_SQL = {
   insert: `INSERT INTO approvals (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`,
   get: `SELECT ${COLUMNS} FROM approvals WHERE id = ?`,
+  // approvals_one_pending (migration 13): the conflict target names the partial index, predicate included.
+  insertPending: `INSERT INTO approvals (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})
+    ON CONFLICT (principal_id, fingerprint) WHERE status = 'pending' DO NOTHING`,
+  pendingFor: `SELECT ${COLUMNS} FROM approvals WHERE principal_id = ? AND fingerprint = ? AND status = 'pending'`,
   /** Live approvals of one request of one principal, newest first. */
   findLive: `SELECT ${COLUMNS} FROM approvals WHERE principal_id = ? AND fingerprint = ? AND status = ? AND expires_at > ?
     ORDER BY created_at DESC, id DESC LIMIT 20`,

@@ -55,6 +55,10 @@ export function listAuditEventsQuery(filter: AuditEventFilter): { sql: string; p
     where.push('action = ?');
     params.push(filter.action);
   }
+  if (filter.target !== undefined) {
+    where.push('target = ?');
+    params.push(filter.target);
+  }
   const sql = `SELECT ${COLUMNS} FROM audit_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
   return { sql, params: [...params, filter.limit] };
 }

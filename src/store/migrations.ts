@@ -325,6 +325,22 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX service_accounts_by_owner ON service_accounts (owner_id)',
     ],
   },
+  {
+    version: 13,
+    name: 'approvals: one pending approval per request of a principal',
+    statements: [
+      // Two identical requests held at once (on one replica or two) must wait on one approval, not
+      // ask approvers twice: the store, not a find-then-insert, decides which insert holds the place.
+      // Duplicates an earlier release left pending are withdrawn first, keeping the oldest, so the
+      // index can be built; a client still waiting on one asks again.
+      `UPDATE approvals SET status = 'withdrawn', decided_at = created_at
+        WHERE status = 'pending' AND EXISTS (
+          SELECT 1 FROM approvals older
+          WHERE older.principal_id = approvals.principal_id AND older.fingerprint = approvals.fingerprint AND older.status = 'pending'
+            AND (older.created_at < approvals.created_at OR (older.created_at = approvals.created_at AND older.id < approvals.id)))`,
+      "CREATE UNIQUE INDEX approvals_one_pending ON approvals (principal_id, fingerprint) WHERE status = 'pending'",
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

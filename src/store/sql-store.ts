@@ -3,7 +3,7 @@
  * PostgreSQL and uses `?` placeholders; each engine prepares (or rewrites) a statement once
  * and reuses it, so the texts below are constants, built when the module loads.
  */
-import { InternalError, InvalidArgument, NotFound } from '../errors.ts';
+import { Conflict, InternalError, InvalidArgument, NotFound } from '../errors.ts';
 import { groupedInsert, groupedUpdate, type GroupedWrite } from './grouped-write.ts';
 import {
   CONNECTION_COLUMNS,
@@ -561,6 +561,17 @@ export class SqlStore implements Store {
 
   async insertApproval(row: ApprovalRow): Promise<void> {
     await this.db.run(APPROVAL_SQL.insert, approvalParams(row));
+  }
+
+  async insertPendingApproval(row: ApprovalRow): Promise<ApprovalRow> {
+    // The unique index (migration 13) picks the one insert that holds the place; a pending row it
+    // collided with may be decided before it is read, and then the place is free to take again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if ((await this.db.run(APPROVAL_SQL.insertPending, approvalParams(row))) > 0) return row;
+      const holder = await this.one(APPROVAL_SQL.pendingFor, [row.principalId, row.fingerprint]);
+      if (holder) return toApproval(holder);
+    }
+    throw new Conflict(`approval ${row.id} could not be stored: the same request's approval kept changing; send the request again`);
   }
 
   async getApproval(id: string): Promise<ApprovalRow | null> {

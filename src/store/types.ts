@@ -165,7 +165,8 @@ export interface AuditEventRow {
   replicaId: string | null;
   actorId: string;
   actorName: string;
-  actorKind: PrincipalRow['kind'];
+  /** gateway: a change the gateway made itself (an approval expiring), no person acting. */
+  actorKind: PrincipalRow['kind'] | 'gateway';
   /** The token the call was made with (its id, never the secret). */
   credentialId: string | null;
   /** The route's operationId, e.g. createToken. */
@@ -188,6 +189,8 @@ export interface AuditEventFilter {
   actor?: string;
   /** Only this action (operationId). */
   action?: string;
+  /** Only events about this target (a token id, an approval id …). */
+  target?: string;
 }
 
 /**
@@ -324,6 +327,12 @@ export interface Store {
   // Approvals (approvals/): requests held for people. Status changes are conditional: each returns
   // whether this call changed the row, so of two replicas deciding at once exactly one wins.
   insertApproval(row: ApprovalRow): Promise<void>;
+  /**
+   * Inserts a pending approval unless its principal already has one pending for the same
+   * fingerprint (expired or not): returns the approval that holds the place, `row` itself when it
+   * was inserted. Of identical requests held at once, on any replicas, exactly one inserts.
+   */
+  insertPendingApproval(row: ApprovalRow): Promise<ApprovalRow>;
   getApproval(id: string): Promise<ApprovalRow | null>;
   /** Newest first. */
   listApprovals(filter: ApprovalFilter): Promise<ApprovalRow[]>;

@@ -33,6 +33,11 @@ const BOB = person('bob', ['oncall']);
 const CAROL = person('carol', ['oncall', 'sre']);
 const DAN = person('dan', ['sre']);
 const IVY = person('ivy', ['ic']);
+/** Deciders are read back from the store (a person disabled or moved since signing in decides nothing): everyone who decides here is stored. */
+const STORED: Principal[] = [
+  person('ada', ['engineering', 'oncall']), BOB, CAROL, DAN, IVY, person('sam', ['security']), person('uma', ['engineering']), person('nobody', []),
+  { id: 'adm_1', kind: 'admin', name: 'admin', groups: [] }, person('mallory', ['оncall']), person('trent', ['OnCall']), person('oscar', ['oncall ']),
+];
 
 const rejectsWith = (promise: Promise<unknown>, code: string) =>
   assert.rejects(promise, (err: unknown) => err instanceof GatewayError && err.code === code, `expected ${code}`);
@@ -59,6 +64,7 @@ describe('approvals service', () => {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-approvals-'));
     store = await openStore({ sqlitePath: path.join(dir, 'g.db') });
+    for (const p of STORED) await store.insertPrincipal({ ...p, groups: [...p.groups], createdAt: 1, disabledAt: null });
   });
   after(async () => {
     approvals?.stop();

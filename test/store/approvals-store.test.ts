@@ -90,14 +90,17 @@ const CASES: { name: string; run(store: Store): Promise<void> }[] = [
     async run(store) {
       const principalId = id('usr');
       const fingerprint = id('fp');
-      const older = approval({ principalId, fingerprint, createdAt: T0 });
-      const newer = approval({ principalId, fingerprint, createdAt: T0 + 1 });
-      const other = approval({ fingerprint, createdAt: T0 + 2 });
-      const expired = approval({ principalId, fingerprint, expiresAt: T0 + 5 });
-      for (const row of [older, newer, other, expired]) await store.insertApproval(row);
-      const found = await store.findLiveApprovals(principalId, fingerprint, 'pending', T0 + 10);
+      // Several approved ones may wait to be used; one request has one pending approval at most (migration 13).
+      const older = approval({ principalId, fingerprint, createdAt: T0, status: 'approved', decidedAt: T0 });
+      const newer = approval({ principalId, fingerprint, createdAt: T0 + 1, status: 'approved', decidedAt: T0 });
+      const other = approval({ fingerprint, createdAt: T0 + 2, status: 'approved', decidedAt: T0 });
+      const expired = approval({ principalId, fingerprint, expiresAt: T0 + 5, status: 'approved', decidedAt: T0 });
+      const pending = approval({ principalId, fingerprint, createdAt: T0 + 3 });
+      for (const row of [older, newer, other, expired, pending]) await store.insertApproval(row);
+      const found = await store.findLiveApprovals(principalId, fingerprint, 'approved', T0 + 10);
       assert.deepEqual(found.map((r) => r.id), [newer.id, older.id]);
-      assert.deepEqual(await store.findLiveApprovals(principalId, fingerprint, 'approved', T0 + 10), []);
+      assert.deepEqual((await store.findLiveApprovals(principalId, fingerprint, 'pending', T0 + 10)).map((r) => r.id), [pending.id]);
+      assert.deepEqual(await store.findLiveApprovals(principalId, id('fp'), 'pending', T0 + 10), []);
     },
   },
   {
@@ -130,7 +133,7 @@ const CASES: { name: string; run(store: Store): Promise<void> }[] = [
     name: 'listApprovals filters by status and principal, newest first, bounded',
     async run(store) {
       const principalId = id('usr');
-      const rows = [0, 1, 2].map((i) => approval({ principalId, createdAt: T0 + 100 + i }));
+      const rows = [0, 1, 2].map((i) => approval({ principalId, fingerprint: id('fp'), createdAt: T0 + 100 + i }));
       for (const row of rows) await store.insertApproval(row);
       await store.decideApproval(rows[1]!.id, 'denied', T0 + 200);
       const mine = await store.listApprovals({ principalId, limit: 10 });
@@ -138,6 +141,46 @@ const CASES: { name: string; run(store: Store): Promise<void> }[] = [
       assert.deepEqual((await store.listApprovals({ principalId, status: 'denied', limit: 10 })).map((r) => r.id), [rows[1]!.id]);
       assert.equal((await store.listApprovals({ principalId, limit: 1 })).length, 1);
       await assert.rejects(store.listApprovals({ limit: -1 }), (err: unknown) => err instanceof GatewayError && err.code === 'invalid_argument');
+    },
+  },
+  {
+    name: 'insertPendingApproval: the first of one request inserts; the next gets the pending one back, expired or not',
+    async run(store) {
+      const principalId = id('usr');
+      const fingerprint = id('fp');
+      const first = approval({ principalId, fingerprint, expiresAt: T0 + 10 });
+      assert.deepEqual(await store.insertPendingApproval(first), first);
+      const second = approval({ principalId, fingerprint });
+      assert.equal((await store.insertPendingApproval(second)).id, first.id, 'the place is taken: the holder comes back');
+      assert.equal(await store.getApproval(second.id), null, 'nothing else was stored');
+      // Past its expiry but not yet marked: still the holder, until the service lapses it.
+      assert.equal((await store.insertPendingApproval(approval({ principalId, fingerprint }))).id, first.id);
+      await store.expireApproval(first.id, T0 + 10);
+      const third = approval({ principalId, fingerprint });
+      assert.equal((await store.insertPendingApproval(third)).id, third.id, 'decided, the place is free again');
+      // Another principal, or another fingerprint, is another place.
+      const theirs = approval({ fingerprint });
+      assert.equal((await store.insertPendingApproval(theirs)).id, theirs.id);
+      const changed = approval({ principalId, fingerprint: id('fp') });
+      assert.equal((await store.insertPendingApproval(changed)).id, changed.id);
+      // A plain insert of a second pending one is refused by the index.
+      await assert.rejects(store.insertApproval(approval({ principalId, fingerprint })), (err: unknown) => err instanceof GatewayError && err.code === 'conflict');
+      // Approved, used or denied approvals of the same request do not take the place.
+      await store.insertApproval(approval({ principalId, fingerprint, status: 'used', decidedAt: T0, usedAt: T0 }));
+      assert.equal((await store.insertPendingApproval(approval({ principalId, fingerprint }))).id, third.id);
+    },
+  },
+  {
+    name: 'insertPendingApproval raced: many identical inserts at once store exactly one pending approval',
+    async run(store) {
+      const principalId = id('usr');
+      const fingerprint = id('fp');
+      const rows = Array.from({ length: 8 }, () => approval({ principalId, fingerprint }));
+      const holders = await Promise.all(rows.map((row) => store.insertPendingApproval(row)));
+      assert.equal(new Set(holders.map((h) => h.id)).size, 1, 'every insert got the same holder');
+      assert.ok(rows.some((r) => r.id === holders[0]!.id), 'and it is one of them');
+      const pending = (await store.listApprovals({ principalId, limit: 100 })).filter((r) => r.status === 'pending');
+      assert.equal(pending.length, 1);
     },
   },
 ];

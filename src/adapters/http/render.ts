@@ -12,7 +12,11 @@ const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
   forbidden_admin: 'permission_error',
   forbidden_role: 'permission_error',
   policy_denied: 'permission_error',
+  // 403s, typed as the other refusals here: OpenAI SDKs raise PermissionDeniedError (by status) carrying this type and code.
   approval_required: 'permission_error',
+  approval_denied: 'permission_error',
+  approval_expired: 'permission_error',
+  approval_withdrawn: 'permission_error',
   limit_exceeded: 'rate_limit_error',
   bad_request: 'invalid_request_error',
   body_too_large: 'invalid_request_error',
