@@ -28,6 +28,7 @@ import { createApprovalNotifier } from './approvals/notify/index.ts';
 import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
+import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
 import { registerScim } from './api/scim/index.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
@@ -271,6 +272,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       upstreamTimeoutMs: config.http.upstreamTimeout,
       trustProxy: config.http.trustProxy,
     });
+    // MCP sessions end (their processes stopped) before the pipeline's sessions and the store close.
+    const mcp = createMcpGateway({ pipeline, connections, state: () => runtime.current, logger, trustProxy: config.http.trustProxy });
+    closers.push(() => mcp.close(GATEWAY_STOPPED));
+    stopAccepting.push(() => mcp.stopAccepting());
 
     const ready = async () => {
       if (draining) throw new Error('draining');
@@ -320,6 +325,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (config.admin.listen) {
       const dataPlane = createServer((req, res) => {
         if (req.url?.startsWith(PROXY_PREFIX)) return proxy(req, res);
+        if (req.url?.startsWith(MCP_PREFIX)) return mcp.handle(req, res);
         if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found on the data-plane listener', code: 'not_found' } }));
       });
@@ -339,7 +345,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       trackRequests(admin.server);
     } else {
       const app = await buildAdminApp((handler) =>
-        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : handler(req, res))),
+        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : req.url?.startsWith(MCP_PREFIX) ? mcp.handle(req, res) : handler(req, res))),
       );
       await app.ready();
       url = await listen(app.server, config.http.listen.host, config.http.listen.port);

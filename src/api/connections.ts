@@ -9,7 +9,7 @@ import { errorResponses } from './schemas.ts';
 const connectionView = z
   .object({
     name: z.string(),
-    type: z.enum([...CONNECTION_TYPES, 'mcp']),
+    type: z.enum(CONNECTION_TYPES),
     upstream: z.string(),
     tags: z.array(z.string()),
     hasCredential: z.boolean().describe('Whether the gateway holds a credential for the upstream; the credential itself is never shown'),

@@ -6,6 +6,7 @@ import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';
 import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
+import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
 
 const duration = durationSchema;
 
@@ -85,16 +86,18 @@ const credentialSchema = z.union([
 ]);
 export type UpstreamCredential = z.output<typeof credentialSchema>;
 
-export const CONNECTION_TYPES = ['openai', 'http', 'postgres'] as const;
+export const CONNECTION_TYPES = ['openai', 'http', 'postgres', 'mcp'] as const;
 
 /**
  * The upstream URL and credential must suit the connection type: http(s) for openai and http;
  * postgres://host:port/dbname?sslmode=… with a basic (username + password) credential for postgres.
  */
 export function checkConnectionShape(
-  c: { type: (typeof CONNECTION_TYPES)[number]; upstream: string; credential?: UpstreamCredential | undefined },
+  c: { type: (typeof CONNECTION_TYPES)[number]; upstream: string; credential?: UpstreamCredential | undefined; mcp?: z.output<typeof mcpOptionsSchema> | undefined },
   ctx: z.RefinementCtx,
 ): void {
+  checkMcpShape(c, ctx);
+  if (c.type === 'mcp') return;
   const protocol = URL.canParse(c.upstream) ? new URL(c.upstream).protocol : '';
   if (c.type === 'postgres') {
     if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
@@ -120,6 +123,8 @@ const connectionFields = {
    * nor records as such: off unless a connection needs them (`cookie` to the upstream, `set-cookie` back).
    */
   passCookies: z.boolean().default(false),
+  /** MCP connections: stdio command, session cap, message and time bounds (config/mcp.ts). */
+  mcp: mcpOptionsSchema.optional(),
 };
 
 /** The admin API's body for PUT /connections/:name. */

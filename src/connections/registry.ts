@@ -3,6 +3,8 @@ import { ConfigError, Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import type { ConnectionRow, Store } from '../store/types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
 import { CONNECTION_NAME, credentialSchema, type ConnectionConfig, type UpstreamCredential } from '../config/schema.ts';
+import { formatDuration } from '../util/durations.ts';
+import { DEFAULT_MCP_OPTIONS, mcpOptionsSchema, type McpOptions } from '../config/mcp.ts';
 
 export interface Connection extends ConnectionInfo {
   readonly upstream: URL;
@@ -10,6 +12,8 @@ export interface Connection extends ConnectionInfo {
   readonly credential: UpstreamCredential | undefined;
   /** Whether cookies pass between the agent and the upstream (both ways); false unless configured. */
   readonly passCookies: boolean;
+  /** MCP connections: how the tool server is reached and the session bounds (defaults when not configured). */
+  readonly mcp?: McpOptions;
   readonly source: 'config' | 'api';
 }
 
@@ -51,7 +55,7 @@ export class ConnectionRegistry {
     const fromConfig = new Map<string, Connection>();
     for (const c of configured) {
       if (fromConfig.has(c.name)) throw new ConfigError(`connection "${c.name}" is defined twice in the configuration`);
-      fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, passCookies: c.passCookies, source: 'config' }));
+      fromConfig.set(c.name, freezeConnection({ name: c.name, type: c.type, tags: c.tags, upstream: new URL(c.upstream), credential: c.credential, passCookies: c.passCookies, ...(c.type === 'mcp' ? { mcp: c.mcp ?? DEFAULT_MCP_OPTIONS } : {}), source: 'config' }));
     }
     const registry = new ConnectionRegistry(store, box, fromConfig);
     await registry.reload();
@@ -77,6 +81,7 @@ export class ConnectionRegistry {
       upstream: new URL(row.upstream),
       credential,
       passCookies: row.options.passCookies === true,
+      ...(row.type === 'mcp' ? { mcp: row.options.mcp === undefined ? DEFAULT_MCP_OPTIONS : mcpOptionsSchema.parse(row.options.mcp) } : {}),
       source: 'api',
     });
   }
@@ -107,10 +112,12 @@ export class ConnectionRegistry {
     return [...this.connections.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async put(input: { name: string; type: 'openai' | 'http' | 'postgres'; upstream: string; tags: readonly string[]; credential?: UpstreamCredential; passCookies?: boolean }): Promise<Connection> {
+  async put(input: { name: string; type: ConnectionType; upstream: string; tags: readonly string[]; credential?: UpstreamCredential; passCookies?: boolean; mcp?: McpOptions | undefined }): Promise<Connection> {
     if (!CONNECTION_NAME.test(input.name)) {
       throw new InvalidArgument('connection name: lower-case letters, digits, ".", "_" or "-", at most 63 characters');
     }
+    // Whoever holds an admin API token must not gain a shell on the gateway's host.
+    if (input.mcp?.command !== undefined) throw new InvalidArgument('a stdio MCP server (mcp.command) runs a program on the gateway host: define it in gatehouse.yaml, not through the API');
     if (this.fromConfig.has(input.name)) {
       throw new Conflict(`connection "${input.name}" is defined in the configuration file; change it there`);
     }
@@ -124,7 +131,7 @@ export class ConnectionRegistry {
       upstream: new URL(input.upstream).href,
       tags: [...input.tags],
       credential,
-      options: input.passCookies ? { passCookies: true } : {},
+      options: { ...(input.passCookies ? { passCookies: true } : {}), ...(input.mcp ? { mcp: mcpInput(input.mcp) } : {}) },
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
@@ -139,4 +146,9 @@ export class ConnectionRegistry {
     if (!(await this.store.deleteConnection(name))) throw new NotFound(`no connection "${name}"`);
     this.connections.delete(name);
   }
+}
+
+/** What the store keeps of an API-defined MCP connection's options: durations and sizes as the schema reads them back. */
+function mcpInput(options: McpOptions): Record<string, unknown> {
+  return { args: options.args, maxSessions: options.maxSessions, maxMessageBytes: options.maxMessageBytes, callTimeout: formatDuration(options.callTimeout), idleTimeout: formatDuration(options.idleTimeout) };
 }

@@ -1,0 +1,76 @@
+/**
+ * The `mcp:` block of an MCP connection: how the gateway reaches the tool server (Streamable HTTP
+ * at `upstream`, or a local process it starts per session when `upstream` is `stdio:`) and the
+ * bounds it keeps on every session.
+ */
+import { z } from 'zod';
+import { durationSchema } from '../util/duration-schema.ts';
+import { parseByteSize } from './byte-size.ts';
+
+const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  try {
+    return typeof value === 'number' ? value : parseByteSize(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** An environment variable name a process can be given. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const MCP_DEFAULTS = Object.freeze({
+  maxSessions: 16,
+  maxMessageBytes: 1024 * 1024,
+  callTimeout: 60_000,
+  idleTimeout: 30 * 60_000,
+});
+
+export const mcpOptionsSchema = z
+  .object({
+    /** stdio servers: the program the gateway starts for each MCP session (no shell). */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    /** The process's environment besides a minimal safe one (PATH, HOME …); values are secrets: use ${ENV} references. */
+    env: z
+      .record(z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"'), z.string())
+      .default({}),
+    /** Most MCP sessions (for stdio: processes) open at once on this connection, on this replica. */
+    maxSessions: z.number().int().positive().max(10_000).default(MCP_DEFAULTS.maxSessions),
+    /** Largest JSON-RPC message accepted from the agent or the tool server. */
+    maxMessageBytes: byteSize.default(MCP_DEFAULTS.maxMessageBytes),
+    /** How long the gateway waits for the tool server's answer to one request. */
+    callTimeout: durationSchema.default(MCP_DEFAULTS.callTimeout),
+    /** A session without any request for this long is closed (and its process stopped). */
+    idleTimeout: durationSchema.default(MCP_DEFAULTS.idleTimeout),
+  })
+  .strict();
+
+export type McpOptions = z.output<typeof mcpOptionsSchema>;
+
+/** The options of an MCP connection that left the block out. */
+export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}, ...MCP_DEFAULTS });
+
+/**
+ * An MCP connection is reached over http(s) (Streamable HTTP) or started as a process (`upstream:
+ * stdio:` with `mcp.command`); only MCP connections take an `mcp` block.
+ */
+export function checkMcpShape(
+  c: { type: string; upstream: string; mcp?: McpOptions | undefined; credential?: { type: string } | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (c.type !== 'mcp') {
+    if (c.mcp !== undefined) ctx.addIssue({ code: 'custom', path: ['mcp'], message: 'only a connection of type mcp takes an mcp block' });
+    return;
+  }
+  const protocol = URL.canParse(c.upstream) ? new URL(c.upstream).protocol : '';
+  if (protocol === 'stdio:') {
+    if (c.mcp?.command === undefined) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'a stdio MCP server needs mcp.command, the program the gateway starts' });
+    if (c.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a stdio MCP server takes its secrets in mcp.env, not a credential' });
+  } else if (protocol === 'http:' || protocol === 'https:') {
+    if (c.mcp?.command !== undefined) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'mcp.command is for stdio servers (upstream: "stdio:"); this one is reached over HTTP' });
+    if (c.mcp !== undefined && Object.keys(c.mcp.env).length > 0) ctx.addIssue({ code: 'custom', path: ['mcp', 'env'], message: 'mcp.env is for stdio servers; an HTTP server takes a credential' });
+  } else {
+    ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected the MCP endpoint\'s http:// or https:// URL, or "stdio:" for a server the gateway starts' });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * A gateway with MCP connections in front of the SDK-built test tool servers, and the SDK's own
+ * Client connected through it: what every MCP adapter test starts from.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startTestGateway, type TestGateway, type TestGatewayOptions } from '../../support/gateway.ts';
+import { MCP_UPSTREAM_TOKEN, startMcpToolServer, type McpToolServer } from '../../support/mcp-server.ts';
+
+export const STDIO_SERVER = fileURLToPath(new URL('../../support/mcp-stdio-server.ts', import.meta.url));
+export const STDIO_SECRET = 'tool-api-key-0123456789abcdef';
+
+/** `tools` over Streamable HTTP, `local` over stdio (at most two processes), `tight` with small bounds. */
+export function mcpConnections(upstream: string, extra = ''): string {
+  return `
+  - name: tools
+    type: mcp
+    upstream: ${upstream}
+    credential: \${MCP_UPSTREAM_TOKEN}
+  - name: local
+    type: mcp
+    upstream: "stdio:"
+    mcp:
+      command: ${process.execPath}
+      args: [--import, tsx, ${STDIO_SERVER}]
+      env:
+        TOOL_API_KEY: \${TOOL_API_KEY}
+      maxSessions: 2
+${extra}`;
+}
+
+export interface McpFixture {
+  readonly t: TestGateway;
+  readonly upstream: McpToolServer;
+  close(): Promise<void>;
+}
+
+export async function startMcpFixture(options: TestGatewayOptions & { extraMcp?: string } = {}): Promise<McpFixture> {
+  process.env.MCP_UPSTREAM_TOKEN = MCP_UPSTREAM_TOKEN;
+  process.env.TOOL_API_KEY = STDIO_SECRET;
+  const upstream = await startMcpToolServer();
+  const t = await startTestGateway({ ...options, extraConnections: mcpConnections(upstream.url, options.extraMcp) + (options.extraConnections ?? '') });
+  return {
+    t,
+    upstream,
+    close: async () => {
+      await t.close();
+      await upstream.close();
+    },
+  };
+}
+
+/** The official SDK client, unchanged, pointed at /mcp/<connection> with a Gatehouse token. */
+export async function connectClient(url: string, connection: string, token: string, client = new Client({ name: 'test-agent', version: '1.0.0' })): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp/${connection}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Ends the session as a well-behaved agent does (DELETE), then closes the client. */
+export async function disconnect(connected: { client: Client; transport: StreamableHTTPClientTransport }): Promise<void> {
+  await connected.transport.terminateSession().catch(() => undefined);
+  await connected.client.close();
+}
+
+/** The text of a tool result's first content part. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((c) => c.text ?? `[${c.type}]`).join('\n');
+}
