@@ -218,6 +218,29 @@ export class Pipeline {
     return this.underWay.size;
   }
 
+  /**
+   * How text that reaches a session outside any request (a database's NOTIFY payload) is masked:
+   * no decision says which profile applies, so every profile a rule for the session's connection
+   * names applies, in turn; null when none can. The function throws when a profile is missing or
+   * fails, and the caller withholds the text. Read per call, so a reload applies at once.
+   */
+  sessionTextMasker(session: Session): ((text: string) => string) | null {
+    const state = this.deps.state();
+    const policy = state.plan(session.connection).policy;
+    const names = policy.maskingProfiles ?? (policy.masks ? null : []);
+    if (names !== null && names.length === 0) return null;
+    return (text) => {
+      if (names === null) throw new MaskingError('the policy does not list the masking profiles it names');
+      let out = text;
+      for (const name of names) {
+        const profile = state.masking.get(name);
+        if (!profile) throw new MaskingError(`masking profile "${name}" does not exist`);
+        out = profile.maskText(out).text;
+      }
+      return out;
+    };
+  }
+
   private async runOnce(session: Session, source: DraftSource, forward: Forward, options: RunOptions): Promise<void> {
     const state = this.deps.state();
     const requestId = options.requestId ?? this.requestId();

@@ -78,6 +78,7 @@ export class CompiledPolicy implements PolicyEngine {
   readonly rules: readonly CompiledRule[];
   readonly readsEntities: boolean;
   readonly masks: boolean;
+  readonly maskingProfiles: readonly string[];
   readonly approves: boolean;
   readonly #defaultTtlMs: number | null;
   readonly #groupTtlMs: ReadonlyMap<string, number>;
@@ -105,6 +106,7 @@ export class CompiledPolicy implements PolicyEngine {
     }
     this.readsEntities = this.rules.some((rule) => rule.config.when?.includes('entities') === true);
     this.masks = this.rules.some((rule) => rule.decision.obligations.maskingProfile !== null);
+    this.maskingProfiles = Object.freeze([...new Set(this.rules.flatMap((rule) => rule.decision.obligations.maskingProfile ?? []))]);
     this.approves = this.rules.some((rule) => rule.decision.action === 'approve');
   }
 

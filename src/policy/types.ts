@@ -28,6 +28,8 @@ export interface PolicyEngine {
   readonly readsEntities: boolean;
   /** Whether any rule names a masking profile. */
   readonly masks: boolean;
+  /** The profiles rules name, in rule order, once each (what may apply outside any request, e.g. a NOTIFY). */
+  readonly maskingProfiles?: readonly string[];
   /** Whether any rule holds requests for approval. */
   readonly approves: boolean;
   /** The same decisions for requests to this connection, with only the rules that can match it (compiled once per connection). */

@@ -14,6 +14,7 @@ export const enum BackendCode {
   CopyInResponse = 0x47, // G
   CopyOutResponse = 0x48, // H
   EmptyQueryResponse = 0x49, // I
+  NotificationResponse = 0x41, // A
   BackendKeyData = 0x4b, // K
   NoticeResponse = 0x4e, // N
   Authentication = 0x52, // R

@@ -23,7 +23,9 @@ import { BackendScanner, type FrameHandler } from './backend-scanner.ts';
 import { noticeField, readCommandTag, readNoticeFields, readParameterStatus, readRowDescription, tagRowCount } from './backend-frames.ts';
 import { Expectation, ExtendedTracker, Kind } from './extended-tracker.ts';
 import { BackendCode } from './message-codes.ts';
-import { describeResult, maskFailureFrame, maskNotice, maskRow, maskText, refusalFrame, withholdCopyOut } from './result-masker.ts';
+import { describeResult, maskFailureFrame, maskNotice, maskRow, maskText, refusalFrame } from './result-masker.ts';
+import { copyData, copyDone, copyOutResponse, copyOutStatements, expectCopyOut } from './copy-out.ts';
+import { maskNotification } from './notify-masker.ts';
 import { executeDraft, factsWithNamed, queryDraft, wantsBinary } from './to-interaction.ts';
 import { errorFields } from './render.ts';
 import { terminateMessage } from './frontend-writer.ts';
@@ -197,14 +199,17 @@ export class ProxySession implements FrameHandler {
     const facts = factsWithNamed(parsed, this.lookupStatement, this.lookupCursor);
     this.tracker.simpleQuery();
     return this.runStatement(Kind.RefusedQuery, queryDraft(msg.sql, facts, msg.raw.length), (admission) => {
-      if (admission.masked && (facts.flags['copy_to_stdout'] || facts.flags['copy_to_program'] || facts.flags['copy_to_file'])) {
-        throw new MaskingError('COPY … TO output cannot be masked row by row; the statement was not sent (use SELECT)');
+      if (admission.masked && (facts.flags['copy_to_program'] || facts.flags['copy_to_file'])) {
+        throw new MaskingError('COPY … TO a program or file cannot be masked; the statement was not sent (use COPY … TO STDOUT)');
       }
+      // COPY … TO STDOUT is masked record by record; the text sent may have HEADER added (copy-statement.ts)
+      const copy = admission.masked && facts.flags['copy_to_stdout'] ? copyOutStatements(msg.sql) : null;
       this.tracker.definePrepared(parsed, msg.sql, facts);
       const e = new Expectation(Kind.Query);
       e.admission = admission;
       e.masked = admission.masked;
-      return this.send(e, msg.raw);
+      if (copy !== null) expectCopyOut(e, copy.plans);
+      return this.send(e, copy?.raw ?? msg.raw);
     });
   }
 
@@ -339,7 +344,7 @@ export class ProxySession implements FrameHandler {
       case BackendCode.NoticeResponse:
         return this.tracker.front()?.masked === true;
       case BackendCode.CopyData:
-        return this.tracker.front()?.maskFailure != null;
+        return this.tracker.front()?.masked === true;
       default:
         return true;
     }
@@ -359,8 +364,11 @@ export class ProxySession implements FrameHandler {
       case BackendCode.DataRow:
         return e !== undefined && e.masked ? maskRow(e, buf, start, end) : undefined;
       case BackendCode.CopyData:
+        return e?.masked ? copyData(e, buf, start, end) : undefined;
       case BackendCode.CopyDone:
-        return e?.maskFailure ? null : undefined;
+        return e?.masked ? copyDone(e) : undefined;
+      case BackendCode.NotificationResponse:
+        return maskNotification(this.pipeline.sessionTextMasker(this.session), buf, start, end);
       case BackendCode.ParseComplete:
         tracker.parseComplete();
         return undefined;
@@ -392,7 +400,7 @@ export class ProxySession implements FrameHandler {
       case BackendCode.NoticeResponse:
         return e?.masked ? maskNotice(e, BackendCode.NoticeResponse, buf, start, end) : undefined;
       case BackendCode.CopyOutResponse:
-        return e === undefined ? undefined : withholdCopyOut(e);
+        return e === undefined ? undefined : copyOutResponse(e, buf, start, end);
       case BackendCode.ParameterStatus:
         return this.parameterStatus(buf, start, end);
       case BackendCode.ReadyForQuery: {

@@ -1,7 +1,7 @@
 /**
  * Masks what the database answers to one statement under its admission's profile: rows by column
- * and content, notice and error texts. Anything it cannot place (binary results, COPY output, rows
- * without a description) is withheld: the rows are dropped and the command's result becomes a
+ * and content, notice and error texts (COPY output: copy-out.ts). Anything it cannot place (binary
+ * results, rows without a description) is withheld: the rows are dropped and the command's result becomes a
  * masking error the client can read.
  */
 import { MaskingError, toGatewayError } from '../../errors.ts';
@@ -41,13 +41,6 @@ export function maskRow(e: Expectation, buf: Buffer, start: number, end: number)
     e.maskFailure = toGatewayError(err);
     return null;
   }
-}
-
-/** COPY … TO STDOUT under a profile: the rows cannot be placed by column, so they are withheld. */
-export function withholdCopyOut(e: Expectation): null | undefined {
-  if (!e.masked || e.maskFailure) return undefined;
-  e.maskFailure = new MaskingError('COPY output cannot be masked; it was withheld');
-  return null;
 }
 
 /** A notice or error frame with its text fields masked. */
