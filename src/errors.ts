@@ -39,6 +39,9 @@ export const ERROR_CODES = {
   approval_denied: { status: 403, sqlstate: '42501' },
   approval_expired: { status: 403, sqlstate: '42501' },
   approval_withdrawn: { status: 403, sqlstate: '57014' },
+  // A session whose decisions relied on a just-in-time access grant, ended when the grant was revoked or expired.
+  access_revoked: { status: 403, sqlstate: '42501' },
+  access_expired: { status: 403, sqlstate: '42501' },
   limit_exceeded: { status: 429, sqlstate: '53300' },
   masking_failed: { status: 502, sqlstate: 'XX000' },
   unknown_connection: { status: 404, sqlstate: '3D000' },
@@ -185,6 +188,18 @@ export class ApprovalRefused extends GatewayError {
     super(code, `approval ${approvalId} (rule "${rule}") ${APPROVAL_ENDS[code].replace('{id}', approvalId)}`, {
       details: { rule, approvalId, show: `gatehouse approvals show ${approvalId}` },
     });
+  }
+}
+
+/** A just-in-time access grant a session's decisions relied on was revoked or expired: the session ends. */
+export class AccessEnded extends GatewayError {
+  declare readonly code: 'access_revoked' | 'access_expired';
+  constructor(code: 'access_revoked' | 'access_expired', grantId: string) {
+    super(
+      code,
+      `the access grant ${grantId} this session relied on ${code === 'access_revoked' ? 'was revoked' : 'expired'}, so the session ended; ask again with: gatehouse access request`,
+      { details: { grantId } },
+    );
   }
 }
 

@@ -4,11 +4,12 @@
  * once. Adapters implement the contract declared in src/adapter-contract.ts and nothing more.
  */
 import type { Logger } from 'pino';
-import { ApprovalPending, ApprovalRefused, AuthError, BadRequest, GatewayError, GatewayStopping, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
+import { AccessEnded, ApprovalPending, ApprovalRefused, AuthError, BadRequest, GatewayError, GatewayStopping, LimitExceeded, MaskingError, PolicyDenied, StoreError, toGatewayError, UnknownConnection } from './errors.ts';
 import type { ConnectionInfo, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext, Credentials } from './identity/credentials.ts';
 import type { CredentialWatch, EndReason } from './identity/credential-watch.ts';
-import type { LimitTracker } from './policy/types.ts';
+import type { GrantFact, GrantsInput, LimitTracker } from './policy/types.ts';
+import { GrantLinks, type GrantEnd } from './approvals/grant-links.ts';
 import { maskRequestBody, responseMaskerFor, SECRET_TYPES, type MaskProfile, type ResponseMasker, type ResponseTarget } from './masking/index.ts';
 import type { Recorder, InteractionOutcome, OpenInteraction } from './audit/recorder.ts';
 import { newId } from './util/ids.ts';
@@ -51,9 +52,12 @@ export interface PipelineDeps {
   readonly now?: () => number;
   /** The hold stage: requests a rule sends for approval wait here. */
   readonly approvals: Pick<Approvals, 'hold'>;
+  /** The caller's live just-in-time grants for a connection, read only when a rule's condition reads `grants`. */
+  readonly grants?: { live(principalId: string, connection: string): Promise<readonly GrantFact[]> };
 }
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
+const NO_GRANTS: readonly string[] = Object.freeze([]);
 const MAX_ANONYMOUS_SESSIONS = 1_000;
 const ANONYMOUS_RECORDS_PER_MINUTE = 600;
 /** Callers choose connection names: a metric label per made-up name would grow without bound. */
@@ -67,6 +71,9 @@ export class Pipeline {
   /** Sessions closed: a slot or a forward that arrives after the close must not outlive it. */
   private readonly closedSessions = new WeakSet<Session>();
   private readonly underWay = new InFlight();
+  /** Sessions whose decisions read just-in-time grants: a grant revoked or expired ends them. */
+  private readonly grantLinks = new GrantLinks<Session>();
+  private readonly sessionEnds = new WeakMap<Session, (reason: Error) => void>();
   private stopping = false;
   /** Anyone can send requests without a credential: what they cost the store is bounded per minute. */
   private anonymousWindow = { minute: -1, recorded: 0 };
@@ -145,13 +152,37 @@ export class Pipeline {
         if (closed) return;
         closed = true;
         this.closedSessions.add(session);
+        this.grantLinks.unlink(session);
         slots.get(session)?.();
         slots.delete(session);
         unwatch();
         await this.deps.recorder.endSession(recorded.id, controller.signal.aborted ? String((controller.signal.reason as Error).message) : reason);
       },
     };
+    this.sessionEnds.set(session, (reason) => controller.abort(reason));
     return session;
+  }
+
+  /**
+   * Ends, on this replica, every live session a decision of which read one of these grants (they
+   * were revoked or expired); every replica applies the same coordination event.
+   */
+  endSessionsUsingGrants(grantIds: readonly string[], end: GrantEnd): number {
+    const ended = this.grantLinks.end(grantIds, end);
+    for (const { session, grantId } of ended) this.endForGrant(session, grantId, end);
+    if (ended.length > 0) this.deps.logger.info({ grantIds, sessions: ended.length, end }, 'sessions relying on ended access grants were ended');
+    return ended.length;
+  }
+
+  private endForGrant(session: Session, grantId: string, end: GrantEnd): void {
+    this.sessionEnds.get(session)?.(new AccessEnded(end === 'revoked' ? 'access_revoked' : 'access_expired', grantId));
+  }
+
+  /** Remembers which grants a session's decision read; one that ended meanwhile ends the session now. */
+  private linkGrants(session: Session, grantIds: readonly string[]): void {
+    if (grantIds.length === 0) return;
+    const ended = this.grantLinks.link(session, grantIds);
+    if (ended) this.endForGrant(session, ended.grantId, ended.end);
   }
 
   /**
@@ -256,14 +287,19 @@ export class Pipeline {
 
     let summary: RequestSummary;
     let decision: Decision;
+    // The ids of the grants the decision read (recorded with it); none when no condition read them.
+    let consulted = NO_GRANTS;
     try {
       const entities = plan.detectsEntities && draft.scanText ? state.detectEntities(draft.scanText) : NO_ENTITIES;
       summary = { ...draft.summary, entities };
-      decision = this.decide(plan, session, draft.kind, summary);
+      const grants = plan.policy.readsGrants && this.deps.grants ? await this.grantsOf(session) : undefined;
+      decision = this.decide(plan, session, draft.kind, summary, grants);
+      if (grants?.consulted) consulted = grants.items.map((g) => g.id);
     } catch (err) {
       throw await this.refuse(session, state, requestId, line, toGatewayError(err), 'deny', null, draft);
     }
-    if (decision.action === 'deny') throw await this.refuse(session, state, requestId, line, new PolicyDenied(decision.rule, decision.reason), 'deny', decision, draft);
+    this.linkGrants(session, consulted);
+    if (decision.action === 'deny') throw await this.refuse(session, state, requestId, line, new PolicyDenied(decision.rule, decision.reason), 'deny', decision, draft, consulted);
     // The hold stage, before limits: a held request takes no rate slot while it waits; limits count it when it runs.
     const approvalId = decision.action === 'approve' ? await this.hold(session, state, requestId, line, decision, draft, summary, options) : null;
 
@@ -272,7 +308,7 @@ export class Pipeline {
       release = await this.takeLimits(session, decision, summary, options.slot ?? 'request');
     } catch (err) {
       const error = toGatewayError(err);
-      throw await this.refuse(session, state, requestId, line, error, err instanceof LimitExceeded ? 'limit' : 'deny', decision, draft);
+      throw await this.refuse(session, state, requestId, line, error, err instanceof LimitExceeded ? 'limit' : 'deny', decision, draft, consulted);
     }
 
     let record: OpenInteraction | null = null;
@@ -298,7 +334,11 @@ export class Pipeline {
             // The target may be SQL text carrying values: recorded as masked as the body.
             target: profile && draft.target ? maskedTarget(profile, draft.target, draft.body, body) : draft.target,
             model: draft.model,
-            summary: approvalId === null ? recordableSummary(summary) : { ...recordableSummary(summary), approval: approvalId },
+            summary: {
+              ...recordableSummary(summary),
+              ...(approvalId === null ? {} : { approval: approvalId }),
+              ...(consulted === NO_GRANTS ? {} : { grants: consulted }),
+            },
             bytesIn: draft.bytesIn,
             decision: approvalId === null ? 'allow' : 'approve',
             rule: decision.rule,
@@ -387,7 +427,17 @@ export class Pipeline {
     }
   }
 
-  private decide(plan: ConnectionPlan, session: Session, kind: InteractionKind, summary: RequestSummary): Decision {
+  /** The caller's live grants for the session's connection, for conditions that read `grants`. */
+  private async grantsOf(session: Session): Promise<GrantsInput> {
+    try {
+      return { items: await this.deps.grants!.live(session.auth.principal.id, session.connection.name), consulted: false };
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new StoreError('the access grants could not be read; the request was not sent', { cause: err });
+    }
+  }
+
+  private decide(plan: ConnectionPlan, session: Session, kind: InteractionKind, summary: RequestSummary, grants?: GrantsInput): Decision {
     try {
       return plan.policy.decide({
         identity: session.auth.principal,
@@ -396,6 +446,7 @@ export class Pipeline {
         kind,
         summary,
         time: new Date(),
+        ...(grants ? { grants } : {}),
       });
     } catch (err) {
       // Policy must never throw; if it does, nothing goes through.
@@ -461,6 +512,7 @@ export class Pipeline {
     recordedDecision: string,
     decision: Decision | null,
     draft?: RequestDraft,
+    grants: readonly string[] = NO_GRANTS,
   ): Promise<GatewayError> {
     try {
       // Recorded as masked as an admitted request would be: the target may be SQL text with values.
@@ -479,7 +531,10 @@ export class Pipeline {
           ...line,
           target,
           model: draft?.model ?? null,
-          summary: draft ? recordableSummary({ ...draft.summary, entities: NO_ENTITIES }) : {},
+          summary: {
+            ...(draft ? recordableSummary({ ...draft.summary, entities: NO_ENTITIES }) : {}),
+            ...(grants === NO_GRANTS ? {} : { grants }),
+          },
           bytesIn: draft?.bytesIn ?? 0,
           decision: recordedDecision,
           rule: decision?.rule ?? null,

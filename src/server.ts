@@ -25,6 +25,8 @@ import { Recorder } from './audit/recorder.ts';
 import { Pipeline } from './pipeline.ts';
 import { Approvals, type Timers } from './approvals/index.ts';
 import { createApprovalNotifier } from './approvals/notify/index.ts';
+import { Grants } from './approvals/grants.ts';
+import { accessTerms } from './config/approval-access.ts';
 import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
@@ -185,6 +187,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.approvals,
     });
     approvals.start();
+    // Just-in-time access requests go through the approvals; a grant that ends ends its sessions on every replica.
+    let accessConfig = config.approvals.access;
+    const grants = new Grants({
+      store,
+      coordination,
+      approvals,
+      logger,
+      terms: (connection) => accessTerms(accessConfig, connection),
+      connectionExists: (name) => connections.get(name) !== undefined,
+      redact: (text) => runtime.current.redact(text),
+      ...options.approvals,
+    });
+    grants.start();
+    closers.push(async () => grants.stop());
     // Approvers hear of a held request, and of its decision, from the replica where it happened.
     const notifier = createApprovalNotifier(config.approvals.notify, { logger, now: Date.now });
     closers.push(() => notifier.close());
@@ -192,6 +208,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     approvals.onEvent((event) => notifier.notify({ type: `approval.${event.type}`, approval: event.approval, gatewayUrl: approveUrl }));
     const pipeline = new Pipeline({
       approvals,
+      grants,
       credentials,
       watch,
       state: () => runtime.current,
@@ -212,6 +229,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const next = await loadConfigFile(file, env);
         const built = await compileState(next, masterKey, baseDir, connections.list(), version);
         roleGrants = next.identity.roles;
+        accessConfig = next.approvals.access;
         return built;
       });
       logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
@@ -239,6 +257,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         case 'tokens.revoked':
           credentials.forget(event.tokenIds);
           watch.revoked(event.tokenIds);
+          break;
+        case 'grants.ended':
+          pipeline.endSessionsUsingGrants(event.grantIds, event.reason);
           break;
         case 'principal.disabled':
           credentials.forgetPrincipal(event.principalId);
@@ -283,7 +304,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, ...federation };
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,

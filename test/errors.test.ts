@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import {
   ApprovalPending,
   ApprovalRefused,
+  AccessEnded,
   AuthError,
   BadRequest,
   BodyTooLarge,
@@ -121,6 +122,8 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   approval_denied: { make: () => new ApprovalRefused('approval_denied', 'prod-writes', 'apr_1'), type: ApprovalRefused },
   approval_expired: { make: () => new ApprovalRefused('approval_expired', 'prod-writes', 'apr_1'), type: ApprovalRefused },
   approval_withdrawn: { make: () => new ApprovalRefused('approval_withdrawn', 'prod-writes', 'apr_1'), type: ApprovalRefused },
+  access_revoked: { make: () => new AccessEnded('access_revoked', 'grt_1'), type: AccessEnded },
+  access_expired: { make: () => new AccessEnded('access_expired', 'grt_1'), type: AccessEnded },
   limit_exceeded: { make: () => new LimitExceeded('requests_per_minute', 'm', 3), type: LimitExceeded },
   masking_failed: { make: () => new MaskingError('m'), type: MaskingError },
   unknown_connection: { make: () => new UnknownConnection('m'), type: UnknownConnection },

@@ -102,6 +102,8 @@ export function registerApprovalRoutes(api: Api, deps: ApiDeps): void {
     handler: async (request) => {
       const { principal, credential } = request.caller!.auth;
       const approval = await deps.approvals.decide(request.params.id, principal, 'approve', request.body.comment ?? null, credential.tokenId);
+      // An approved access request has its grant before the approver hears back: the requester may use it at once.
+      if (approval.status === 'approved' && deps.grants) await deps.grants.settle(approval.id);
       noteAction(request, { target: approval.id, details: { vote: 'approve', status: approval.status, requester: approval.requester.name, rule: approval.rule } });
       return approval;
     },

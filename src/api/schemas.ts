@@ -19,6 +19,7 @@ export const TAGS = {
   audit: 'Admin actions: who changed what, who was refused, and every use of the break-glass admin token',
   policy: 'Asking every replica to reload its policy and masking',
   approvals: 'Requests a policy rule holds for people: list, read, approve, deny',
+  access: 'Just-in-time access: ask for a connection for a while, approved as a held request; revoke a grant early',
 } as const;
 export type Tag = keyof typeof TAGS;
 

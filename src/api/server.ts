@@ -23,6 +23,7 @@ import { registerSamlRoutes } from './saml.ts';
 import { registerUserRoutes } from './users.ts';
 import { registerScimTokenRoutes } from './scim/admin-tokens.ts';
 import { registerApprovalRoutes } from './approvals.ts';
+import { registerAccessRoutes } from './access.ts';
 
 export type { Api, ApiDeps, Caller } from './types.ts';
 
@@ -114,6 +115,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerUserRoutes(api, deps);
       registerScimTokenRoutes(api, deps);
       registerApprovalRoutes(api, deps);
+      registerAccessRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

@@ -12,6 +12,7 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Store } from '../store/types.ts';
 import type { SamlServiceProvider } from '../identity/saml/service-provider.ts';
 import type { Approvals } from '../approvals/service.ts';
+import type { Grants } from '../approvals/grants.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -32,6 +33,8 @@ export interface ApiDeps {
   readonly saml?: SamlServiceProvider;
   /** Held requests and their decisions (approvals/). */
   readonly approvals: Approvals;
+  /** Just-in-time access requests and the grants they yield (approvals/grants.ts). */
+  readonly grants?: Grants;
 }
 
 /** Who is calling the admin API and what they may do, resolved per request (server.ts). */

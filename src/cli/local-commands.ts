@@ -107,6 +107,7 @@ export function localCommands(print: Print): Command[] {
     .option('--model <model>', 'the LLM model')
     .option('--mcp-tool <name>', 'an MCP tool call to this tool')
     .option('--mcp-arguments <json>', "the MCP tool call's arguments, as JSON")
+    .option('--grant <reason>', 'a live just-in-time grant the identity holds for the connection, with this reason (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (opts: Record<string, any>, command: Command) => {
       const config = await optionalConfig(opts.config);
@@ -132,6 +133,7 @@ export function localCommands(print: Print): Command[] {
           model: opts.model,
           mcpTool: opts.mcpTool,
           mcpArguments: opts.mcpArguments === undefined ? undefined : jsonFlag('--mcp-arguments', opts.mcpArguments),
+          grants: opts.grant,
         },
         { classifySql: sql?.classifySql, detectEntities: (text) => detector.detectEntities(text) },
       );

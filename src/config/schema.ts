@@ -6,6 +6,7 @@ import { maskingConfigSchema } from '../masking/config.ts';
 import { parseByteSize } from './byte-size.ts';
 import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
+import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
 
 const duration = durationSchema;
@@ -292,6 +293,8 @@ export const configSchema = z
         notify: approvalNotifySchema.optional(),
         /** Members of these groups may approve a held request alone (recorded as break-glass, logged at warn). Read at start. */
         breakGlassGroups: z.array(z.string().min(1)).optional(),
+        /** Just-in-time access requests (`gatehouse access request`): approvers, how many, longest grant. */
+        access: approvalAccessSchema.optional(),
       })
       .strict()
       .default({}),

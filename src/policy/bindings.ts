@@ -25,6 +25,7 @@ export class ConditionBindings {
   #connection: CelMap | undefined;
   #request: CelMap | undefined;
   #time: ReturnType<typeof timestampFromMs> | undefined;
+  #grants: CelMap[] | undefined;
 
   constructor(input: PolicyInput) {
     this.#input = input;
@@ -55,6 +56,22 @@ export class ConditionBindings {
 
   get time(): ReturnType<typeof timestampFromMs> {
     return (this.#time ??= timestampFromMs(this.#input.time.getTime()));
+  }
+
+  /** Read by a condition: the decision now depends on these grants (the pipeline records their ids). */
+  get grants(): CelMap[] {
+    const given = this.#input.grants;
+    if (given) given.consulted = true;
+    return (this.#grants ??= (given?.items ?? []).map((g) =>
+      map([
+        ['id', g.id],
+        ['connection', g.connection],
+        ['reason', g.reason],
+        ['granted_at', timestampFromMs(g.grantedAt)],
+        ['expires_at', timestampFromMs(g.expiresAt)],
+        ['approved_by', [...g.approvedBy]],
+      ]),
+    ));
   }
 }
 

@@ -77,6 +77,7 @@ const failedDecision = (name: string): Decision =>
 export class CompiledPolicy implements PolicyEngine {
   readonly rules: readonly CompiledRule[];
   readonly readsEntities: boolean;
+  readonly readsGrants: boolean;
   readonly masks: boolean;
   readonly maskingProfiles: readonly string[];
   readonly approves: boolean;
@@ -105,6 +106,8 @@ export class CompiledPolicy implements PolicyEngine {
       this.#groupTtlMs = new Map(Object.entries(lifetime?.groups ?? {}).map(([group, d]) => [group, parseDuration(d)]));
     }
     this.readsEntities = this.rules.some((rule) => rule.config.when?.includes('entities') === true);
+    // A word match may look up grants a condition never reads (a string mentioning them): harmless, only slower.
+    this.readsGrants = this.rules.some((rule) => /\bgrants\b/.test(rule.config.when ?? ''));
     this.masks = this.rules.some((rule) => rule.decision.obligations.maskingProfile !== null);
     this.maskingProfiles = Object.freeze([...new Set(this.rules.flatMap((rule) => rule.decision.obligations.maskingProfile ?? []))]);
     this.approves = this.rules.some((rule) => rule.decision.action === 'approve');

@@ -19,7 +19,12 @@ export interface TestInputFlags {
   readonly mcpTool?: string;
   readonly mcpArguments?: unknown;
   readonly time?: Date;
+  /** Reasons of live just-in-time grants the identity holds for the connection (`--grant`), one grant each. */
+  readonly grants?: readonly string[];
 }
+
+/** How long a grant given to a dry run lasts from its `time`. */
+const TEST_GRANT_MS = 3_600_000;
 
 export interface TestInputDeps {
   readonly classifySql?: (text: string) => SqlFacts;
@@ -97,5 +102,16 @@ export function buildTestInput(flags: TestInputFlags, deps: TestInputDeps = {}):
     kind,
     summary,
     time,
+    grants: {
+      items: (flags.grants ?? []).map((reason, index) => ({
+        id: `grt_policy_test_${index + 1}`,
+        connection: flags.connection,
+        reason,
+        grantedAt: time.getTime(),
+        expiresAt: time.getTime() + TEST_GRANT_MS,
+        approvedBy: ['policy-test'],
+      })),
+      consulted: false,
+    },
   };
 }

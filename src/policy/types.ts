@@ -16,6 +16,27 @@ export interface PolicyInput {
   readonly kind: InteractionKind;
   readonly summary: RequestSummary;
   readonly time: Date;
+  /** The caller's live just-in-time grants for this connection (`grants`); none when absent. */
+  readonly grants?: GrantsInput;
+}
+
+/** A live access grant as a condition reads it (approvals/grants.ts issues them). */
+export interface GrantFact {
+  readonly id: string;
+  readonly connection: string;
+  readonly reason: string;
+  readonly grantedAt: number;
+  readonly expiresAt: number;
+  readonly approvedBy: readonly string[];
+}
+
+/**
+ * The grants one decision may read. `consulted` is set when a condition actually read them: only
+ * then does the decision depend on them (recorded, and its session ends if one is revoked).
+ */
+export interface GrantsInput {
+  readonly items: readonly GrantFact[];
+  consulted: boolean;
 }
 
 /** A compiled, immutable rule set. A reload builds a new one and swaps the reference. */
@@ -26,6 +47,8 @@ export interface PolicyEngine {
   readonly ruleCount: number;
   /** Whether any condition reads `request.entities`: only then must requests be scanned before deciding. */
   readonly readsEntities: boolean;
+  /** Whether any condition reads `grants`: only then are the caller's grants looked up before deciding. */
+  readonly readsGrants?: boolean;
   /** Whether any rule names a masking profile. */
   readonly masks: boolean;
   /** The profiles rules name, in rule order, once each (what may apply outside any request, e.g. a NOTIFY). */

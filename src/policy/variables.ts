@@ -32,6 +32,8 @@ export const VARIABLES: FieldTree = {
     mcp: { method: 'leaf', tool: 'leaf', arguments: 'map' },
   },
   time: 'leaf',
+  /** The caller's live just-in-time grants for this connection: a list of maps (policy.md). */
+  grants: 'leaf',
 };
 
 /** Every documented field path below a variable, e.g. `request.sql.kinds`, as [path, root, fields]. */

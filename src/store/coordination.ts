@@ -18,7 +18,9 @@ export type CoordinationEvent =
   /** Some replica was asked to reload policy and masking: each reloads its own files. */
   | { readonly type: 'policy.reload'; readonly requestedBy: string }
   /** An approval changed state (decided, withdrawn, expired, used): a request held for it on any replica looks again. */
-  | { readonly type: 'approval.decided'; readonly approvalId: string };
+  | { readonly type: 'approval.decided'; readonly approvalId: string }
+  /** Just-in-time access grants revoked or expired: every replica ends the sessions whose decisions relied on them. */
+  | { readonly type: 'grants.ended'; readonly grantIds: readonly string[]; readonly reason: 'revoked' | 'expired' };
 
 export type CoordinationEventType = CoordinationEvent['type'];
 
@@ -35,6 +37,7 @@ export const coordinationEventSchema: z.ZodType<CoordinationEvent> = z.discrimin
   z.object({ type: z.literal('connections.changed'), name: id }).strict(),
   z.object({ type: z.literal('policy.reload'), requestedBy: z.string().max(200) }).strict(),
   z.object({ type: z.literal('approval.decided'), approvalId: id }).strict(),
+  z.object({ type: z.literal('grants.ended'), grantIds: z.array(id).max(10_000), reason: z.enum(['revoked', 'expired']) }).strict(),
 ]);
 
 export type EventHandler = (event: CoordinationEvent) => void;

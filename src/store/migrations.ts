@@ -326,6 +326,32 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 12,
+    name: 'just-in-time access: time-boxed grants issued by approved access requests',
+    statements: [
+      // One grant per approved access request: the id is derived from the approval's, so settling
+      // the same approval twice (two replicas, a retry) inserts nothing the second time. Ending a
+      // grant is a conditional update (WHERE status = 'active'), so it is revoked or expired once.
+      `CREATE TABLE access_grants (
+        id TEXT PRIMARY KEY,
+        approval_id TEXT NOT NULL UNIQUE,
+        principal_id TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        approved_by_json TEXT NOT NULL,
+        granted_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        ended_at BIGINT,
+        ended_by TEXT,
+        end_reason TEXT
+      )`,
+      'CREATE INDEX access_grants_live ON access_grants (principal_id, connection, status, expires_at)',
+      'CREATE INDEX access_grants_by_status ON access_grants (status, expires_at)',
+    ],
+  },
+  {
     version: 13,
     name: 'approvals: one pending approval per request of a principal',
     statements: [

@@ -35,6 +35,8 @@ import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
 import type { ExternalIdentityRow, UsedIdTokenRow } from './types.ts';
 import { APPROVAL_SQL, approvalParams, listApprovalsQuery, toApproval, toVote, voteParams } from './approval-rows.ts';
 import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
+import { approvalsOfKindQuery, GRANT_SQL, grantParams, listGrantsQuery, toGrant } from './grant-rows.ts';
+import type { GrantFilter, GrantRow } from './types.ts';
 import type {
   AuditEventCompletion,
   AuditEventFilter,
@@ -610,6 +612,39 @@ export class SqlStore implements Store {
 
   async listApprovalVotes(approvalId: string): Promise<ApprovalVoteRow[]> {
     return (await this.db.all(APPROVAL_SQL.votes, [approvalId])).map(toVote);
+  }
+
+  async insertGrant(row: GrantRow): Promise<boolean> {
+    return (await this.db.run(GRANT_SQL.insert, grantParams(row))) > 0;
+  }
+
+  async getGrant(id: string): Promise<GrantRow | null> {
+    return orNull(await this.one(GRANT_SQL.get, [id]), toGrant);
+  }
+
+  async liveGrants(principalId: string, connection: string, now: number): Promise<GrantRow[]> {
+    return (await this.db.all(GRANT_SQL.live, [principalId, connection, now])).map(toGrant);
+  }
+
+  async listGrants(filter: GrantFilter): Promise<GrantRow[]> {
+    if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) throw new InvalidArgument('limit must be a non-negative integer');
+    const { sql, params } = listGrantsQuery(filter);
+    return (await this.db.all(sql, params)).map(toGrant);
+  }
+
+  async endGrant(id: string, to: 'revoked' | 'expired', at: number, by: string, reason: string): Promise<boolean> {
+    const changed = to === 'revoked' ? await this.db.run(GRANT_SQL.revoke, [at, by, reason, id]) : await this.db.run(GRANT_SQL.expire, [at, by, reason, id, at]);
+    return changed > 0;
+  }
+
+  async dueGrants(now: number): Promise<string[]> {
+    return (await this.db.all(GRANT_SQL.due, [now])).map((r) => r.id as string);
+  }
+
+  async listApprovalsOfKind(kind: string, filter: ApprovalFilter): Promise<ApprovalRow[]> {
+    if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) throw new InvalidArgument('limit must be a non-negative integer');
+    const { sql, params } = approvalsOfKindQuery(kind, filter);
+    return (await this.db.all(sql, params)).map(toApproval);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -350,6 +350,50 @@ export interface Store {
   insertApprovalVote(row: ApprovalVoteRow, now: number): Promise<boolean>;
   /** In the order they were cast. */
   listApprovalVotes(approvalId: string): Promise<ApprovalVoteRow[]>;
+
+  // Just-in-time access grants (approvals/grants.ts, migration 12). Ending one is conditional, so it ends once.
+  /** false when a grant with this id (or for this approval) exists already. */
+  insertGrant(row: GrantRow): Promise<boolean>;
+  getGrant(id: string): Promise<GrantRow | null>;
+  /** Active grants of this principal for this connection that expire after `now`, soonest expiry first. */
+  liveGrants(principalId: string, connection: string, now: number): Promise<GrantRow[]>;
+  /** Newest first. */
+  listGrants(filter: GrantFilter): Promise<GrantRow[]>;
+  /** active → revoked (any time) or expired (once `at` reached its expiry); false when it was not. */
+  endGrant(id: string, to: 'revoked' | 'expired', at: number, by: string, reason: string): Promise<boolean>;
+  /** Ids of active grants whose expiry has passed at `now` (at most 500). */
+  dueGrants(now: number): Promise<string[]>;
+  /** Approvals of kind `kind` (access requests), newest first. */
+  listApprovalsOfKind(kind: string, filter: ApprovalFilter): Promise<ApprovalRow[]>;
+}
+
+export type GrantStatus = 'active' | 'expired' | 'revoked';
+
+/** A time-boxed grant of access to one connection, issued when an access request was approved. */
+export interface GrantRow {
+  id: string;
+  /** The approval (access request) it was issued for. */
+  approvalId: string;
+  principalId: string;
+  principalName: string;
+  connection: string;
+  /** The requester's reason, as masked for approvers. */
+  reason: string;
+  /** Names of the people whose approvals issued it. */
+  approvedBy: string[];
+  grantedAt: number;
+  expiresAt: number;
+  status: GrantStatus;
+  endedAt: number | null;
+  /** Who revoked it, or `gatehouse` when it expired. */
+  endedBy: string | null;
+  endReason: string | null;
+}
+
+export interface GrantFilter {
+  principalId?: string;
+  status?: GrantStatus;
+  limit: number;
 }
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'used';
