@@ -146,6 +146,31 @@ describe('postgres adapter: COPY … TO STDOUT masked record by record', () => {
     assert.deepEqual((await c.query('select count(*)::int as n from people')).rows, [{ n: 4 }]);
   });
 
+  test('through the extended protocol: a column list or HEADER names the columns, otherwise the output is withheld', async () => {
+    const c = await g.client(token);
+    const copy = async (name: string, text: string) => {
+      const chunks: Buffer[] = [];
+      const Query = (pg as unknown as { Query: new (config: object) => { on(event: string, f: (arg?: unknown) => void): void } }).Query;
+      class CopyQuery extends Query {
+        handleCopyData(msg: { chunk: Buffer }) {
+          chunks.push(msg.chunk);
+        }
+      }
+      // a named query makes the driver Parse, Bind and Execute
+      const q = new CopyQuery({ name, text });
+      await new Promise<void>((resolve, reject) => {
+        q.on('end', () => resolve());
+        q.on('error', reject);
+        c.query(q as any);
+      });
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    assert.deepEqual(textRows(await copy('named', 'COPY people (id, ssn) TO STDOUT')).map((r) => r[1]), ['[REDACTED]', '\\N', '[REDACTED]', '\\N']);
+    assert.match(await copy('headed', 'COPY (SELECT ssn FROM people ORDER BY id) TO STDOUT CSV HEADER'), /^ssn\n"\[REDACTED\]"\n\n"\[REDACTED\]"\n\n$/);
+    await assert.rejects(copy('unnamed', 'COPY people TO STDOUT'), (err: any) => err.code === 'XX000' && /cannot be named/.test(err.message));
+    assert.deepEqual((await c.query('select 1 as one')).rows, [{ one: 1 }]);
+  });
+
   test('binary format and other encodings are refused before the COPY runs; the session goes on', async () => {
     const c = await g.client(token);
     for (const sql of ['COPY people TO STDOUT (FORMAT binary)', 'COPY people TO STDOUT BINARY', "COPY people TO STDOUT (ENCODING 'LATIN1')", 'COPY people TO STDOUT (HEADER false)']) {
