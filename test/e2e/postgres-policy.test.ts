@@ -1,7 +1,7 @@
 /**
  * Decisions on SQL through the wire: denials (a rule and the sql-destructive pack) arrive as
  * 42501 errors and leave the session usable; inside a transaction the state is PostgreSQL's own;
- * approve fails closed; masking rewrites rows for the pg driver and never leaks the raw value.
+ * masking rewrites rows for the pg driver and never leaks the raw value.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,11 +19,6 @@ policy:
       when: "'vault' in request.sql.tables"
       action: deny
       reason: the vault table is off limits to agents
-    - name: deletes-need-a-dba
-      match: { interactions: [sql.query] }
-      when: "'delete' in request.sql.kinds"
-      action: approve
-      approvers: [dba]
     - name: customers-masked
       match: { interactions: [sql.query] }
       when: "'customers' in request.sql.tables"
@@ -106,18 +101,6 @@ describe('postgres adapter: policy and masking', () => {
     assert.deepEqual((await c.query({ text: 'select $1::int as one', values: [1] })).rows, [{ one: 1 }]);
   });
 
-  test('approve holds the statement: until the adapter waits for approvals it is refused at once with approval_required naming its approval', async () => {
-    const c = await g.client(token);
-    await assert.rejects(c.query('delete from orders where id = 1'), (err: any) => {
-      assert.equal(err.code, '42501');
-      assert.match(err.message, /approval apr_\w+ is pending: rule "deletes-need-a-dba"/);
-      assert.match(err.detail, /gatehouse code: approval_required/);
-      return true;
-    });
-    const direct = await g.direct();
-    assert.equal((await direct.query('select count(*)::int as n from orders')).rows[0].n, 2);
-  });
-
   test('rows are masked by column name and by content, in simple and extended protocol', async () => {
     const c = await g.client(token);
     const simple = await c.query('select id, name, ssn, note from customers order by id');
@@ -168,7 +151,6 @@ describe('postgres adapter: policy and masking', () => {
     assert.ok(!logs.includes(SSN) && !logs.includes(EMAIL), 'nothing in the logs');
     const denied = sessions.flatMap((s) => s.interactions).filter((i) => i.decision === 'deny');
     assert.ok(denied.some((i) => i.rule === 'sql-destructive/drop' && i.errorCode === 'policy_denied'));
-    assert.ok(sessions.flatMap((s) => s.interactions).some((i) => i.decision === 'approve' && i.errorCode === 'approval_required'));
   });
 
   test('a session-wide concurrency limit holds one slot per connection', async () => {

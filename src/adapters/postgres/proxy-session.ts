@@ -15,19 +15,19 @@ import type { Logger } from 'pino';
 import { serialize } from 'pg-protocol';
 import { GatewayStopping, MaskingError, NotFound, ProtocolError, toGatewayError, UpstreamError, type GatewayError } from '../../errors.ts';
 import type { Admission, ForwardResult, Pipeline, Session } from '../../pipeline.ts';
-import type { DraftSource, RequestLine } from '../../adapter-contract.ts';
+import type { DraftSource, HeldApproval, RequestLine } from '../../adapter-contract.ts';
 import { classifySql } from '../../classify/sql.ts';
 import type { ExecuteMessage, FrontendMessage, FrontendParser, QueryMessage, TypedMessage } from './codec.ts';
 import { BackendWriter } from './backend-writer.ts';
 import { BackendScanner, type FrameHandler } from './backend-scanner.ts';
-import { noticeField, readCommandTag, readNoticeFields, readParameterStatus, readRowDescription, tagRowCount } from './backend-frames.ts';
+import { noticeField, readCommandTag, type NoticeFieldMap, readNoticeFields, readParameterStatus, readRowDescription, tagRowCount } from './backend-frames.ts';
 import { Expectation, ExtendedTracker, Kind } from './extended-tracker.ts';
 import { BackendCode } from './message-codes.ts';
 import { describeResult, maskFailureFrame, maskNotice, maskRow, maskText, refusalFrame } from './result-masker.ts';
 import { copyData, copyDone, copyOutResponse, copyOutStatements, expectCopyOut } from './copy-out.ts';
 import { maskNotification } from './notify-masker.ts';
 import { executeDraft, factsWithNamed, queryDraft, wantsBinary } from './to-interaction.ts';
-import { errorFields } from './render.ts';
+import { errorFields, heldNoticeFields } from './render.ts';
 import { terminateMessage } from './frontend-writer.ts';
 
 export interface ProxySessionOptions {
@@ -40,6 +40,8 @@ export interface ProxySessionOptions {
   readonly pipeline: Pipeline;
   readonly logger: Logger;
   readonly onEnd: () => void;
+  /** Sends the database a CancelRequest for this session's backend. */
+  readonly cancelUpstream: () => void;
 }
 
 const SQL_LINE: RequestLine = { kind: 'sql.query', method: null, target: null };
@@ -75,6 +77,12 @@ export class ProxySession implements FrameHandler {
   private clientPaused = false;
   private upstreamPaused = false;
   private closed: Promise<void> = Promise.resolve();
+  /** The database sent a FATAL (or PANIC): the connection closing next is its doing, already explained. */
+  private upstreamEndedSession = false;
+  /** The statement waiting for an approval (at most one: the messages behind it wait too). */
+  private held: AbortController | null = null;
+  /** The gateway's own notices, waiting for the end of the database's frame under way. */
+  private toTell: Buffer[] = [];
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -239,11 +247,15 @@ export class ProxySession implements FrameHandler {
   /**
    * Runs one statement through the pipeline. Resolves once it was sent or refused, so the messages
    * behind it may go on; the runner completes its record when the database's answer reports it.
+   * A statement a rule holds waits here until its approval is decided or expires, the messages
+   * behind it waiting too; its client is told the approval's id at once, in a NoticeResponse.
    */
   private runStatement(refusal: Kind.RefusedQuery | Kind.RefusedExecute, draft: DraftSource, send: (admission: Admission) => Expectation): Promise<void> {
     return new Promise<void>((resolve) => {
       let sent = false;
+      const hold = new AbortController();
       const forward = (admission: Admission): Promise<ForwardResult> => {
+        if (this.held === hold) this.held = null;
         // The session ended while the statement was being admitted: nothing is sent, and its record says so.
         if (this.ended) {
           resolve();
@@ -251,15 +263,41 @@ export class ProxySession implements FrameHandler {
         }
         const e = send(admission);
         sent = true;
+        // Cancelled as its approval was being used: the database is told, as it would be of a statement it had just started.
+        if (hold.signal.aborted) setImmediate(this.options.cancelUpstream);
         resolve();
         return new Promise<ForwardResult>((done) => (e.done = done));
       };
-      this.pipeline.run(this.session, draft, forward, { slot: 'session', line: SQL_LINE }).then(undefined, (err: unknown) => {
+      const onCreated = (approval: HeldApproval) => {
+        this.held = hold;
+        this.tell(writer.noticeResponse(heldNoticeFields(approval)).flush());
+      };
+      this.pipeline.run(this.session, draft, forward, { slot: 'session', line: SQL_LINE, signal: hold.signal, hold: { until: 'expiry', onCreated } }).then(undefined, (err: unknown) => {
+        if (this.held === hold) this.held = null;
         if (sent) return;
         this.refuse(refusal, toGatewayError(err));
         resolve();
       });
     });
+  }
+
+  /**
+   * A CancelRequest for this session: withdraws the statement waiting for approval, which then
+   * never reaches the database. Returns false when nothing waits, so the database gets the cancel.
+   */
+  cancelHeld(): boolean {
+    const held = this.held;
+    if (held === null) return false;
+    this.held = null;
+    held.abort();
+    return true;
+  }
+
+  /** Sends the client a message of the gateway's own between two of the database's. */
+  private tell(frame: Buffer): void {
+    if (this.ended || !this.client.writable) return;
+    if (this.scanner.midFrame) this.toTell.push(frame);
+    else this.client.write(frame);
   }
 
   /** Sends the upstream a stand-in that fails, so its transaction state follows; the client sees `error`. */
@@ -312,6 +350,7 @@ export class ProxySession implements FrameHandler {
   private onUpstreamData(chunk: Buffer): void {
     const out = this.toClient;
     const error = this.scanner.push(chunk, out);
+    if (this.toTell.length > 0 && !this.scanner.midFrame) out.push(...this.toTell.splice(0));
     if (out.length > 0 && !this.ended) {
       this.toClient = [];
       writeAll(this.client, out);
@@ -395,8 +434,13 @@ export class ProxySession implements FrameHandler {
         if (e?.kind !== Kind.Execute) return undefined;
         e.rows = e.rowsSeen;
         return this.resultEnd(e);
-      case BackendCode.ErrorResponse:
-        return e === undefined ? undefined : this.errorResponse(e, buf, start, end);
+      case BackendCode.ErrorResponse: {
+        const notice = readNoticeFields(buf, start, end);
+        // 'V' is the severity PostgreSQL never translates; 'S' may be in the server's language.
+        const severity = noticeField(notice, 'V') ?? noticeField(notice, 'S');
+        if (severity === 'FATAL' || severity === 'PANIC') this.upstreamEndedSession = true;
+        return e === undefined ? undefined : this.errorResponse(e, notice, buf, start, end);
+      }
       case BackendCode.NoticeResponse:
         return e?.masked ? maskNotice(e, BackendCode.NoticeResponse, buf, start, end) : undefined;
       case BackendCode.CopyOutResponse:
@@ -424,12 +468,11 @@ export class ProxySession implements FrameHandler {
     return replacement;
   }
 
-  private errorResponse(e: Expectation, buf: Buffer, start: number, end: number): Buffer | undefined {
+  private errorResponse(e: Expectation, notice: NoticeFieldMap, buf: Buffer, start: number, end: number): Buffer | undefined {
     let shown: Buffer | undefined;
     if (e.refusal !== null) {
       shown = refusalFrame(e);
     } else {
-      const notice = readNoticeFields(buf, start, end);
       const message = noticeField(notice, 'M') ?? '';
       e.error = { code: noticeField(notice, 'C') ?? 'XX000', message: e.masked ? maskText(e, message) : message };
       if (e.masked) shown = maskNotice(e, BackendCode.ErrorResponse, buf, start, end);
@@ -486,12 +529,16 @@ export class ProxySession implements FrameHandler {
 
   private upstreamClosed(): void {
     if (this.ended) return;
+    // The database said why in its own FATAL, which the client has: a second error would only confuse it.
+    if (this.upstreamEndedSession) return this.end('the database ended the session');
     this.fatal(new UpstreamError('upstream_unreachable', 'the connection to the database was lost'));
   }
 
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    // A statement still waiting for approval is withdrawn: its client is gone and it can never run.
+    this.held?.abort();
     this.reportFinished();
     // The database may already have answered with an error (its ReadyForQuery had not arrived): that outcome is known.
     for (const e of this.tracker.drain()) e.report(true);

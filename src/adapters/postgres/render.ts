@@ -2,6 +2,7 @@
  * A GatewayError as PostgreSQL clients see one: an ErrorResponse with the code's SQLSTATE, the
  * reason as the message and the deciding rule in the detail, so `psql` shows why and by what.
  */
+import type { HeldApproval } from '../../adapter-contract.ts';
 import type { GatewayError } from '../../errors.ts';
 import type { NoticeFields } from './backend-writer.ts';
 
@@ -29,3 +30,16 @@ const HINTS: Partial<Record<GatewayError['code'], string>> = {
   forbidden_connection: 'the token is not scoped to this database name (dbname selects the Gatehouse connection)',
   unknown_connection: 'dbname must name a postgres connection: gatehouse connections list',
 };
+
+/** The NoticeResponse a client gets at once when a rule holds its statement for approval. */
+export function heldNoticeFields(approval: HeldApproval): NoticeFields {
+  return {
+    severity: 'NOTICE',
+    code: '00000',
+    message:
+      `gatehouse: approval ${approval.id} is pending: rule "${approval.rule}" needs ${approval.required} approval(s) ` +
+      `from a member of ${approval.approvers.join(', ')}; the statement waits until ${new Date(approval.expiresAt).toISOString()}`,
+    detail: `rule: ${approval.rule}\napproval: ${approval.id}`,
+    hint: `ask an approver to run \`gatehouse approvals approve ${approval.id}\`; cancelling the statement withdraws the request`,
+  };
+}

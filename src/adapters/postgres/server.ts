@@ -296,7 +296,9 @@ class ClientLogin {
         this.ctx.cancelKeys.release(key.processId);
         this.ctx.sessions.delete(proxy);
       },
+      cancelUpstream: () => this.ctx.cancelKeys.cancelUpstream(key.processId, logger),
     });
+    this.ctx.cancelKeys.intercept(key.processId, () => proxy.cancelHeld());
     this.ctx.sessions.add(proxy);
     proxy.start();
   }
