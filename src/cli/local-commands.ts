@@ -137,8 +137,9 @@ export function localCommands(print: Print): Command[] {
         },
         { classifySql: sql?.classifySql, detectEntities: (text) => detector.detectEntities(text) },
       );
-      const explanation = explainDecision(engine, input);
-      print(command.optsWithGlobals().json ? JSON.stringify({ decision: explanation.decision, steps: explanation.steps }, null, 2) : explanation.text);
+      const explanation = explainDecision(engine, input, { breakGlassGroups: config?.approvals?.breakGlassGroups ?? [] });
+      const json = { decision: explanation.decision, steps: explanation.steps, ...(explanation.approval ? { approval: explanation.approval } : {}) };
+      print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : explanation.text);
       if (explanation.decision.action !== 'allow') process.exitCode = 3;
     });
 

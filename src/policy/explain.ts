@@ -1,6 +1,8 @@
 import { InvalidArgument } from '../errors.ts';
 import type { Decision } from '../interaction.ts';
+import { formatDuration } from '../util/durations.ts';
 import { describeOrigin } from './analyze.ts';
+import { approvalLines, previewApproval, type ApprovalPreview } from './explain-approval.ts';
 import { CompiledPolicy, DEFAULT_RULE, type RuleTrace } from './engine.ts';
 import type { MatchField } from './match.ts';
 import type { PolicyEngine, PolicyInput } from './types.ts';
@@ -9,8 +11,15 @@ export interface DecisionExplanation {
   readonly decision: Decision;
   /** One entry per rule that was looked at, in order. */
   readonly steps: readonly { readonly rule: string; readonly origin: string; readonly outcome: RuleTrace['outcome']; readonly detail: string }[];
+  /** An approve decision: who decides, how many, wait and timeout, and what the client sees. */
+  readonly approval?: ApprovalPreview;
   /** The steps and the decision as readable lines. */
   readonly text: string;
+}
+
+export interface ExplainOptions {
+  /** approvals.breakGlassGroups, shown with an approve decision. */
+  readonly breakGlassGroups?: readonly string[];
 }
 
 const quoteList = (values: readonly string[]) => (values.length === 0 ? '(none)' : values.join(', '));
@@ -55,12 +64,12 @@ function describeDecision(decision: Decision): string {
     case 'deny':
       return `deny (rule ${decision.rule}): ${decision.reason}`;
     case 'approve':
-      return `approve (rule ${decision.rule}): ${decision.required} of [${decision.approvers.join(', ')}] within ${decision.timeoutMs / 1000}s`;
+      return `approve (rule ${decision.rule}): ${decision.required} of [${decision.approvers.join(', ')}], wait ${formatDuration(decision.waitMs)}, timeout ${formatDuration(decision.timeoutMs)}`;
   }
 }
 
 /** Decides as the engine would and says why: which rules were skipped, which matched. */
-export function explainDecision(policy: PolicyEngine, input: PolicyInput): DecisionExplanation {
+export function explainDecision(policy: PolicyEngine, input: PolicyInput, options: ExplainOptions = {}): DecisionExplanation {
   if (!(policy instanceof CompiledPolicy)) {
     throw new InvalidArgument('explainDecision needs an engine built by compilePolicy');
   }
@@ -74,6 +83,9 @@ export function explainDecision(policy: PolicyEngine, input: PolicyInput): Decis
   }));
   const lines = steps.map((step) => `${step.outcome === 'matched' ? 'MATCH' : step.outcome === 'condition_failed' ? 'FAIL ' : 'skip '} ${step.rule} [${step.origin}]: ${step.detail}`);
   if (decision.rule === DEFAULT_RULE) lines.push(`no rule matched: ${DEFAULT_RULE} denies`);
+  // The decision stays the last line: what it means for the client comes before it.
+  const approval = decision.action === 'approve' ? previewApproval(decision, input.connection.type, options.breakGlassGroups ?? []) : undefined;
+  if (approval) lines.push(...approvalLines(approval));
   lines.push(`decision: ${describeDecision(decision)}`);
-  return { decision, steps, text: lines.join('\n') };
+  return { decision, steps, ...(approval ? { approval } : {}), text: lines.join('\n') };
 }

@@ -43,6 +43,10 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/approvals.md › The flow with the OpenAI SDK › 2': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › The flow with the OpenAI SDK › 3': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › Notifications › 2': { runBy: '../approvals/notify-doc.test.ts' },
+  'docs/approvals.md › Trying a rule: `policy test` › 1': { runBy: '../approvals/policy-test-doc.test.ts' },
+  'docs/approvals.md › Trying a rule: `policy test` › 2': { sampleCheckedBy: '../approvals/policy-test-doc.test.ts' },
+  // Run against a gateway configured with the page's rule, after an SDK request held, approved with the CLI and run.
+  'docs/approvals.md › The audit trail › 1': { runBy: '../e2e/approvals-trail-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 2': { runBy: '../policy/high-risk-prompts-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 3': { sampleCheckedBy: '../policy/high-risk-prompts-doc.test.ts' },
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
