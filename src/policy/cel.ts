@@ -1,6 +1,7 @@
 import { celEnv, celFunc, CelScalar, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { ConditionBindings } from './bindings.ts';
+import { analyzeCost, CEL_COST_LIMIT, COST_FUNCS, runWithinBudget } from './cel-cost.ts';
 import { normalizeSqlName } from './sql-name.ts';
 import { FOLDED_TEXT_FUNCS } from './packs/folded-text.ts';
 import { VARIABLES, type FieldTree } from './variables.ts';
@@ -17,6 +18,8 @@ const env = celEnv({
     celFunc('sqlName', [CelScalar.STRING], CelScalar.STRING, (name) => normalizeSqlName(name)),
     // Prompts and tool arguments read as a model reads them (case, compatibility forms, invisibles, look-alikes).
     ...FOLDED_TEXT_FUNCS,
+    // The loop charge of the cost limit (cel-cost.ts); not callable from a condition's text.
+    ...COST_FUNCS,
   ],
 });
 
@@ -38,9 +41,17 @@ export function compileCondition(source: string): CompileResult {
   const errors: string[] = [];
   checkExpr(parsed.expr, new Set(), errors);
   if (errors.length > 0) return { errors: [...new Set(errors)] };
+  const cost = analyzeCost(parsed);
+  if (cost.estimate > CEL_COST_LIMIT) {
+    return {
+      errors: [
+        `its worst-case cost on the largest inputs (${cost.estimate} units) is over the limit of ${CEL_COST_LIMIT}: a loop (all, exists, map, filter) multiplies its body's cost by the length of its list, and replace() can multiply a text's length; test the text once outside the loop, or loop over a shorter list`,
+      ],
+    };
+  }
   let program: (bindings: Record<string, CelInput>) => unknown;
   try {
-    program = plan(env, parsed);
+    program = plan(env, cost.instrumented);
   } catch (err) {
     return { errors: [(err as Error).message] };
   }
@@ -48,7 +59,7 @@ export function compileCondition(source: string): CompileResult {
     condition: {
       // The activation reads variables by property access, so the lazily converting class instance
       // stands in for a plain record.
-      run: (bindings) => program(bindings as unknown as Record<string, CelInput>),
+      run: (bindings) => runWithinBudget(CEL_COST_LIMIT, () => program(bindings as unknown as Record<string, CelInput>)),
     },
   };
 }
