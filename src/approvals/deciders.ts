@@ -26,6 +26,12 @@ export function checkDecider(
       details: { allowed: ['admin', 'approver'], held: [...roles] },
     });
   }
+  // Approvers are people: neither the bootstrap admin identity nor a service account (a workload) approves, whatever its groups.
+  if (vote === 'approve' && approver.kind !== 'user') {
+    throw new ForbiddenError('forbidden_role', `approval ${approval.id} is approved by people; ${approver.name} is a${approver.kind === 'admin' ? 'n admin identity' : ' service account'}`, {
+      details: { allowed: ['a person with the approver role'] },
+    });
+  }
   if (vote === 'approve' && approver.id === approval.principalId) {
     throw new ForbiddenError('forbidden_role', `approval ${approval.id} is for your own request: nobody approves their own request; ask another approver`, {
       details: { allowed: ['another approver'] },

@@ -197,7 +197,11 @@ export class Approvals {
     }
     if (breakGlass) this.deps.logger.warn({ approvalId: id, approver: decider.name, rule: row.rule, requester: row.principalName }, 'break-glass approval: one approver approved alone');
     this.deps.logger.info({ approvalId: id, approver: decider.name, vote, breakGlass }, 'approval vote');
-    await this.settle(row, actor);
+    const settled = await this.settle(row, actor);
+    if (vote === 'deny' && settled.status !== 'denied') {
+      // Approved by a vote stored just before this one: the deny is on record, but the request may run (or have run).
+      throw new Conflict(`approval ${id} was ${settled.status} by another approver just before your deny; your deny is recorded but did not stop it`);
+    }
     return (await this.get(id))!;
   }
 
@@ -212,9 +216,12 @@ export class Approvals {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const now = this.now();
       for (const approved of await store.findLiveApprovals(request.principal.id, request.fingerprint, 'approved', now)) {
+        // Given under another rule (the policy changed since): it proves nothing about who must approve now.
+        if (!sameAsk(approved, request)) continue;
         if (await this.use(approved, request, options)) return { state: 'approved', id: approved.id };
       }
-      const row = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0] ?? (await this.create(request, now, options));
+      const found = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0];
+      const row = found && sameAsk(found, request) ? found : await this.create(request, now, options);
       last = row;
       options.onCreated?.(row);
       const state = await this.wait(row, options);
@@ -285,9 +292,13 @@ export class Approvals {
       }
       // An identical request was held first: this one waits on its approval (the row says so).
       await entry.done(false, { target: holder.id, details: { joined: holder.id } });
-      if (holder.expiresAt > now) return holder;
-      // Its time is up but nobody marked it yet: mark it, and take the place.
-      await this.lapse(holder, now);
+      if (holder.expiresAt <= now) {
+        // Its time is up but nobody marked it yet: mark it, and take the place.
+        await this.lapse(holder, now);
+      } else if (!sameAsk(holder, request)) {
+        // Asked under a rule no longer in force (other approvers, or more of them): it cannot stand for this one.
+        await this.withdraw(holder, 'rule_changed');
+      } else return holder;
     }
     throw new Conflict('the approval of this request kept changing while it was being asked for; send the request again');
   }
@@ -377,10 +388,10 @@ export class Approvals {
     });
   }
 
-  /** The client left (or cancelled): the approval can never run. Made even when its record cannot be written. */
+  /** The client left (or cancelled), or the rule changed: the approval can never run. Made even when its record cannot be written. */
   private async withdraw(row: ApprovalRow, reason: unknown): Promise<void> {
     const now = this.now();
-    const why = reason instanceof GatewayError ? reason.code : 'client_left';
+    const why = typeof reason === 'string' ? reason : reason instanceof GatewayError ? reason.code : 'client_left';
     const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { reason: why, rule: row.rule }, false, () =>
       this.deps.store.decideApproval(row.id, 'withdrawn', now),
     );
@@ -476,6 +487,13 @@ export class Approvals {
       return toView(row, votes);
     }
   }
+}
+
+/** Whether an approval was asked under the same rule, approver groups and count as this request is now. */
+function sameAsk(row: Pick<ApprovalRow, 'rule' | 'approvers' | 'required'>, request: Pick<HoldRequest, 'rule' | 'approvers' | 'required'>): boolean {
+  if (row.rule !== request.rule || row.required !== request.required || row.approvers.length !== request.approvers.length) return false;
+  const groups = new Set(request.approvers);
+  return row.approvers.every((group) => groups.has(group));
 }
 
 type VoteDecision =
