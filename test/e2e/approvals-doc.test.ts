@@ -47,7 +47,17 @@ after(async () => {
 
 test('this file runs exactly the blocks the manifest assigns it', () => {
   const runner = '../e2e/approvals-doc.test.ts';
-  assert.deepEqual(assignedTo(runner), ['The flow with the OpenAI SDK › 1', 'The flow with the OpenAI SDK › 2', 'The flow with the OpenAI SDK › 3'].map((h) => `${DOC} › ${h}`).sort());
+  assert.deepEqual(
+    assignedTo(runner),
+    [...['The flow with the OpenAI SDK › 1', 'The flow with the OpenAI SDK › 2', 'The flow with the OpenAI SDK › 3'].map((h) => `${DOC} › ${h}`), 'README.md › Human approval › 2', 'README.md › Human approval › 4'].sort(),
+  );
+});
+
+test('README\'s approval flow shows the very SDK snippet and approver commands this file runs', () => {
+  const readme = extractBlocks('README.md');
+  const readmeBlock = (index: number) => readme.find((b) => b.heading === 'Human approval' && b.index === index)?.text;
+  assert.equal(readmeBlock(2), block('The flow with the OpenAI SDK', 1).text);
+  assert.equal(readmeBlock(4), block('The flow with the OpenAI SDK', 2).text);
 });
 
 async function pendingWith(text: string): Promise<string> {

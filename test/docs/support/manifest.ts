@@ -42,6 +42,13 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/approvals.md › The flow with the OpenAI SDK › 1': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › The flow with the OpenAI SDK › 2': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › The flow with the OpenAI SDK › 3': { runBy: '../e2e/approvals-doc.test.ts' },
+  // README's approval flow: each block is the same text as a block of docs/approvals.md that the named file runs (it checks they match).
+  'README.md › Human approval › 2': { runBy: '../e2e/approvals-doc.test.ts' },
+  'README.md › Human approval › 3': { runBy: '../e2e/approvals-postgres-doc.test.ts' },
+  'README.md › Human approval › 4': { runBy: '../e2e/approvals-doc.test.ts' },
+  // psql as the agent against a gateway configured with the page's rule and a real PostgreSQL; its output compared.
+  'docs/approvals.md › The flow with psql › 2': { runBy: '../e2e/approvals-postgres-doc.test.ts' },
+  'docs/approvals.md › The flow with psql › 3': { sampleCheckedBy: '../e2e/approvals-postgres-doc.test.ts' },
   'docs/approvals.md › Notifications › 2': { runBy: '../approvals/notify-doc.test.ts' },
   'docs/approvals.md › Trying a rule: `policy test` › 1': { runBy: '../approvals/policy-test-doc.test.ts' },
   'docs/approvals.md › Trying a rule: `policy test` › 2': { sampleCheckedBy: '../approvals/policy-test-doc.test.ts' },
