@@ -73,6 +73,8 @@ export const INPUT_BOUNDS: Readonly<Record<string, Size>> = {
   // Tool arguments come in a request body: about 1 MiB in all, however it is split.
   'request.mcp.arguments': map(1024, NAME, str(1024)),
   time: SCALAR,
+  // The caller's live grants for the connection: at most 100 are read (store/grant-rows.ts), each a map of six fields.
+  grants: list(100, map(6, str(32), str(500))),
 };
 
 /** Calls whose work does not grow with their arguments' sizes. */

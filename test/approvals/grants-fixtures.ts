@@ -39,3 +39,30 @@ policy:
     - name: allow-with-a-grant
       action: allow
 `;
+
+/** PostgreSQL: reads need nothing, writes to prod-db need a live grant. */
+export const WRITES_NEED_A_GRANT = `
+policy:
+  rules:
+    - name: writes-need-a-grant
+      match: { connections: [prod-db] }
+      when: "request.sql.kinds.exists(k, k in ['insert', 'update', 'delete']) && size(grants) == 0"
+      action: deny
+      reason: writes to prod-db need a just-in-time grant (gatehouse access request)
+    - name: allow-the-rest
+      action: allow
+`;
+
+export const ACCESS_YAML = `
+identity:
+  roles:
+    - group: oncall
+      role: approver
+    - group: engineering
+      role: user
+      connections: [prod-db]
+approvals:
+  access:
+    approvers: [oncall]
+    maxDuration: 2h
+`;
