@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import pg from 'pg';
 import { parse, serialize } from 'pg-protocol';
+import type { NoticeMessage } from 'pg-protocol/dist/messages.js';
 import { startPgGateway, CONNECTION, type PgGateway } from '../adapters/postgres/fixture.ts';
 import { personWithToken, type Person } from '../support/people.ts';
 import { pollUntil } from '../support/poll.ts';
@@ -72,9 +73,9 @@ describe('approvals over the PostgreSQL wire protocol', () => {
   };
 
   /** A pg client whose notices are collected; `held()` resolves with the approval id the first one names. */
-  async function client(): Promise<{ c: pg.Client; held: () => Promise<string>; notices: pg.NoticeMessage[] }> {
+  async function client(): Promise<{ c: pg.Client; held: () => Promise<string>; notices: NoticeMessage[] }> {
     const c = await g.client(adaToken);
-    const notices: pg.NoticeMessage[] = [];
+    const notices: NoticeMessage[] = [];
     let wake = () => {};
     c.on('notice', (n) => {
       notices.push(n);
