@@ -57,8 +57,13 @@ export const maskingProfileSchema = z.strictObject({
    * open-ended values (JWTs, PEM blocks, URLs) are cut off and suppressed as a whole.
    */
   holdBack: z.number().int().min(64).max(65536).default(256),
+  /** The most one body, value or row is scanned; `onOversize` says what happens past it. */
   maxScanBytes: z.number().int().positive().default(10 * 1024 * 1024),
   onOversize: z.enum(['refuse', 'truncate']).default('refuse'),
+  /** The most one request scans in all (every chunk of a stream, every row of a result); past it, refused. */
+  maxRequestScanBytes: z.number().int().positive().default(256 * 1024 * 1024),
+  /** Detector work one request may cause: bytes times the profile's work per byte (see docs/masking.md). */
+  maxRequestScanWork: z.number().int().positive().default(16 * 1024 * 1024 * 1024),
 });
 
 export const maskingConfigSchema = z.strictObject({

@@ -11,11 +11,11 @@ import { FieldMatcher, parseJsonPath } from './json-path.ts';
 import { parseJsonStrict } from './json-strict.ts';
 import { type FieldRule, JsonMasker } from './mask-json.ts';
 import { maskRowValues } from './mask-row.ts';
-import { ScanBudget } from './scan-budget.ts';
+import { RequestScanBudget, ScanBudget } from './scan-budget.ts';
 import { createScanner } from './scanner.ts';
 import { COLUMN_TYPE, FIELD_TYPE, type Styler } from './styler.ts';
 import { TextStream, type TextStreamOptions } from './text-stream.ts';
-import type { Detector, Finding, MaskProfile } from './types.ts';
+import type { Detector, Finding, MaskProfile, TextStreamMasker } from './types.ts';
 
 /** A compiled profile and the detectors it runs (the profile set's policy detection reuses them). */
 export interface CompiledProfile {
@@ -95,6 +95,31 @@ function streamOptions(cfg: MaskingProfileConfig, detectors: readonly Detector[]
   };
 }
 
+/**
+ * Detector work per scanned byte, for maxRequestScanWork: the structured detectors are about
+ * equal; a custom pattern runs on RE2 (re2js), several times slower than V8's regexes; person
+ * names run an NLP tagger about a hundred times slower.
+ */
+function detectorWeight(d: Detector): number {
+  if (d === BUILTIN_DETECTORS.person) return 64;
+  if (d.name.startsWith('pattern:')) return 8;
+  if (d.name.startsWith('dictionary:')) return 2;
+  return 1;
+}
+
+function chargedStream(inner: TextStreamMasker, request: RequestScanBudget): TextStreamMasker {
+  return {
+    push: (text) => {
+      request.charge(Buffer.byteLength(text));
+      return inner.push(text);
+    },
+    end: () => inner.end(),
+    get findings() {
+      return inner.findings;
+    },
+  };
+}
+
 export function compileProfile(name: string, cfg: MaskingProfileConfig, styler: Styler): CompiledProfile {
   const styleMap = resolveDetectors(name, cfg);
   const detectors = [...styleMap.keys()];
@@ -102,44 +127,51 @@ export function compileProfile(name: string, cfg: MaskingProfileConfig, styler: 
   const fields = compileFields(name, cfg);
   const columns = compileColumns(cfg);
   const stream = streamOptions(cfg, detectors);
-  const budget = (): ScanBudget => new ScanBudget(cfg.maxScanBytes, cfg.onOversize);
   const styles = new Map<string, MaskStyle>([...styleMap].map(([d, s]) => [d.type, s]));
+  const workPerByte = Math.max(1, detectors.reduce((sum, d) => sum + detectorWeight(d), 0));
 
-  const maskText = (text: string): { text: string; findings: Finding[] } => {
-    const findings: Finding[] = [];
-    return { text: engine.maskText(budget().take(text), findings).text, findings };
+  // `request` is the budget one request's calls share; without one (the CLI, tests), each call has only its own.
+  const build = (request: RequestScanBudget | undefined): MaskProfile => {
+    const budget = (): ScanBudget => new ScanBudget(cfg.maxScanBytes, cfg.onOversize, request);
+    const maskText = (text: string): { text: string; findings: Finding[] } => {
+      const findings: Finding[] = [];
+      return { text: engine.maskText(budget().take(text), findings).text, findings };
+    };
+    const profile: MaskProfile = {
+      name,
+      styles,
+      workPerByte,
+      forRequest: () => build(new RequestScanBudget(cfg, workPerByte)),
+      maskText: (text) => failClosed(() => maskText(text)),
+      maskJson: (value) =>
+        failClosed(() => {
+          const findings: Finding[] = [];
+          return { value: new JsonMasker(engine, fields, budget(), findings).mask(value), findings };
+        }),
+      maskJsonText: (body) =>
+        failClosed(() => {
+          // The size check only: the request is charged for the strings the JSON masker scans.
+          const head = new ScanBudget(cfg.maxScanBytes, cfg.onOversize).take(body);
+          // Truncated JSON no longer parses; what the profile asked for is the head, masked as text.
+          if (head.length !== body.length) return maskText(head);
+          let value: unknown;
+          try {
+            const parsed = parseJsonStrict(body);
+            if (parsed.duplicateKeys) throw new MaskingError('the JSON body names a key twice in one object; readers disagree on which value counts, so it cannot be masked');
+            value = parsed.value;
+          } catch (err) {
+            if (err instanceof MaskingError) throw err;
+            throw new MaskingError('body is not valid JSON, so it cannot be masked', { cause: err });
+          }
+          const findings: Finding[] = [];
+          const masked = new JsonMasker(engine, fields, budget(), findings).mask(value);
+          return { text: findings.length === 0 ? body : JSON.stringify(masked), findings };
+        }),
+      maskRow: (cols, values) => failClosed(() => maskRowValues(engine, columns, cols, values, budget())),
+      createTextStream: () => (request === undefined ? new TextStream(engine, stream) : chargedStream(new TextStream(engine, stream), request)),
+      detectEntities: (text) => failClosed(() => entityTypesOf(engine.scanner.scan(budget().take(text)))),
+    };
+    return Object.freeze(profile);
   };
-
-  const profile: MaskProfile = {
-    name,
-    styles,
-    maskText: (text) => failClosed(() => maskText(text)),
-    maskJson: (value) =>
-      failClosed(() => {
-        const findings: Finding[] = [];
-        return { value: new JsonMasker(engine, fields, budget(), findings).mask(value), findings };
-      }),
-    maskJsonText: (body) =>
-      failClosed(() => {
-        const head = budget().take(body);
-        // Truncated JSON no longer parses; what the profile asked for is the head, masked as text.
-        if (head.length !== body.length) return maskText(head);
-        let value: unknown;
-        try {
-          const parsed = parseJsonStrict(body);
-          if (parsed.duplicateKeys) throw new MaskingError('the JSON body names a key twice in one object; readers disagree on which value counts, so it cannot be masked');
-          value = parsed.value;
-        } catch (err) {
-          if (err instanceof MaskingError) throw err;
-          throw new MaskingError('body is not valid JSON, so it cannot be masked', { cause: err });
-        }
-        const findings: Finding[] = [];
-        const masked = new JsonMasker(engine, fields, budget(), findings).mask(value);
-        return { text: findings.length === 0 ? body : JSON.stringify(masked), findings };
-      }),
-    maskRow: (cols, values) => failClosed(() => maskRowValues(engine, columns, cols, values, budget())),
-    createTextStream: () => new TextStream(engine, stream),
-    detectEntities: (text) => failClosed(() => entityTypesOf(engine.scanner.scan(budget().take(text)))),
-  };
-  return { profile: Object.freeze(profile), detectors };
+  return { profile: build(undefined), detectors };
 }

@@ -92,6 +92,13 @@ export interface MaskProfile {
   detectEntities(text: string): string[];
   /** The style each detected type is masked with (for documentation and the CLI). */
   readonly styles: ReadonlyMap<string, MaskStyle>;
+  /** Detector work this profile does per scanned byte (maxRequestScanWork counts in it). */
+  readonly workPerByte: number;
+  /**
+   * The same profile for one request: every call through it (bodies, stream chunks, rows, values)
+   * draws on one budget of maxRequestScanBytes and maxRequestScanWork, and fails past it.
+   */
+  forRequest(): MaskProfile;
 }
 
 export interface MaskingProfiles {
