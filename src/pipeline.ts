@@ -318,7 +318,8 @@ export class Pipeline {
       let profile: MaskProfile | null;
       let body: RequestBody;
       try {
-        profile = profileFor(state, decision);
+        // One scan budget for everything this request masks, request and response, on any protocol.
+        profile = profileFor(state, decision)?.forRequest() ?? null;
         body = profile ? maskRequestBody(profile, draft.body) : draft.body;
       } catch (err) {
         const error = err instanceof GatewayError ? err : new MaskingError('request masking failed; the request was not sent', { cause: err });
