@@ -1,0 +1,15 @@
+/**
+ * The gateway under test in a process of its own: started from GATEHOUSE_BENCH_CONFIG (YAML), it
+ * reports its URL and an agent token for every connection on IPC. Run by bench/mcp/run.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger, startGateway } from '../../src/server.ts';
+
+const config = parseConfig(process.env.GATEHOUSE_BENCH_CONFIG ?? '', 'bench.yaml', process.env);
+const gateway = await startGateway({ config, masterKey: randomBytes(32), logger: createLogger('warn') });
+const token = await gateway.issueAgentToken({ connections: config.connections.map((c) => c.name), ttlMs: 3_600_000, name: 'bench' });
+process.send!({ type: 'ready', url: gateway.url, token });
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'stop') void gateway.close().then(() => process.exit(0));
+});
