@@ -79,23 +79,27 @@ function withoutSessionSetCookie(value: string | string[] | undefined): string[]
 }
 
 /**
- * Response headers that describe the body's framing and caching, not its content: left as they
- * are under a masking profile (a detector finding something in a date or a length would only
- * break the response). The credential is still searched for in them.
+ * Response headers left as they are under a masking profile: lengths and dates, which a detector
+ * could only break, and only in their strict shape. An upstream can write anything into any
+ * header (a token list or an ETag holds a secret as easily as a body), so every other value,
+ * content-type and etag included, is masked like the rest (issue 19, item 6). The credential is
+ * searched for in all of them.
  */
-const STRUCTURAL_HEADERS: ReadonlySet<string> = new Set([
-  'content-type',
-  'content-length',
-  'content-encoding',
-  'date',
-  'etag',
-  'last-modified',
-  'expires',
-  'age',
-  'cache-control',
-  'vary',
-  'accept-ranges',
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+// Twelve digits at most: no card or account number fits.
+const LENGTH = /^\d{1,12}$/;
+const STRUCTURAL_HEADERS: ReadonlyMap<string, RegExp> = new Map([
+  ['content-length', LENGTH],
+  ['age', LENGTH],
+  ['date', HTTP_DATE],
+  ['last-modified', HTTP_DATE],
+  ['expires', HTTP_DATE],
 ]);
+
+const structural = (name: string, value: string | string[]): boolean => {
+  const shape = STRUCTURAL_HEADERS.get(name);
+  return shape !== undefined && [value].flat().every((v) => shape.test(v));
+};
 
 /**
  * Response headers for the client: the upstream's minus hop headers (and length when the body
@@ -122,7 +126,7 @@ export function clientResponseHeaders(
     if (name === 'set-cookie' && connection.passCookies !== true) continue;
     // Node lower-cases header names, so the credential is looked for in lower case there.
     if (lowerEchoes.some((v) => name.includes(v))) continue;
-    const masker = mask !== null && !STRUCTURAL_HEADERS.has(name) ? mask : null;
+    const masker = mask !== null && !structural(name, value) ? mask : null;
     if (masker !== null && masker(name) !== name) continue;
     const clean = (text: string) => {
       const redacted = redactLiterals(text, echoes);
