@@ -7,7 +7,11 @@
  */
 import { loadavg } from 'node:os';
 import { compileMaskingProfiles, createOpenAiSseMasker, DEFAULT_PROFILES } from '../../src/masking/index.ts';
+import { compileLinearRegex } from '../../src/masking/linear-regex.ts';
 import { chatBodies, resultRows, ROW_COLUMNS, sseChunks } from './workload.ts';
+
+const LITERAL_PATTERN = 'EMP-\\d{6}';
+const CLASS_PATTERN = '\\b[A-Z]{2,5}-\\d{4,8}\\b';
 
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg === -1 ? 2 : Number(process.argv[secondsArg + 1]);
@@ -17,6 +21,9 @@ const profiles = compileMaskingProfiles(
     profiles: {
       ...DEFAULT_PROFILES.profiles,
       customers: { entities: { secret: 'redact', pii: 'redact' }, columns: ['email', 'phone'], columnStyle: 'pseudonym' },
+      // Custom patterns run on RE2 (re2js, linear time): one with a literal start, one without.
+      literalPattern: { entities: {}, patterns: [{ name: 'employee_id', regex: LITERAL_PATTERN }] },
+      classPattern: { entities: {}, patterns: [{ name: 'ticket', regex: CLASS_PATTERN }] },
     },
   },
   Buffer.alloc(32, 7),
@@ -94,6 +101,35 @@ report(`  baseline JSON.parse+stringify      ${fmt(baselineJson)} MB/s`);
 report(`  maskJsonText (profile pii)         ${fmt(maskJsonText)} MB/s   ${(maskJsonText / baselineJson).toFixed(2)}× baseline`);
 report(`  maskText on message text           ${fmt(maskText)} MB/s   ${(maskText / baselineJson).toFixed(2)}× baseline`);
 report(`  detectEntities (all detectors)     ${fmt(detect)} MB/s   ${(detect / baselineJson).toFixed(2)}× baseline`);
+
+// --- custom patterns: RE2 (re2js) against the same pattern on V8's backtracking engine
+const v8Scan = (re: RegExp) => () => {
+  for (const t of texts) {
+    re.lastIndex = 0;
+    while (re.exec(t) !== null);
+  }
+};
+const re2Scan = (source: string) => {
+  const re = compileLinearRegex(source);
+  return () => {
+    for (const t of texts) {
+      const m = re.matcher(t);
+      while (m.find());
+    }
+  };
+};
+report(`custom patterns on the linear-time engine (RE2 via re2js), on the same message text`);
+for (const [source, profile] of [[LITERAL_PATTERN, 'literalPattern'], [CLASS_PATTERN, 'classPattern']] as const) {
+  const v8 = throughput(v8Scan(new RegExp(source, 'g')), textBytes);
+  const re2 = throughput(re2Scan(source), textBytes);
+  const masked = throughput(() => {
+    for (const t of texts) profiles.get(profile)!.maskText(t);
+  }, textBytes);
+  report(`  ${source}`);
+  report(`    baseline: V8 RegExp scan         ${fmt(v8)} MB/s`);
+  report(`    RE2 (re2js) scan                 ${fmt(re2)} MB/s   ${(re2 / v8).toFixed(2)}× baseline`);
+  report(`    maskText, this pattern only      ${fmt(masked)} MB/s   ${(masked / v8).toFixed(2)}× baseline`);
+}
 
 // --- result rows
 const rows = resultRows(2000);
