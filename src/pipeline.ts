@@ -421,6 +421,7 @@ export class Pipeline {
         ? new ApprovalPending(decision.rule, decision.approvers, outcome)
         : new ApprovalRefused(`approval_${outcome.state}`, decision.rule, outcome.id);
     } catch (err) {
+      if (!(err instanceof GatewayError)) this.deps.logger.error({ err, connection: session.connection.name }, 'the hold stage failed; the request was refused');
       const error = err instanceof GatewayError ? err : new MaskingError('the request could not be summarised for approvers; it was not sent', { cause: err });
       throw await this.refuse(session, state, requestId, line, error, 'approve', decision, draft);
     } finally {

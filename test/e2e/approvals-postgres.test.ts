@@ -90,6 +90,28 @@ describe('approvals over the PostgreSQL wire protocol', () => {
     return { c, held, notices };
   }
 
+  /**
+   * A raw session that opens a transaction, then sends in one write a held DELETE and `behind`
+   * (each Parse, Bind, Execute) and one Sync; resolves once the notice of the hold has arrived.
+   */
+  async function heldPipeline(behind: string) {
+    const raw = await rawSession(g.port, adaToken);
+    raw.send(serialize.query('begin'));
+    await raw.until('readyForQuery');
+    raw.send(
+      Buffer.concat([
+        serialize.parse({ text: 'delete from orders where id = $1' }),
+        serialize.bind({ values: ['1'] }),
+        serialize.execute({}),
+        serialize.parse({ text: behind }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.sync(),
+      ]),
+    );
+    return { raw, notice: await raw.until('notice') };
+  }
+
   /** The query's outcome, settled: a held statement's promise is watched before the test awaits it. */
   const settle = <T>(p: Promise<T>) => p.then((value) => ({ value, error: null as any }), (error) => ({ value: null as T | null, error }));
 
@@ -178,21 +200,7 @@ describe('approvals over the PostgreSQL wire protocol', () => {
 
   test('an extended-protocol pipeline: the held Execute waits, the messages behind it wait too, and after approval all run once, in order, in the transaction', async () => {
     await reset(1, 2);
-    const raw = await rawSession(g.port, adaToken);
-    raw.send(serialize.query('begin'));
-    await raw.until('readyForQuery');
-    raw.send(
-      Buffer.concat([
-        serialize.parse({ text: 'delete from orders where id = $1' }),
-        serialize.bind({ values: ['1'] }),
-        serialize.execute({}),
-        serialize.parse({ text: 'select count(*)::text as n from orders' }),
-        serialize.bind({}),
-        serialize.execute({}),
-        serialize.sync(),
-      ]),
-    );
-    const notice = await raw.until('notice');
+    const { raw, notice } = await heldPipeline('select count(*)::text as n from orders');
     const id = /approval (apr_\w+)/.exec(notice.message)![1]!;
     assert.deepEqual(await ids(), [1, 2]);
     assert.ok(!raw.seen.some((m) => m.name === 'commandComplete' && raw.seen.indexOf(m) > raw.seen.indexOf(notice)), 'nothing behind the held statement answered yet');
@@ -210,21 +218,7 @@ describe('approvals over the PostgreSQL wire protocol', () => {
 
   test('an extended-protocol pipeline denied: the held Execute fails, PostgreSQL skips to Sync, and the transaction is failed until ROLLBACK', async () => {
     await reset(1, 2);
-    const raw = await rawSession(g.port, adaToken);
-    raw.send(serialize.query('begin'));
-    await raw.until('readyForQuery');
-    raw.send(
-      Buffer.concat([
-        serialize.parse({ text: 'delete from orders where id = $1' }),
-        serialize.bind({ values: ['1'] }),
-        serialize.execute({}),
-        serialize.parse({ text: 'select 1' }),
-        serialize.bind({}),
-        serialize.execute({}),
-        serialize.sync(),
-      ]),
-    );
-    const notice = await raw.until('notice');
+    const { raw, notice } = await heldPipeline('select 1');
     await decide(/approval (apr_\w+)/.exec(notice.message)![1]!, 'deny', { reason: 'no' });
     const error = await raw.until('error');
     assert.equal(error.code, '42501');
