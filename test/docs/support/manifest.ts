@@ -54,6 +54,12 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/approvals.md › Trying a rule: `policy test` › 2': { sampleCheckedBy: '../approvals/policy-test-doc.test.ts' },
   // Run against a gateway configured with the page's rule, after an SDK request held, approved with the CLI and run.
   'docs/approvals.md › The audit trail › 1': { runBy: '../e2e/approvals-trail-doc.test.ts' },
+  // A gateway configured with the page's YAML before a real PostgreSQL; the pg driver as the agent; README shows block 2.
+  'docs/approvals.md › Just-in-time access › 2': { runBy: '../e2e/access-doc.test.ts' },
+  'docs/approvals.md › Just-in-time access › 3': { runBy: '../e2e/access-doc.test.ts' },
+  'docs/approvals.md › Just-in-time access › 4': { runBy: '../e2e/access-doc.test.ts' },
+  'docs/approvals.md › Just-in-time access › 5': { runBy: '../e2e/access-doc.test.ts' },
+  'README.md › Just-in-time access › 1': { runBy: '../e2e/access-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 2': { runBy: '../policy/high-risk-prompts-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 3': { sampleCheckedBy: '../policy/high-risk-prompts-doc.test.ts' },
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
