@@ -219,8 +219,13 @@ export class Grants {
     throw new Conflict(`access grant ${grant.id} is already ${current.status === 'active' ? 'ended' : current.status}; its sessions have been told to end again`);
   }
 
-  /** Marks grants past their end expired, each once, and ends their sessions everywhere; returns how many. */
+  /**
+   * Issues the grants of requests approved but not yet settled (the replica that decided stopped in
+   * between), then marks grants past their end expired, each once, and ends their sessions
+   * everywhere; returns how many expired.
+   */
   async sweep(): Promise<number> {
+    for (const row of await this.deps.store.listApprovalsOfKind(ACCESS_KIND, { status: 'approved', limit: 100 })) await this.settle(row.id);
     const now = this.now();
     const due = await this.deps.store.dueGrants(now);
     return due.length === 0 ? 0 : this.expire(due, now);

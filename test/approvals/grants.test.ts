@@ -224,6 +224,16 @@ describe('just-in-time access grants', () => {
     await pollUntil(async () => (await audit('access.expired')).some((e) => e.target === asked.json.id), 'the expiry is recorded');
   });
 
+  test('an approval whose grant was never issued (the deciding replica stopped in between) is settled by the sweep', async () => {
+    const asked = await ask(uma, { connection: 'other', for: '10m', reason: 'crash in between' });
+    // As a decision stored by a replica that stopped before it issued the grant.
+    assert.equal(await t.gateway.store.decideApproval(asked.json.id, 'approved', time.now()), true);
+    assert.equal((await show(asked.json.id)).json.status, 'approved');
+    time.fire();
+    await pollUntil(async () => (await show(asked.json.id)).json.status === 'active', 'the sweep issues the grant');
+    assert.equal((await t.gateway.store.getApproval(asked.json.id))?.status, 'used');
+  });
+
   describe('hostile input', () => {
     const bad: [string, unknown, number, string][] = [
       ['empty duration', { connection: 'openai', for: '', reason: 'x' }, 400, 'invalid_argument'],
