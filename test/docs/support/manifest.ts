@@ -38,6 +38,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
     allow: 'runs for minutes on purpose and measures performance, which tests never time (see bench/README.md); a benchmark run is not a test',
   },
   'docs/masking.md › Trying a profile › 1': { runBy: 'local-cli.test.ts' },
+  // The SDK snippet run with tsx against a gateway before an SDK-built tool server; README shows the same text.
+  'docs/mcp.md › Connecting an agent › 1': { runBy: '../adapters/mcp/doc.test.ts' },
+  'README.md › MCP › 2': { runBy: '../adapters/mcp/doc.test.ts' },
   // The SDK agent and the approver's commands run together against a gateway configured with the page's own YAML.
   'docs/approvals.md › The flow with the OpenAI SDK › 1': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › The flow with the OpenAI SDK › 2': { runBy: '../e2e/approvals-doc.test.ts' },
