@@ -3,10 +3,10 @@
  * of the approval's approver groups, or of a break-glass group; never the requester approving their
  * own request. Groups compare exactly, as roles do: a look-alike name is another group.
  */
-import { ForbiddenError } from '../errors.ts';
+import { AuthError, ForbiddenError } from '../errors.ts';
 import type { Principal } from '../interaction.ts';
 import { rolesFor, type RoleGrant } from '../identity/roles.ts';
-import type { ApprovalRow } from '../store/types.ts';
+import type { ApprovalRow, Store } from '../store/types.ts';
 
 export interface DeciderCheck {
   /** Member of a break-glass group: an approval of theirs is enough alone. */
@@ -49,4 +49,14 @@ export function checkDecider(
   }
   // A break-glass member's approval is always recorded as such, loudly, even where they also belong to an approver group.
   return { breakGlass: breakGlass && vote === 'approve' };
+}
+
+/**
+ * The approver as the store knows them now, not as their token was read: a person disabled, or
+ * moved out of a group, since they signed in decides nothing with that group.
+ */
+export async function currentDecider(store: Pick<Store, 'getPrincipal'>, approver: Principal): Promise<Principal> {
+  const row = await store.getPrincipal(approver.id);
+  if (!row || row.disabledAt !== null) throw new AuthError('auth_revoked', `${approver.name} is disabled or unknown in Gatehouse, so cannot decide approvals`);
+  return { id: row.id, kind: row.kind, name: row.name, groups: [...row.groups] };
 }

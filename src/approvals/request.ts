@@ -2,10 +2,38 @@
  * A held request as approvals/ stores it: who asks, the fingerprint of exactly what would run, and
  * a summary for approvers built from the request as masked (the caller passes the mask).
  */
-import type { RequestDraft, Session } from '../adapter-contract.ts';
-import type { Decision, RequestSummary } from '../interaction.ts';
+import type { HeldApproval, RequestDraft, Session } from '../adapter-contract.ts';
+import type { Decision, Principal, PrincipalKind, RequestSummary } from '../interaction.ts';
 import { fingerprint, numbersSurviveParsing, type FingerprintInput } from './fingerprint.ts';
-import type { HoldRequest } from './service.ts';
+
+/** What a held request is: who asks, through which token, for what (masked), and who may decide. */
+export interface HoldRequest {
+  /** `kind` names the requester's kind in the audit trail (default user). */
+  readonly principal: Pick<Principal, 'id' | 'name'> & { readonly kind?: PrincipalKind };
+  readonly tokenId: string | null;
+  readonly agent: string;
+  readonly connection: string;
+  readonly kind: string;
+  /** approvals/fingerprint.ts over the exact request. */
+  readonly fingerprint: string;
+  readonly rule: string;
+  readonly approvers: readonly string[];
+  readonly required: number;
+  readonly timeoutMs: number;
+  /** The request as masked for approvers. */
+  readonly summary: Record<string, unknown>;
+}
+
+export interface HoldOptions {
+  /** Aborts when the client is gone: the approval is withdrawn and can never run. */
+  readonly signal?: AbortSignal;
+  /** How long to wait for a decision; 0 answers at once. */
+  readonly waitMs: number;
+  /** Told the approval the request waits for, as soon as it exists (a client can be shown its id at once). */
+  readonly onCreated?: (approval: HeldApproval) => void;
+  /** The record id of the held request: the trail names it on the approval it created and on the one it ran under. */
+  readonly interactionId?: string;
+}
 
 /** Long enough to judge a prompt or a statement by, short enough for a chat message. */
 const EXCERPT = 2_000;

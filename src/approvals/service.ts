@@ -5,16 +5,16 @@
  * at once, with a poll as the fallback for an event that never arrives.
  */
 import type { Logger } from 'pino';
-import { AuthError, Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
-import type { HeldApproval } from '../adapter-contract.ts';
-import type { Principal, PrincipalKind } from '../interaction.ts';
+import { Conflict, GatewayError, InvalidArgument, NotFound } from '../errors.ts';
+import type { Principal } from '../interaction.ts';
 import type { RoleGrant } from '../identity/roles.ts';
 import type { Coordination } from '../store/coordination.ts';
-import type { ApprovalRow, ApprovalStatus, ApprovalVoteRow, Store } from '../store/types.ts';
-import { newId } from '../util/ids.ts';
-import { checkDecider } from './deciders.ts';
+import type { ApprovalRow, ApprovalStatus, Store } from '../store/types.ts';
+import { checkDecider, currentDecider } from './deciders.ts';
+import type { HoldOptions, HoldRequest } from './request.ts';
 import { REAL_TIMERS, type Timers } from './timers.ts';
-import { actorOf, ApprovalTrail, GATEWAY_ACTOR, requesterOf, type TrailActor } from './trail.ts';
+import { actorOf } from './trail.ts';
+import { decisionOf, sameAsk, Transitions } from './transitions.ts';
 import { toView, type ApprovalView } from './view.ts';
 import { Waiters } from './waiters.ts';
 
@@ -34,34 +34,7 @@ export interface ApprovalsDeps {
   readonly sweepMs?: number;
 }
 
-/** What a held request is: who asks, through which token, for what (masked), and who may decide. */
-export interface HoldRequest {
-  /** `kind` names the requester's kind in the audit trail (default user). */
-  readonly principal: Pick<Principal, 'id' | 'name'> & { readonly kind?: PrincipalKind };
-  readonly tokenId: string | null;
-  readonly agent: string;
-  readonly connection: string;
-  readonly kind: string;
-  /** approvals/fingerprint.ts over the exact request. */
-  readonly fingerprint: string;
-  readonly rule: string;
-  readonly approvers: readonly string[];
-  readonly required: number;
-  readonly timeoutMs: number;
-  /** The request as masked for approvers. */
-  readonly summary: Record<string, unknown>;
-}
-
-export interface HoldOptions {
-  /** Aborts when the client is gone: the approval is withdrawn and can never run. */
-  readonly signal?: AbortSignal;
-  /** How long to wait for a decision; 0 answers at once. */
-  readonly waitMs: number;
-  /** Told the approval the request waits for, as soon as it exists (a client can be shown its id at once). */
-  readonly onCreated?: (approval: HeldApproval) => void;
-  /** The record id of the held request: the trail names it on the approval it created and on the one it ran under. */
-  readonly interactionId?: string;
-}
+export type { HoldOptions, HoldRequest } from './request.ts';
 
 export type HoldOutcome =
   | { readonly state: 'approved'; readonly id: string }
@@ -90,11 +63,18 @@ export class Approvals {
   private readonly pollMs: number;
   private readonly unsubscribe: () => void;
   private cancelSweep: (() => void) | null = null;
-  private readonly trail: ApprovalTrail;
+  private readonly transitions: Transitions;
 
   constructor(private readonly deps: ApprovalsDeps) {
     this.now = deps.now ?? Date.now;
-    this.trail = new ApprovalTrail({ store: deps.store, logger: deps.logger, replicaId: deps.coordination.replicaId, now: () => this.now() });
+    this.transitions = new Transitions({
+      store: deps.store,
+      logger: deps.logger,
+      replicaId: deps.coordination.replicaId,
+      now: () => this.now(),
+      changed: (id, notify) => this.changed(id, notify),
+      created: (row) => this.emit('created', row),
+    });
     this.timers = deps.timers ?? REAL_TIMERS;
     this.pollMs = deps.pollMs ?? 1_000;
     this.unsubscribe = deps.coordination.subscribe((event) => {
@@ -165,15 +145,15 @@ export class Approvals {
     const found = await store.getApproval(id);
     if (!found) throw new NotFound(`no approval "${id}" (list them with: gatehouse approvals list)`);
     // A decision its votes already made (its record failed to be written before) is applied first.
-    const row = await this.settle(await this.lapse(found, now));
+    const row = await this.transitions.settle(await this.lapse(found, now));
     if (row.status !== 'pending') {
       throw new Conflict(`approval ${id} is ${row.status}${row.status === 'expired' ? ` (at ${new Date(row.expiresAt).toISOString()})` : ''}; only a pending approval can be decided`);
     }
-    const decider = await this.currentDecider(approver);
+    const decider = await currentDecider(this.deps.store, approver);
     const { breakGlass } = checkDecider(decider, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? []);
     const actor = actorOf(decider, tokenId);
     // An approving vote is recorded before it counts (the store failing, it is refused); a deny counts regardless.
-    const entry = await this.trail.begin(
+    const entry = await this.transitions.trail.begin(
       breakGlass ? 'approval.break_glass' : 'approval.voted',
       id,
       actor,
@@ -197,7 +177,7 @@ export class Approvals {
     }
     if (breakGlass) this.deps.logger.warn({ approvalId: id, approver: decider.name, rule: row.rule, requester: row.principalName }, 'break-glass approval: one approver approved alone');
     this.deps.logger.info({ approvalId: id, approver: decider.name, vote, breakGlass }, 'approval vote');
-    const settled = await this.settle(row, actor);
+    const settled = await this.transitions.settle(row, actor);
     if (vote === 'deny' && settled.status !== 'denied') {
       // Approved by a vote stored just before this one: the deny is on record, but the request may run (or have run).
       throw new Conflict(`approval ${id} was ${settled.status} by another approver just before your deny; your deny is recorded but did not stop it`);
@@ -218,15 +198,15 @@ export class Approvals {
       for (const approved of await store.findLiveApprovals(request.principal.id, request.fingerprint, 'approved', now)) {
         // Given under another rule (the policy changed since): it proves nothing about who must approve now.
         if (!sameAsk(approved, request)) continue;
-        if (await this.use(approved, request, options)) return { state: 'approved', id: approved.id };
+        if (await this.transitions.use(approved, request, options)) return { state: 'approved', id: approved.id };
       }
       const found = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0];
-      const row = found && sameAsk(found, request) ? found : await this.create(request, now, options);
+      const row = found && sameAsk(found, request) ? found : await this.transitions.create(request, now, options);
       last = row;
       options.onCreated?.(row);
       const state = await this.wait(row, options);
       if (state === 'approved') {
-        if (await this.use(row, request, options)) return { state: 'approved', id: row.id };
+        if (await this.transitions.use(row, request, options)) return { state: 'approved', id: row.id };
         continue;
       }
       // An identical request used this approval first: this one asks again.
@@ -242,81 +222,9 @@ export class Approvals {
     let expired = 0;
     for (const id of await this.deps.store.dueApprovals(now)) {
       const row = await this.deps.store.getApproval(id);
-      if (row && (await this.expire(row, now))) expired++;
+      if (row && (await this.transitions.expire(row, now))) expired++;
     }
     return expired;
-  }
-
-  /**
-   * A new pending approval, unless an identical request of the same principal holds one already
-   * (on any replica): the store lets one insert win, and the others wait on the winner's.
-   */
-  private async create(request: HoldRequest, now: number, options: HoldOptions): Promise<ApprovalRow> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const row: ApprovalRow = {
-        id: newId('apr', now),
-        createdAt: now,
-        expiresAt: now + request.timeoutMs,
-        status: 'pending',
-        fingerprint: request.fingerprint,
-        principalId: request.principal.id,
-        principalName: request.principal.name,
-        tokenId: request.tokenId,
-        agent: request.agent,
-        connection: request.connection,
-        kind: request.kind,
-        rule: request.rule,
-        approvers: [...request.approvers],
-        required: request.required,
-        summary: request.summary,
-        decidedAt: null,
-        usedAt: null,
-        replicaId: this.deps.coordination.replicaId,
-      };
-      const entry = await this.trail.begin(
-        'approval.created',
-        row.id,
-        requesterOf(row, request.principal.kind),
-        {
-          rule: row.rule, connection: row.connection, agent: row.agent, kind: row.kind, approvers: row.approvers, required: row.required,
-          expiresAt: row.expiresAt, fingerprint: row.fingerprint, interaction: options.interactionId ?? null,
-        },
-        true,
-      );
-      const holder = await this.deps.store.insertPendingApproval(row);
-      if (holder.id === row.id) {
-        await entry.done(true);
-        this.deps.logger.info({ approvalId: row.id, rule: row.rule, requester: row.principalName, connection: row.connection }, 'request held for approval');
-        this.emit('created', row);
-        return row;
-      }
-      // An identical request was held first: this one waits on its approval (the row says so).
-      await entry.done(false, { target: holder.id, details: { joined: holder.id } });
-      if (holder.expiresAt <= now) {
-        // Its time is up but nobody marked it yet: mark it, and take the place.
-        await this.lapse(holder, now);
-      } else if (!sameAsk(holder, request)) {
-        // Asked under a rule no longer in force (other approvers, or more of them): it cannot stand for this one.
-        await this.withdraw(holder, 'rule_changed');
-      } else return holder;
-    }
-    throw new Conflict('the approval of this request kept changing while it was being asked for; send the request again');
-  }
-
-  /** The approved request runs: recorded before it is used (no record, no run), once. */
-  private async use(row: ApprovalRow, request: HoldRequest, options: HoldOptions): Promise<boolean> {
-    const now = this.now();
-    const used = await this.trail.record(
-      'approval.used',
-      row.id,
-      requesterOf(row, request.principal.kind, request.tokenId),
-      // The token may differ from the one the approval was asked with: the same person and agent, e.g. after a refresh.
-      { interaction: options.interactionId ?? null, tokenId: request.tokenId, askedWithTokenId: row.tokenId, rule: row.rule, connection: row.connection },
-      true,
-      () => this.deps.store.useApproval(row.id, now),
-    );
-    if (used) await this.changed(row.id, false);
-    return used;
   }
 
   /** Resolves with the approval's state once it is no longer pending, the wait runs out, or the client leaves. */
@@ -373,7 +281,7 @@ export class Approvals {
       };
       const onAbort = () => {
         if (settled) return;
-        this.withdraw(row, signal?.reason).then(
+        this.transitions.withdraw(row, signal?.reason).then(
           () => finish('withdrawn'),
           (err) => {
             this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not withdraw the approval of a client that left');
@@ -388,65 +296,11 @@ export class Approvals {
     });
   }
 
-  /** The client left (or cancelled), or the rule changed: the approval can never run. Made even when its record cannot be written. */
-  private async withdraw(row: ApprovalRow, reason: unknown): Promise<void> {
-    const now = this.now();
-    const why = typeof reason === 'string' ? reason : reason instanceof GatewayError ? reason.code : 'client_left';
-    const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { reason: why, rule: row.rule }, false, () =>
-      this.deps.store.decideApproval(row.id, 'withdrawn', now),
-    );
-    if (withdrawn) await this.changed(row.id);
-  }
-
   /** A pending or approved approval past its expiry becomes expired (read lazily as well as swept). */
   private async lapse(row: ApprovalRow, now = this.now()): Promise<ApprovalRow> {
     if ((row.status !== 'pending' && row.status !== 'approved') || row.expiresAt > now) return row;
-    await this.expire(row, now);
+    await this.transitions.expire(row, now);
     return (await this.deps.store.getApproval(row.id)) ?? row;
-  }
-
-  /** Marks a pending or approved-unused approval past its expiry expired; made even when its record cannot be written. */
-  private async expire(row: ApprovalRow, now: number): Promise<boolean> {
-    if ((row.status !== 'pending' && row.status !== 'approved') || row.expiresAt > now) return false;
-    const expired = await this.trail.record('approval.expired', row.id, GATEWAY_ACTOR, { expiresAt: row.expiresAt, was: row.status, rule: row.rule }, false, () =>
-      this.deps.store.expireApproval(row.id, now),
-    );
-    if (expired) await this.changed(row.id);
-    return expired;
-  }
-
-  /**
-   * Applies to a pending approval the decision its votes made: one deny denies; `required`
-   * distinct approvers (never the requester) or one break-glass approval approve. The approval is
-   * recorded before it is made (no record, it stays pending and nothing runs; the next read or vote
-   * applies it); a denial is made regardless. `by` is the approver whose vote decided, when known.
-   */
-  private async settle(row: ApprovalRow, by?: TrailActor, votes?: readonly ApprovalVoteRow[]): Promise<ApprovalRow> {
-    if (row.status !== 'pending') return row;
-    const all = votes ?? (await this.deps.store.listApprovalVotes(row.id));
-    const decision = decisionOf(row, all);
-    if (!decision) return row;
-    const actor = by ?? GATEWAY_ACTOR;
-    const details =
-      decision.to === 'denied'
-        ? { reason: decision.deny.comment, deniedBy: decision.deny.approverName, requester: row.principalName, rule: row.rule }
-        : { approvedBy: decision.approvers, breakGlass: decision.breakGlass, required: row.required, requester: row.principalName, rule: row.rule };
-    const now = this.now();
-    const applied = await this.trail.record(`approval.${decision.to}`, row.id, actor, details, decision.to === 'approved', () =>
-      this.deps.store.decideApproval(row.id, decision.to, now),
-    );
-    if (applied) await this.changed(row.id);
-    return (await this.deps.store.getApproval(row.id)) ?? row;
-  }
-
-  /**
-   * The approver as the store knows them now, not as their token was read: a person disabled, or
-   * moved out of a group, since they signed in decides nothing with that group.
-   */
-  private async currentDecider(approver: Principal): Promise<Principal> {
-    const row = await this.deps.store.getPrincipal(approver.id);
-    if (!row || row.disabledAt !== null) throw new AuthError('auth_revoked', `${approver.name} is disabled or unknown in Gatehouse, so cannot decide approvals`);
-    return { id: row.id, kind: row.kind, name: row.name, groups: [...row.groups] };
   }
 
   /** Every replica hears of the change; this one tells its listeners of a decision. */
@@ -481,32 +335,10 @@ export class Approvals {
     if (row.status !== 'pending' || !decisionOf(row, votes)) return toView(row, votes);
     // Its votes decided it but the decision was not applied (the store failed while recording it): apply it now.
     try {
-      return toView(await this.settle(row, undefined, votes), votes);
+      return toView(await this.transitions.settle(row, undefined, votes), votes);
     } catch (err) {
       this.deps.logger.error({ err, approvalId: row.id }, 'approvals: could not apply the decision the votes made; it stays pending');
       return toView(row, votes);
     }
   }
-}
-
-/** Whether an approval was asked under the same rule, approver groups and count as this request is now. */
-function sameAsk(row: Pick<ApprovalRow, 'rule' | 'approvers' | 'required'>, request: Pick<HoldRequest, 'rule' | 'approvers' | 'required'>): boolean {
-  if (row.rule !== request.rule || row.required !== request.required || row.approvers.length !== request.approvers.length) return false;
-  const groups = new Set(request.approvers);
-  return row.approvers.every((group) => groups.has(group));
-}
-
-type VoteDecision =
-  | { readonly to: 'denied'; readonly deny: ApprovalVoteRow }
-  | { readonly to: 'approved'; readonly approvers: string[]; readonly breakGlass: boolean };
-
-/** What an approval's votes decide: one deny denies; `required` distinct approvers (never the requester) or a break-glass approval approve. */
-export function decisionOf(row: Pick<ApprovalRow, 'principalId' | 'required'>, votes: readonly ApprovalVoteRow[]): VoteDecision | null {
-  const deny = votes.find((v) => v.vote === 'deny');
-  if (deny) return { to: 'denied', deny };
-  const approving = votes.filter((v) => v.vote === 'approve' && v.approverId !== row.principalId);
-  const breakGlass = approving.some((v) => v.breakGlass);
-  const distinct = new Set(approving.map((v) => v.approverId));
-  if (!breakGlass && distinct.size < row.required) return null;
-  return { to: 'approved', approvers: [...new Set(approving.map((v) => v.approverName))], breakGlass };
 }
