@@ -127,6 +127,11 @@ describe('just-in-time access grants', () => {
     assert.equal(revoked.json.grant.endedBy, 'bob');
     assert.equal(revoked.json.grant.endReason, 'the incident is closed');
     assert.equal(await refused(chat(adaAgent)), 'policy_denied');
+    // The HTTP session whose decision read the grant was ended, naming it.
+    await pollUntil(async () => {
+      const sessions = (await t.api('GET', '/sessions?principal=ada&limit=100')).json.sessions as any[];
+      return sessions.some((s) => s.endedAt !== null && String(s.endReason).includes(`access grant ${view.grant.id}`));
+    }, 'the session relying on the grant ends');
     const again = await revoke(bob, view.grant.id);
     assert.equal(again.status, 409);
     assert.equal(again.json.error.code, 'conflict');
