@@ -39,6 +39,11 @@ const EXPECTED_ALLOW: Record<string, readonly string[]> = {
   getApproval: ['approver', 'auditor', 'user'],
   approveApproval: ['approver'],
   denyApproval: ['approver'],
+  // Anyone with a role asks for access and reads their own requests; revoking another person's grant is checked in the handler (approver or admin).
+  createAccessRequest: ['approver', 'auditor', 'user'],
+  listAccessRequests: ['approver', 'auditor', 'user'],
+  getAccessRequest: ['approver', 'auditor', 'user'],
+  revokeAccessGrant: ['approver', 'auditor', 'user'],
 };
 
 test('each route declares the roles the issue gives it; routes without a list are admin only', async () => {
