@@ -96,7 +96,7 @@ export class Grants {
     const principal = caller.principal;
     const now = this.now();
     const pending = await this.deps.store.listApprovalsOfKind(ACCESS_KIND, { principalId: principal.id, status: 'pending', limit: MAX_PENDING + 1 });
-    const summary = { reason: this.deps.redact ? this.deps.redact(reason) : reason, duration: formatDuration(durationMs), durationMs };
+    const summary = { reason: this.mask(reason), duration: formatDuration(durationMs), durationMs };
     const print = fingerprint({ principalId: principal.id, agent: 'access', connection, kind: ACCESS_KIND, method: null, target: null, content: { json: { durationMs, reason } } });
     const same = pending.find((row) => row.fingerprint === print && row.expiresAt > now);
     if (same) return this.viewOf(same);
@@ -203,7 +203,7 @@ export class Grants {
    * lost can be repeated.
    */
   async revoke(grantId: string, by: Principal, tokenId: string | null, reason: string): Promise<AccessView> {
-    const why = parseReason(reason);
+    const why = this.mask(parseReason(reason));
     const grant = await this.deps.store.getGrant(grantId);
     if (!grant) throw new NotFound(`no access grant "${grantId}" (list them with: gatehouse access list)`);
     const now = this.now();
@@ -272,6 +272,10 @@ export class Grants {
     } catch (err) {
       this.deps.logger.error({ err, accessRequest: approval.id }, 'access grants: could not settle or record a decided access request; the sweep settles it');
     }
+  }
+
+  private mask(text: string): string {
+    return this.deps.redact ? this.deps.redact(text) : text;
   }
 
   private async viewOf(row: ApprovalRow): Promise<AccessView> {

@@ -278,6 +278,20 @@ describe('just-in-time access grants', () => {
       });
     }
 
+    test('a secret pasted into a reason never reaches approvers, the grant or the audit log', async () => {
+      const key = 'AKIAIOSFODNN7EXAMPLE';
+      const asked = await ask(uma, { connection: 'openai', for: '1h', reason: `incident, use key ${key}` });
+      assert.equal(asked.status, 201);
+      assert.doesNotMatch(JSON.stringify(asked.json), new RegExp(key));
+      assert.doesNotMatch(JSON.stringify((await t.api('GET', `/approvals/${asked.json.id}`, undefined, bob.token)).json), new RegExp(key));
+      assert.equal((await approve(bob, asked.json.id)).status, 200);
+      const view = (await show(asked.json.id)).json;
+      assert.equal((await revoke(bob, view.grant.id, `leaked ${key}`)).status, 200);
+      const grant = await t.gateway.store.getGrant(view.grant.id);
+      assert.doesNotMatch(JSON.stringify(grant), new RegExp(key));
+      assert.doesNotMatch(JSON.stringify((await t.api('GET', '/audit/events?limit=500')).json), new RegExp(key));
+    });
+
     test('an agent token (gth_) cannot ask for access, nor can a caller without a token', async () => {
       const agent = await t.api('POST', '/access/requests', { connection: 'openai', for: '1h', reason: 'x' }, adaAgent);
       assert.equal(agent.status, 401);
