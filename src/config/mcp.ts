@@ -33,7 +33,12 @@ export const mcpOptionsSchema = z
     args: z.array(z.string()).default([]),
     /** The process's environment besides a minimal safe one (PATH, HOME …); values are secrets: use ${ENV} references. */
     env: z
-      .record(z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"'), z.string())
+      .record(z.string(), z.string())
+      .superRefine((env, ctx) => {
+        for (const name of Object.keys(env)) {
+          if (!ENV_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not an environment variable name: letters, digits and "_", not starting with a digit` });
+        }
+      })
       .default({}),
     /** Most MCP sessions (for stdio: processes) open at once on this connection, on this replica. */
     maxSessions: z.number().int().positive().max(10_000).default(MCP_DEFAULTS.maxSessions),

@@ -131,6 +131,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     const method = req.method ?? 'GET';
     const body = method === 'POST' ? parseMessage(await readBody(req, mcp.maxMessageBytes).catch(closeAfter(res))) : undefined;
 
+    // A standing event stream opened during a drain would hold the drain open until its deadline.
+    if (stopping && method === 'GET') throw new GatewayStopping('this gateway replica is stopping: no new event stream; retry, and the load balancer sends you to another');
     const header = req.headers['mcp-session-id'];
     if (header !== undefined) {
       const id = Array.isArray(header) ? '' : header;
