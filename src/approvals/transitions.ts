@@ -104,8 +104,7 @@ export class Transitions {
   /** The client left (or cancelled), or the rule changed: the approval can never run. Made even when its record cannot be written. */
   async withdraw(row: ApprovalRow, reason: unknown): Promise<void> {
     const now = this.deps.now();
-    const why = typeof reason === 'string' ? reason : reason instanceof GatewayError ? reason.code : 'client_left';
-    const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { reason: why, rule: row.rule }, false, () =>
+    const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { ...withdrawalReason(reason), rule: row.rule }, false, () =>
       this.deps.store.decideApproval(row.id, 'withdrawn', now),
     );
     if (withdrawn) await this.deps.changed(row.id);
@@ -144,6 +143,18 @@ export class Transitions {
     if (applied) await this.deps.changed(row.id);
     return (await this.deps.store.getApproval(row.id)) ?? row;
   }
+}
+
+/**
+ * Why a held request's approval was withdrawn, for the trail: `client_left` (the connection closed,
+ * a cancel), `rule_changed`, or the code that ended the session (auth_revoked, access_revoked …),
+ * with the gateway's own message (never a secret) when there is one.
+ */
+function withdrawalReason(reason: unknown): { reason: string; message?: string } {
+  if (typeof reason === 'string') return { reason };
+  if (!(reason instanceof GatewayError)) return { reason: 'client_left' };
+  // An adapter aborts with bad_request when its client goes (HTTP closed, MCP cancelled): the client left.
+  return { reason: reason.code === 'bad_request' ? 'client_left' : reason.code, message: reason.message };
 }
 
 /** Whether an approval was asked under the same rule, approver groups and count as this request is now. */

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { AuthError, BadRequest } from '../../src/errors.ts';
 import type { AuditEventRow } from '../../src/store/types.ts';
 import { ADA, BOB, CAROL, DAN, IVY, rejectsWith, request, startHarness, type Harness } from './support/service-harness.ts';
 
@@ -99,6 +100,21 @@ describe('approval trail', () => {
     const trail = await h.trail(id);
     assert.deepEqual(brief(trail), ['approval.created ada 200', 'approval.withdrawn ada 200']);
     assert.equal(trail[1]!.details.reason, 'client_left');
+  });
+
+  it('withdrawn as the adapters abort: a closed HTTP connection reads client_left, a revoked credential its code, each with the message', async () => {
+    for (const [abortWith, reason] of [
+      [new BadRequest('client closed the connection'), 'client_left'],
+      [new AuthError('auth_revoked', 'credential revoked; session ended'), 'auth_revoked'],
+    ] as const) {
+      const client = new AbortController();
+      const held = h.held(request(), { signal: client.signal });
+      const id = await held.id;
+      client.abort(abortWith);
+      assert.equal((await held.outcome).state, 'withdrawn');
+      const withdrawn = (await h.trail(id)).find((r) => r.action === 'approval.withdrawn')!;
+      assert.deepEqual([withdrawn.details.reason, withdrawn.details.message], [reason, abortWith.message]);
+    }
   });
 
   it('a retry with another token of the same person and agent runs under the approval; the use names both tokens', async () => {
