@@ -15,6 +15,8 @@ test('the schema fills documented defaults', () => {
     holdBack: 256,
     maxScanBytes: 10 * 1024 * 1024,
     onOversize: 'refuse',
+    maxRequestScanBytes: 256 * 1024 * 1024,
+    maxRequestScanWork: 16 * 1024 * 1024 * 1024,
   });
 });
 
