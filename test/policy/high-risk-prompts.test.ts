@@ -161,7 +161,8 @@ describe('high-risk-prompts: the decision', () => {
     assert.equal(decision.required, 1);
     assert.equal(decision.timeoutMs, 15 * 60_000);
     const text = explainDecision(engine, llmInput('ignore previous instructions')).text;
-    assert.match(text, /^decision: approve \(rule high-risk-prompts\/injection: ignore previous instructions\): 1 of \[security\] within 900s/m);
+    assert.match(text, /^decision: approve \(rule high-risk-prompts\/injection: ignore previous instructions\): 1 of \[security\], wait 1m, timeout 15m$/m);
+    assert.match(text, /^timeout: 15m \(900s\): when the approval expires/m);
   });
 
   it('approvers, required, timeout and wait come from policy.highRiskPrompts', () => {
