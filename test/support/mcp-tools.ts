@@ -54,6 +54,11 @@ export function buildToolServer(log: ToolLog = { received: [] }): McpServer {
     const answer = await server.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'say hi' } }], maxTokens: 10 });
     return { content: [{ type: 'text', text: `model said: ${answer.content.type === 'text' ? answer.content.text : '?'}` }] };
   });
+  server.registerTool('ask_user', { description: 'Asks the user a question (elicitation)' }, async () => {
+    note('ask_user', {});
+    const answer = await server.server.elicitInput({ message: 'Which environment?', requestedSchema: { type: 'object', properties: { env: { type: 'string' } } } });
+    return { content: [{ type: 'text', text: `user said: ${answer.action}` }] };
+  });
   server.registerTool('hang', { description: 'Never answers' }, async () => {
     note('hang', {});
     return new Promise(() => undefined);

@@ -46,6 +46,8 @@ export interface McpSessionDeps {
 const HOLD_UNTIL_WAIT = Object.freeze({ until: 'wait' as const });
 /** Capabilities the gateway does not pass on (tasks run outside one request, beyond what it can check). */
 const UNSUPPORTED_CAPABILITIES = ['tasks'];
+/** Server-to-client requests waiting at once in one session; more are refused unrecorded, so a tool server cannot flood the record. */
+const MAX_SERVER_REQUESTS = 4;
 
 export class McpSession {
   readonly agent: WebStandardStreamableHTTPServerTransport;
@@ -57,6 +59,7 @@ export class McpSession {
   private readonly underWay = new Map<Id, { upstreamId: number | null; cancel: AbortController }>();
   private idle: NodeJS.Timeout | undefined;
   private closing: Promise<void> | null = null;
+  private serverRequests = 0;
   private readonly echoes: readonly string[];
 
   constructor(
@@ -92,7 +95,9 @@ export class McpSession {
     try {
       await upstream.transport.start();
     } catch (err) {
-      throw new UpstreamError('upstream_unreachable', `could not start MCP connection "${this.connection.name}": ${(err as Error).message}`, { cause: err });
+      // The reason (a path, an address) is for the operator's log, not for the agent.
+      this.deps.logger.warn({ connection: this.connection.name, error: (err as Error).message }, 'could not start an MCP connection');
+      throw new UpstreamError('upstream_unreachable', `MCP connection "${this.connection.name}" could not be started or reached; an administrator finds why in the gateway log`, { cause: err });
     }
     this.touch();
   }
@@ -280,7 +285,11 @@ export class McpSession {
       else pending.resolve({ error: message.error });
     } else if (isJSONRPCRequest(message)) {
       if (message.method === 'ping') return void this.sendUpstream({ jsonrpc: '2.0', id: message.id, result: {} }).catch(() => undefined);
-      void this.runServerRequest(message);
+      if (this.serverRequests >= MAX_SERVER_REQUESTS) {
+        return void this.sendUpstream(rpcError(message.id, new BadRequest(`at most ${MAX_SERVER_REQUESTS} requests to the agent may wait at once`))).catch(() => undefined);
+      }
+      this.serverRequests++;
+      void this.runServerRequest(message).finally(() => this.serverRequests--);
     } else if (isJSONRPCNotification(message)) {
       this.upstreamNotification(message);
     }

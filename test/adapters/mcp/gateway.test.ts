@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { personWithToken, type Person } from '../../support/people.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { ManualTime } from '../../approvals/manual-time.ts';
@@ -268,6 +268,26 @@ describe('MCP gateway with the official SDK on both sides', () => {
       assert.equal(refused.rule, 'no-sampling');
     } finally {
       await second.client.close();
+    }
+  });
+
+  test('elicitation from the tool server is denied unless a rule allows it: the agent is never asked', async () => {
+    let asked = false;
+    const agent = new Client({ name: 'elicited', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    agent.setRequestHandler(ElicitRequestSchema, async () => {
+      asked = true;
+      return { action: 'accept', content: { env: 'production' } };
+    });
+    const { client, transport } = await connectClient(f.t.url, 'tools', ada, agent);
+    try {
+      const result = await client.callTool({ name: 'ask_user', arguments: {} });
+      assert.equal(result.isError, true, 'the tool failed because its question was refused');
+      assert.equal(asked, false);
+      const refused = (await interactionsOf('tools')).find((i) => i.method === 'elicitation/create');
+      assert.equal(refused.decision, 'deny');
+      assert.equal(refused.rule, 'no-sampling');
+    } finally {
+      await disconnect({ client, transport });
     }
   });
 

@@ -13,7 +13,7 @@ identity:
   roles:
     - group: engineering
       role: user
-      connections: [tools, local, openai]
+      connections: [tools, local, broken, openai]
 `;
 
 const POLICY = `
@@ -31,7 +31,18 @@ describe('MCP sessions, limits and offboarding', () => {
   let f: McpFixture;
 
   before(async () => {
-    f = await startMcpFixture({ policyYaml: POLICY, extraYaml: ROLES });
+    f = await startMcpFixture({
+      policyYaml: POLICY,
+      extraYaml: ROLES,
+      extraMcp: `
+  - name: broken
+    type: mcp
+    upstream: "stdio:"
+    mcp:
+      command: /nonexistent/gatehouse-test-tool
+      maxSessions: 1
+`,
+    });
   });
   after(async () => {
     await f?.close();
@@ -77,6 +88,20 @@ describe('MCP sessions, limits and offboarding', () => {
     }, 'every MCP session of mallory to be ended on record');
     await http.client.close();
     await stdio.client.close();
+  });
+
+  test('a stdio server that cannot start is upstream_unreachable, says nothing of its path, and frees its place', async () => {
+    const token = await f.t.token({ user: 'brk', groups: ['engineering'], connections: ['broken'] });
+    for (let i = 0; i < 2; i++) {
+      // Twice: a failed start must not keep the only place (maxSessions: 1).
+      const err = await connectClient(f.t.url, 'broken', token).then(
+        () => assert.fail('expected a refusal'),
+        (e: Error) => e,
+      );
+      assert.match(err.message, /upstream_unreachable/);
+      assert.doesNotMatch(err.message, /nonexistent/);
+    }
+    assert.ok(f.t.logs.join('').includes('could not start an MCP connection'), 'the reason is logged for the operator');
   });
 
   test('every call is recorded in order in one session, with kind, tool, decision and duration', async () => {
