@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { ConfigError, InvalidArgument } from '../errors.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { PolicyFile } from '../policy/index.ts';
+import { policyReplayCommand } from './policy-replay.ts';
 
 // Loaded when a local command runs, not when the CLI starts: every other command would pay for them.
 const policyModule = () => import('../policy/index.ts');
@@ -142,6 +143,8 @@ export function localCommands(print: Print): Command[] {
       print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : explanation.text);
       if (explanation.decision.action !== 'allow') process.exitCode = 3;
     });
+
+  policy.addCommand(policyReplayCommand(print, readConfig));
 
   return [mask, policy];
 }

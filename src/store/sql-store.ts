@@ -45,6 +45,8 @@ import type {
   InteractionCompletion,
   InteractionRow,
   PrincipalRow,
+  InteractionRangeFilter,
+  RecordedInteraction,
   ServiceAccountRow,
   SessionFilter,
   SessionRow,
@@ -171,6 +173,15 @@ const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).jo
 
 const SAML_SQL = {
   insert: 'INSERT INTO saml_ids (purpose, id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (purpose, id) DO NOTHING',
+// Keyset paging on the time-first primary key: each page starts where the last one ended.
+const INTERACTIONS_BETWEEN_BASE = `SELECT ${INTERACTION_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')},
+    s.principal_id AS s_principal_id, s.principal_name AS s_principal_name, s.token_id AS s_token_id,
+    s.connection AS s_connection, s.protocol AS s_protocol
+  FROM interactions i JOIN sessions s ON s.id = i.session_id
+  WHERE i.started_at >= ? AND i.started_at < ? AND i.id > ?`;
+const INTERACTIONS_BETWEEN = `${INTERACTIONS_BETWEEN_BASE} ORDER BY i.id LIMIT ?`;
+const INTERACTIONS_BETWEEN_ON = `${INTERACTIONS_BETWEEN_BASE} AND s.connection = ? ORDER BY i.id LIMIT ?`;
+
   prune: 'DELETE FROM saml_ids WHERE expires_at <= ?',
 } as const;
 
@@ -390,6 +401,25 @@ export class SqlStore implements Store {
 
   async insertAuditEvent(row: AuditEventRow): Promise<void> {
     await this.db.run(AUDIT_SQL.insert, auditEventParams(row));
+  async listInteractionsBetween(filter: InteractionRangeFilter): Promise<RecordedInteraction[]> {
+    for (const [name, value] of [['limit', filter.limit], ['from', filter.from], ['to', filter.to]] as const) {
+      if (!Number.isSafeInteger(value) || value < (name === 'limit' ? 1 : 0)) throw new InvalidArgument(`${name} must be a ${name === 'limit' ? 'positive' : 'non-negative'} integer`);
+    }
+    const params: SqlValue[] = [filter.from, filter.to, filter.after ?? ''];
+    if (filter.connection !== undefined) params.push(filter.connection);
+    const rows = await this.db.all(filter.connection === undefined ? INTERACTIONS_BETWEEN : INTERACTIONS_BETWEEN_ON, [...params, filter.limit]);
+    return rows.map((r) => ({
+      ...toInteraction(r),
+      session: {
+        principalId: (r.s_principal_id as string | null) ?? null,
+        principalName: r.s_principal_name as string,
+        tokenId: (r.s_token_id as string | null) ?? null,
+        connection: r.s_connection as string,
+        protocol: r.s_protocol as string,
+      },
+    }));
+  }
+
   }
 
   async completeAuditEvent(id: string, fields: AuditEventCompletion): Promise<void> {

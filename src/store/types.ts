@@ -153,6 +153,19 @@ export interface SessionFilter {
 
 export type SessionSummary = SessionRow & { interactionCount: number; deniedCount: number };
 
+export interface InteractionRangeFilter {
+  from: number;
+  to: number;
+  limit: number;
+  /** The last id of the previous page. */
+  after?: string;
+  connection?: string;
+}
+
+export type RecordedInteraction = InteractionRow & {
+  session: Pick<SessionRow, 'principalId' | 'principalName' | 'tokenId' | 'connection' | 'protocol'>;
+};
+
 /**
  * One admin action (an API call that changes something, or any call with the break-glass admin
  * token), with who made it. Written before the action runs, with `outcome` null, and completed
@@ -256,6 +269,11 @@ export interface Store {
   /** In seq order. */
   listInteractions(sessionId: string): Promise<InteractionRow[]>;
   getInteraction(id: string): Promise<InteractionRow | null>;
+  /**
+   * Interactions that started in [from, to), in id order (ids are time-first), at most `limit` after
+   * the id `after`, each with its session's caller and connection: policy replay pages through these.
+   */
+  listInteractionsBetween(filter: InteractionRangeFilter): Promise<RecordedInteraction[]>;
 
   insertAuditEvent(row: AuditEventRow): Promise<void>;
   /** Sets the outcome (and the target and details known by then) once; a second completion changes nothing. */
