@@ -367,6 +367,39 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE UNIQUE INDEX approvals_one_pending ON approvals (principal_id, fingerprint) WHERE status = 'pending'",
     ],
   },
+  // Version 14 is reserved for another change: it goes above this one.
+  {
+    version: 15,
+    name: 'audit ledger: one hash chain per writer over every audit event, and signed checkpoints',
+    statements: [
+      // One row per audit event (a session's start or end, a completed interaction, an audit_events
+      // row as written and as completed), chained per writer: a replica appends only its own chain,
+      // so replicas never race for a sequence number. event_hash is the event's canonical form.
+      `CREATE TABLE audit_ledger (
+        writer TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        ref_id TEXT NOT NULL,
+        event_hash TEXT NOT NULL,
+        prev_hash TEXT,
+        hash TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (writer, seq)
+      )`,
+      // A writer's head, signed with an Ed25519 key (key_id names which, so keys can rotate).
+      `CREATE TABLE audit_checkpoints (
+        writer TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        head_hash TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        prev_checkpoint_hash TEXT,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (writer, seq)
+      )`,
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -37,16 +37,18 @@ import { APPROVAL_SQL, approvalParams, listApprovalsQuery, toApproval, toVote, v
 import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
 import { approvalsOfKindQuery, GRANT_SQL, grantParams, listGrantsQuery, toGrant } from './grant-rows.ts';
 import type { GrantFilter, GrantRow } from './types.ts';
+import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint, toLedgerEntry } from './ledger-rows.ts';
+import type { CheckpointRow, LedgerEntryRow } from './types.ts';
 import type {
   AuditEventCompletion,
   AuditEventFilter,
   AuditEventRow,
   ConnectionRow,
   InteractionCompletion,
-  InteractionRow,
-  PrincipalRow,
   InteractionRangeFilter,
   RecordedInteraction,
+  InteractionRow,
+  PrincipalRow,
   ServiceAccountRow,
   SessionFilter,
   SessionRow,
@@ -171,8 +173,6 @@ const COMPLETE_INTERACTION = groupedUpdate('interactions', INTERACTION_TYPES, [
 
 const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
 
-const SAML_SQL = {
-  insert: 'INSERT INTO saml_ids (purpose, id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (purpose, id) DO NOTHING',
 // Keyset paging on the time-first primary key: each page starts where the last one ended.
 const INTERACTIONS_BETWEEN_BASE = `SELECT ${INTERACTION_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')},
     s.principal_id AS s_principal_id, s.principal_name AS s_principal_name, s.token_id AS s_token_id,
@@ -182,6 +182,8 @@ const INTERACTIONS_BETWEEN_BASE = `SELECT ${INTERACTION_COLUMNS.split(', ').map(
 const INTERACTIONS_BETWEEN = `${INTERACTIONS_BETWEEN_BASE} ORDER BY i.id LIMIT ?`;
 const INTERACTIONS_BETWEEN_ON = `${INTERACTIONS_BETWEEN_BASE} AND s.connection = ? ORDER BY i.id LIMIT ?`;
 
+const SAML_SQL = {
+  insert: 'INSERT INTO saml_ids (purpose, id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (purpose, id) DO NOTHING',
   prune: 'DELETE FROM saml_ids WHERE expires_at <= ?',
 } as const;
 
@@ -399,8 +401,6 @@ export class SqlStore implements Store {
     return orNull(await this.one(SQL.getInteraction, [id]), toInteraction);
   }
 
-  async insertAuditEvent(row: AuditEventRow): Promise<void> {
-    await this.db.run(AUDIT_SQL.insert, auditEventParams(row));
   async listInteractionsBetween(filter: InteractionRangeFilter): Promise<RecordedInteraction[]> {
     for (const [name, value] of [['limit', filter.limit], ['from', filter.from], ['to', filter.to]] as const) {
       if (!Number.isSafeInteger(value) || value < (name === 'limit' ? 1 : 0)) throw new InvalidArgument(`${name} must be a ${name === 'limit' ? 'positive' : 'non-negative'} integer`);
@@ -420,6 +420,8 @@ export class SqlStore implements Store {
     }));
   }
 
+  async insertAuditEvent(row: AuditEventRow): Promise<void> {
+    await this.db.run(AUDIT_SQL.insert, auditEventParams(row));
   }
 
   async completeAuditEvent(id: string, fields: AuditEventCompletion): Promise<void> {
@@ -675,6 +677,38 @@ export class SqlStore implements Store {
     if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) throw new InvalidArgument('limit must be a non-negative integer');
     const { sql, params } = approvalsOfKindQuery(kind, filter);
     return (await this.db.all(sql, params)).map(toApproval);
+  }
+
+  async appendLedger(row: LedgerEntryRow): Promise<void> {
+    await this.runGrouped(APPEND_LEDGER, ledgerParams(row));
+  }
+
+  async listLedger(writer: string, afterSeq: number, limit: number): Promise<LedgerEntryRow[]> {
+    return (await this.db.all(LEDGER_SQL.page, [writer, afterSeq, limit])).map(toLedgerEntry);
+  }
+
+  async ledgerHead(writer: string): Promise<LedgerEntryRow | null> {
+    return orNull(await this.one(LEDGER_SQL.head, [writer]), toLedgerEntry);
+  }
+
+  async ledgerWriters(): Promise<string[]> {
+    return (await this.db.all(LEDGER_SQL.writers, [])).map((r) => r.writer as string).sort();
+  }
+
+  async insertCheckpoint(row: CheckpointRow): Promise<void> {
+    await this.db.run(LEDGER_SQL.insertCheckpoint, checkpointParams(row));
+  }
+
+  async listCheckpoints(): Promise<CheckpointRow[]> {
+    return (await this.db.all(LEDGER_SQL.checkpoints, [])).map(toCheckpoint);
+  }
+
+  async lastCheckpoint(writer: string): Promise<CheckpointRow | null> {
+    return orNull(await this.one(LEDGER_SQL.lastCheckpoint, [writer]), toCheckpoint);
+  }
+
+  async getAuditEvent(id: string): Promise<AuditEventRow | null> {
+    return orNull(await this.one(LEDGER_SQL.auditEvent, [id]), toAuditEvent);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -211,7 +211,7 @@ export interface AuditEventFilter {
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
-export interface Store {
+export interface Store extends LedgerStore {
   readonly engine: 'sqlite' | 'postgres';
   /**
    * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
@@ -515,4 +515,53 @@ export interface ScimGroupRow {
 export interface ScimMembership {
   groupId: string;
   principalId: string;
+}
+
+/**
+ * One link of a writer's audit chain (audit/ledger.ts, migration 15): the hash of an event's
+ * canonical form, chained to the writer's entry before it.
+ */
+export interface LedgerEntryRow {
+  /** The replica (or, on SQLite, the one local writer) that appended it. */
+  writer: string;
+  /** 1, 2, 3 … per writer, with no gaps. */
+  seq: number;
+  /** session.start, session.end, interaction, audit.open, audit.event, audit.complete. */
+  kind: string;
+  /** The session, interaction or audit event id. */
+  refId: string;
+  eventHash: string;
+  /** The writer's previous entry's hash; null for its first. */
+  prevHash: string | null;
+  hash: string;
+  at: number;
+}
+
+/** A writer's chain head, signed with an Ed25519 key (audit/checkpoints.ts). */
+export interface CheckpointRow {
+  writer: string;
+  seq: number;
+  headHash: string;
+  at: number;
+  /** The writer's previous checkpoint's hash; null for its first. */
+  prevCheckpointHash: string | null;
+  keyId: string;
+  /** base64 Ed25519 signature of the canonical form. */
+  signature: string;
+  hash: string;
+}
+
+/** The audit ledger (migration 15); appended through audit/ledger.ts only. */
+export interface LedgerStore {
+  appendLedger(row: LedgerEntryRow): Promise<void>;
+  /** The writer's entries after `afterSeq`, in seq order. */
+  listLedger(writer: string, afterSeq: number, limit: number): Promise<LedgerEntryRow[]>;
+  ledgerHead(writer: string): Promise<LedgerEntryRow | null>;
+  /** Every writer with a ledger entry or a checkpoint. */
+  ledgerWriters(): Promise<string[]>;
+  insertCheckpoint(row: CheckpointRow): Promise<void>;
+  /** By writer, then seq. */
+  listCheckpoints(): Promise<CheckpointRow[]>;
+  lastCheckpoint(writer: string): Promise<CheckpointRow | null>;
+  getAuditEvent(id: string): Promise<AuditEventRow | null>;
 }
