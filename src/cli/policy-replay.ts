@@ -79,7 +79,7 @@ function parseExamples(text: string | undefined): number {
   return Number(text);
 }
 
-/** The candidate: a gatehouse.yaml (its `policy:` section) or a policy section itself (`rules:`, `packs:`, `dir:`). */
+/** The candidate: a gatehouse.yaml (its `policy:` section), a policy section itself (`rules:`, `packs:`, `dir:`) or a bare list of rules. */
 export async function loadCandidate(file: string, knownMaskProfiles: readonly string[]): Promise<CompiledPolicy> {
   let text: string;
   try {
@@ -91,10 +91,10 @@ export async function loadCandidate(file: string, knownMaskProfiles: readonly st
   const [first] = doc.errors;
   if (first !== undefined) throw new ConfigError(`${file}: invalid YAML: ${first.message}`, { cause: first });
   const content: unknown = doc.toJS();
-  if (content === null || typeof content !== 'object' || Array.isArray(content)) {
-    throw new ConfigError(`${file}: a candidate policy is a mapping with rules (or a gatehouse.yaml with a policy section)`);
+  if (content === null || typeof content !== 'object') {
+    throw new ConfigError(`${file}: a candidate policy is a gatehouse.yaml with a policy section, a policy section (rules:, packs:, dir:) or a list of rules`);
   }
-  const section = 'policy' in content ? (content as { policy: unknown }).policy : content;
+  const section = Array.isArray(content) ? { rules: content } : 'policy' in content ? (content as { policy: unknown }).policy : content;
   const { loadPolicy } = await import('../policy/index.ts');
   return loadPolicy(section, { baseDir: dirname(resolve(file)), knownMaskProfiles });
 }
@@ -193,7 +193,7 @@ async function maskerOf(config: GatewayConfig) {
 export function policyReplayCommand(print: Print, readConfig: (file: string) => Promise<GatewayConfig>): Command {
   return new Command('replay')
     .description('run a candidate policy over recorded traffic and report, per rule, the requests it would decide differently')
-    .requiredOption('--policy <file>', 'the candidate policy: a gatehouse.yaml (its policy section) or a file with rules')
+    .requiredOption('--policy <file>', 'the candidate policy: a gatehouse.yaml (its policy section), a policy section or a list of rules')
     .option('--since <duration>', `how far back to replay, e.g. 12h or 7d (default ${DEFAULT_SINCE})`)
     .option('--from <time>', 'replay from this ISO 8601 date or time (instead of --since)')
     .option('--to <time>', 'replay up to this time (default now)')

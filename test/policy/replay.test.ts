@@ -245,7 +245,7 @@ describe('policy replay: flags and candidate files', () => {
   const badPolicies: Array<[string, string]> = [
     ['malformed YAML', 'rules: [ { name: a, action: allow'],
     ['a duplicate key', 'rules: []\nrules: []\n'],
-    ['a list at the top', '- name: a\n  action: allow\n'],
+    ['a list of things that are not rules', '- 1\n- two\n'],
     ['a scalar', 'allow everything\n'],
     ['an empty file', ''],
     ['rules not a list', 'rules: allow\n'],
@@ -268,12 +268,15 @@ describe('policy replay: flags and candidate files', () => {
     await assert.rejects(loadCandidate(join(await dir, 'missing.yaml'), []), { code: 'config_invalid', message: /cannot read the candidate policy/ });
   });
 
-  it('takes a whole gatehouse.yaml or a policy section', async () => {
+  it('takes a whole gatehouse.yaml, a policy section or a list of rules', async () => {
     const whole = join(await dir, 'gatehouse.yaml');
     await writeFile(whole, 'connections: []\npolicy:\n  rules:\n    - name: a\n      action: allow\n');
     assert.deepEqual((await loadCandidate(whole, [])).rules.map((r) => r.name), ['a']);
     const section = join(await dir, 'section.yaml');
     await writeFile(section, 'rules:\n  - name: b\n    action: deny\n');
     assert.deepEqual((await loadCandidate(section, [])).rules.map((r) => r.name), ['b']);
+    const list = join(await dir, 'list.yaml');
+    await writeFile(list, '- name: c\n  action: allow\n');
+    assert.deepEqual((await loadCandidate(list, [])).rules.map((r) => r.name), ['c']);
   });
 });

@@ -65,6 +65,10 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'README.md › Just-in-time access › 1': { runBy: '../e2e/access-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 2': { runBy: '../policy/high-risk-prompts-doc.test.ts' },
   'docs/policy.md › Prompts held for approval: high-risk-prompts › 3': { sampleCheckedBy: '../policy/high-risk-prompts-doc.test.ts' },
+  // A gateway configured with the page's policy before a real PostgreSQL, traffic from pg and the SDK, the page's candidate as new.yaml.
+  'docs/policy.md › Policy replay › 3': { runBy: '../e2e/policy-replay-doc.test.ts' },
+  'docs/policy.md › Policy replay › 4': { sampleCheckedBy: '../e2e/policy-replay-doc.test.ts' },
+  'README.md › Policy replay › 1': { runBy: '../e2e/policy-replay-doc.test.ts' },
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
