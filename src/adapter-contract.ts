@@ -41,6 +41,12 @@ export interface RequestDraft {
   readonly target: string | null;
   readonly model: string | null;
   readonly bytesIn: number;
+  /**
+   * A digest of exactly what would run, where `body` and `target` are abridged (SQL clipped for
+   * scanning, parameters shown by size): an approval binds to this, so it can never run anything
+   * that merely looks the same.
+   */
+  readonly exact?: string;
 }
 
 /** A draft, or how to build one: a build that throws (a bad body) is a refusal the runner records. */

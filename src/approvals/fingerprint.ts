@@ -19,7 +19,7 @@ export interface FingerprintInput {
    * a form), none, or `unreadable` (bytes the gateway does not read): an unreadable body matches
    * nothing, so no approval can ever run another body than the one it was given for.
    */
-  readonly content: { readonly json: unknown } | { readonly text: string } | null | 'unreadable';
+  readonly content: { readonly json: unknown } | { readonly text: string } | { readonly exact: string } | null | 'unreadable';
 }
 
 /** SHA-256, hex, over a length-prefixed encoding of every field: no two inputs share an encoding. */
@@ -40,6 +40,7 @@ export function fingerprint(input: FingerprintInput): string {
   if (content === null) field('none');
   else if (content === 'unreadable') field(`unreadable:${randomBytes(16).toString('hex')}`);
   else if ('json' in content) field(`json:${canonicalJson(content.json)}`);
+  else if ('exact' in content) field(`exact:${content.exact}`);
   else field(`text:${content.text}`);
   return hash.digest('hex');
 }

@@ -11,7 +11,7 @@ import type { SqlFacts } from '../../interaction.ts';
 import { sqlStatementNames } from '../../classify/sql.ts';
 import type { Columns } from './backend-frames.ts';
 import { NameTable, type Definition } from './name-table.ts';
-import { describeParams, mergeStatements, type PortalEntry, type StatementEntry } from './to-interaction.ts';
+import { describeParams, exactExecute, mergeStatements, type PortalEntry, type StatementEntry } from './to-interaction.ts';
 import type { BindMessage } from './codec.ts';
 
 const SKIPPED = Object.freeze({ code: 'skipped', message: 'not run: an earlier message in the same batch failed' });
@@ -104,6 +104,7 @@ export class ExtendedTracker {
         resultFormats: msg.resultFormats,
         columns: null,
         bindBytes: msg.raw.length,
+        exact: exactExecute(statement, msg.paramFormats, msg.params),
       });
     }
     return this.expect(e);

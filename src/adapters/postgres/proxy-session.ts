@@ -164,7 +164,7 @@ export class ProxySession implements FrameHandler {
       case 'execute':
         return this.onExecute(msg);
       case 'parse':
-        tracker.parse(msg.name, { sql: msg.sql, facts: classifySql(msg.sql), columns: null });
+        tracker.parse(msg.name, { sql: msg.sql, facts: classifySql(msg.sql), paramTypes: msg.paramTypes, columns: null });
         break;
       case 'bind':
         tracker.bind(msg);

@@ -2,6 +2,7 @@
  * Frames → the pipeline's RequestDraft: a simple Query, or an extended-protocol Execute of a
  * portal (its statement's text and facts, and the Bind parameters, recorded with the request).
  */
+import { createHash } from 'node:crypto';
 import type { SqlFacts } from '../../interaction.ts';
 import type { RequestDraft } from '../../pipeline.ts';
 import { classifySql, sqlStatementNames } from '../../classify/sql.ts';
@@ -10,6 +11,8 @@ import type { Columns } from './backend-frames.ts';
 export interface StatementEntry {
   readonly sql: string;
   readonly facts: SqlFacts;
+  /** Parameter types a Parse declared (none for a statement prepared in SQL). */
+  readonly paramTypes?: readonly number[];
   /** From a Describe of the statement; what an Execute without its own Describe returns. */
   columns: Columns | null;
 }
@@ -22,6 +25,8 @@ export interface PortalEntry {
   /** From a Describe of the portal (formats as they will be sent). */
   columns: Columns | null;
   readonly bindBytes: number;
+  /** exactExecute() of the statement and its Bind. */
+  readonly exact: string;
 }
 
 /** The union of what two classifications say: a statement that may be either is checked as both. */
@@ -42,7 +47,30 @@ export function mergeFacts(a: SqlFacts, b: SqlFacts): SqlFacts {
 }
 
 export function mergeStatements(a: StatementEntry, b: StatementEntry): StatementEntry {
-  return { sql: b.sql, facts: mergeFacts(a.facts, b.facts), columns: null };
+  return { sql: b.sql, facts: mergeFacts(a.facts, b.facts), ...(b.paramTypes ? { paramTypes: b.paramTypes } : {}), columns: null };
+}
+
+/** SHA-256 over length-prefixed parts: no two lists of parts share an encoding. */
+function digest(parts: readonly (string | Buffer | null)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    if (part === null) hash.update('-1;');
+    else hash.update(`${Buffer.byteLength(part)}:`).update(part);
+  }
+  return hash.digest('hex');
+}
+
+/** What a simple Query runs: its whole text, however long (the draft's copy is clipped). */
+export function exactQuery(sql: string): string {
+  return digest(['query', sql]);
+}
+
+/**
+ * What an Execute runs: the statement's whole text, its declared parameter types, and each
+ * parameter's format and bytes (the draft shows binary and long values abridged).
+ */
+export function exactExecute(statement: StatementEntry, formats: readonly number[], params: readonly (Buffer | null)[]): string {
+  return digest(['execute', statement.sql, (statement.paramTypes ?? []).join(','), formats.join(','), String(params.length), ...params]);
 }
 
 /**
@@ -94,6 +122,7 @@ export function queryDraft(sql: string, facts: SqlFacts, bytesIn: number): Reque
     target: shown,
     model: null,
     bytesIn,
+    exact: exactQuery(sql),
   };
 }
 
@@ -110,6 +139,7 @@ export function executeDraft(portal: PortalEntry, facts: SqlFacts, bytesIn: numb
     target: sql,
     model: null,
     bytesIn,
+    exact: portal.exact,
   };
 }
 
