@@ -398,6 +398,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         port: listen.port,
         tls: config.postgres.tls,
         allowCleartextOverNetwork: config.postgres.allowCleartextOverNetwork,
+        refuseStartupSettings: config.postgres.refuseStartupSettings,
         pipeline,
         connections,
         logger,

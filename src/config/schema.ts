@@ -217,9 +217,11 @@ export const configSchema = z
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
         /** Accept a token as a cleartext password over plain TCP from non-loopback clients. */
         allowCleartextOverNetwork: z.boolean().default(false),
+        /** Startup settings refused on top of the built-in list (docs/postgres.md): names, or prefixes ending in `*`. */
+        refuseStartupSettings: z.array(z.string().min(1).max(200)).max(500).default([]),
       })
       .strict()
-      .default({ allowCleartextOverNetwork: false }),
+      .default({ allowCleartextOverNetwork: false, refuseStartupSettings: [] }),
     store: z
       .object({
         sqlitePath: z.string().min(1).default('./data/gatehouse.db'),

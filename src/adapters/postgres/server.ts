@@ -8,7 +8,7 @@ import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { AuthError, GatewayError, InvalidArgument, ProtocolError, toGatewayError, UnknownConnection } from '../../errors.ts';
+import { AuthError, GatewayError, ProtocolError, toGatewayError, UnknownConnection } from '../../errors.ts';
 import type { ConnectionRegistry } from '../../connections/registry.ts';
 import type { Pipeline } from '../../pipeline.ts';
 import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
@@ -17,6 +17,7 @@ import { errorFields } from './render.ts';
 import { connectUpstream, upstreamTarget } from './upstream-connect.ts';
 import { ProxySession } from './proxy-session.ts';
 import { CancelKeys } from './cancel-keys.ts';
+import { operatorList, startupSettings, type OperatorList, type StartupSettings } from './startup-parameters.ts';
 
 export interface PostgresListenerOptions {
   readonly host: string;
@@ -30,6 +31,8 @@ export interface PostgresListenerOptions {
   /** How long a client may take to log in (PostgreSQL's authentication_timeout). Default 60 s. */
   readonly loginTimeoutMs?: number;
   readonly upstreamTimeoutMs?: number;
+  /** Startup settings refused on top of the built-in list (postgres.refuseStartupSettings): names, or prefixes ending in `*`. */
+  readonly refuseStartupSettings?: readonly string[];
 }
 
 export interface PostgresListener {
@@ -49,21 +52,26 @@ export interface PostgresListener {
 /** A password message carrying a token is tiny; anything this large before login is an attack or garbage. */
 const MAX_LOGIN_MESSAGE = 16 * 1024;
 const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
-/** Client settings passed on to the upstream; anything else (notably `options`, which can set `role`) is not. */
-const FORWARDED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits']);
-const UTF8_NAMES = new Set(['UTF8', 'UNICODE', 'SQLASCII']);
+/**
+ * PostgreSQL closes without a word (COMMERROR: logged, never sent) when a startup-phase packet's
+ * length is impossible (a Terminate or an HTTP request sent first reads as one) or a cancel packet is
+ * malformed; a bad protocol version or packet layout gets a FATAL. Drivers that give up while
+ * connecting rely on that silence.
+ */
+const SILENT_STARTUP_FAILURE = /^invalid length of startup packet|^invalid startup packet: cancel key/;
 
 export async function startPostgresListener(options: PostgresListenerOptions): Promise<PostgresListener> {
   const secureContext = options.tls
     ? createSecureContext({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) })
     : null;
   const cancelKeys = new CancelKeys();
+  const refuseSettings = operatorList(options.refuseStartupSettings ?? []);
   const sessions = new Set<ProxySession>();
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new ClientLogin(socket, { ...options, secureContext, cancelKeys, sessions }).start();
+    new ClientLogin(socket, { ...options, secureContext, cancelKeys, sessions, refuseSettings }).start();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -101,6 +109,7 @@ interface LoginContext extends PostgresListenerOptions {
   readonly secureContext: SecureContext | null;
   readonly cancelKeys: CancelKeys;
   readonly sessions: Set<ProxySession>;
+  readonly refuseSettings: OperatorList;
 }
 
 const enum State {
@@ -118,6 +127,7 @@ class ClientLogin {
   private readonly writer = new BackendWriter();
   private state = State.Startup;
   private startup: StartupMessage | null = null;
+  private settings: StartupSettings | null = null;
   private readonly queued: TypedMessage[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly clientAddr: string | null;
@@ -157,6 +167,7 @@ class ClientLogin {
 
   private onData(chunk: Buffer): void {
     const error = this.parser.push(chunk, this.onMessage);
+    if (error !== null && this.state === State.Startup && SILENT_STARTUP_FAILURE.test(error.message)) return this.close(error);
     if (error !== null) return this.fail(error);
     if (this.state !== State.Done && this.parser.pendingBytes > MAX_LOGIN_MESSAGE) {
       this.fail(new ProtocolError(`message larger than ${MAX_LOGIN_MESSAGE} bytes before login`));
@@ -219,14 +230,9 @@ class ClientLogin {
   private onStartup(msg: StartupMessage): void {
     const params = msg.parameters;
     this.startup = msg;
-    const replication = params['replication'];
-    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
-      return this.refuse(new ProtocolError('replication connections are not supported through the gateway'));
-    }
-    const encoding = params['client_encoding'];
-    if (encoding !== undefined && !UTF8_NAMES.has(encoding.toUpperCase().replace(/[-_]/g, ''))) {
-      return this.refuse(new InvalidArgument(`client_encoding ${encoding} is not supported through the gateway; use UTF8`));
-    }
+    const settings = startupSettings(params, { refuse: this.ctx.refuseSettings });
+    if (settings instanceof GatewayError) return this.refuse(settings);
+    this.settings = settings;
     const tls = this.socket !== this.raw;
     if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
       return this.refuse(
@@ -276,6 +282,8 @@ class ClientLogin {
       await session.close('client left during login').catch((err) => logger.error({ err }, 'could not close a session record'));
       return;
     }
+    // What the client asked for (user name included, which the login does not use): a startup packet holds no secret.
+    logger.info({ session: session.id, connection: connection.name, startup: this.settings!.sent }, 'postgres session startup');
     const key = this.ctx.cancelKeys.issue(target, upstream.processId, upstream.secretKey);
     const w = this.writer.authenticationOk();
     for (const [k, v] of upstream.parameters) w.parameterStatus(k, v);
@@ -323,10 +331,17 @@ class ClientLogin {
     void this.ctx.pipeline.refuseLogin(this.loginRequest(), error).then((e) => this.end(e));
   }
 
-  private forwardedParameters(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.startup!.parameters)) if (FORWARDED_PARAMETERS.has(k.toLowerCase())) out[k] = v;
-    return out;
+  private forwardedParameters(): Readonly<Record<string, string>> {
+    return this.settings!.forward;
+  }
+
+  /** Ends the connection without a word, as PostgreSQL ends one whose first bytes are not a packet at all. */
+  private close(error: ProtocolError): void {
+    if (this.state === State.Done) return;
+    this.state = State.Done;
+    clearTimeout(this.timer);
+    this.ctx.logger.debug({ code: error.code, client: this.clientAddr }, `postgres connection closed before startup: ${error.message}`);
+    this.socket.destroy();
   }
 
   /** A FATAL ErrorResponse and a closed socket, as PostgreSQL ends a login it refuses. */

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
-import { ConfigError, UpstreamError } from '../../errors.ts';
+import { ConfigError, InvalidArgument, UpstreamError } from '../../errors.ts';
 import type { Connection } from '../../connections/registry.ts';
 import { passwordMessage, saslInitialResponse, saslResponse, startupMessage, terminateMessage, cancelRequest } from './frontend-writer.ts';
 
@@ -73,8 +73,8 @@ export function upstreamTarget(connection: Connection): UpstreamTarget {
 }
 
 /**
- * Opens and authenticates one upstream session. `startupParameters` are the client's harmless
- * settings (application_name, DateStyle …); user, database and client_encoding are the gateway's.
+ * Opens and authenticates one upstream session. `startupParameters` are the client's settings as
+ * startup-parameters.ts let them through; user, database and client_encoding are the gateway's.
  */
 export async function connectUpstream(
   target: UpstreamTarget,
@@ -263,6 +263,9 @@ function login(socket: Socket, target: UpstreamTarget, startupParameters: Readon
         case 'notice':
           return;
         case 'error':
+          if (refusesClientSetting(m.code as string | undefined, String(m.message), startupParameters)) {
+            throw new InvalidArgument(`the database refused a startup setting: ${String(m.message)} (SQLSTATE ${String(m.code)})`);
+          }
           throw new UpstreamError(
             'upstream_unreachable',
             `the database refused the gateway's login: ${String(m.message)}${m.code ? ` (SQLSTATE ${String(m.code)})` : ''}`,
@@ -278,6 +281,19 @@ function login(socket: Socket, target: UpstreamTarget, startupParameters: Readon
     socket.resume();
     socket.write(startupMessage({ ...startupParameters, user: target.user, database: target.database, client_encoding: 'UTF8' }));
   });
+}
+
+/**
+ * SQLSTATEs PostgreSQL gives a startup setting it will not take: unknown name, bad value, not
+ * settable now, not by this role. Each message names the parameter; a refusal of the gateway's own
+ * login (password, database) does not, and stays an upstream error.
+ */
+const SETTING_REFUSALS = new Set(['42704', '22023', '55P02', '42501', '22P02']);
+
+function refusesClientSetting(code: string | undefined, message: string, startupParameters: Readonly<Record<string, string>>): boolean {
+  if (code === undefined || !SETTING_REFUSALS.has(code)) return false;
+  const named = /parameter "([^"]*)"/.exec(message)?.[1];
+  return named !== undefined && Object.keys(startupParameters).some((k) => k === named.toLowerCase() || k === named);
 }
 
 function isTls(socket: Socket): socket is TLSSocket {

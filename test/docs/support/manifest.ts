@@ -72,6 +72,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/postgres.md › Connect › 1': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › Connect › 2': { runBy: 'postgres-doc.test.ts' },
   'docs/postgres.md › What a refusal looks like › 1': { sampleCheckedBy: 'postgres-doc.test.ts' },
+  // PGOPTIONS through psql against a gateway before a real PostgreSQL; the refusal compared with psql's own output.
+  'docs/postgres.md › Startup settings › 1': { runBy: '../e2e/postgres-fidelity-doc.test.ts' },
+  'docs/postgres.md › Startup settings › 2': { sampleCheckedBy: '../e2e/postgres-fidelity-doc.test.ts' },
   'docs/identity.md › OIDC sign-in › 2': { runBy: 'identity-federation-doc.test.ts' },
   'docs/identity.md › GitHub Actions › 1': { runBy: 'identity-federation-doc.test.ts' },
   'docs/identity.md › GitHub Actions › 2': { runBy: 'identity-federation-doc.test.ts' },
