@@ -73,7 +73,7 @@ export function parseFailOn(text: string | undefined): ReadonlySet<ReplayChange 
   return new Set(items as FailOn[]);
 }
 
-function parseExamples(text: string | undefined): number {
+export function parseExamples(text: string | undefined): number {
   if (text === undefined) return 3;
   if (!/^\d{1,3}$/.test(text) || Number(text) > 100) throw new InvalidArgument(`--examples must be a whole number from 0 to 100, got ${JSON.stringify(text)}`);
   return Number(text);

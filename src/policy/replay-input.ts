@@ -55,7 +55,7 @@ export const GAP_FACTS: Readonly<Record<ReplayGap, string>> = {
   groups: 'identity.groups (the principal no longer exists)',
   connection: 'connection.type and connection.tags (the connection no longer exists)',
   grants: 'grants (the access grants of the time could not be read)',
-  summary: 'request facts (the recorded summary lacks them for this kind of request)',
+  summary: 'request facts (the recorded summary is missing or malformed)',
 };
 
 const KINDS: ReadonlySet<string> = new Set<InteractionKind>([
@@ -113,41 +113,42 @@ export function rebuildInput(record: ReplayRecord): RebuiltInput {
   if (entities.length === 0) gaps.add('entities');
   const summary: { -readonly [K in keyof RequestSummary]: RequestSummary[K] } = { entities };
 
-  const facts = recorded[family];
-  if (!isObject(facts)) {
-    gaps.add('summary');
-  } else if (family === 'llm') {
+  // Families are rebuilt as recorded: the recorder keeps every family the request had (an OpenAI
+  // request has http facts, and llm ones unless it is llm.other), so one absent was absent then too.
+  const { llm, sql, http, mcp } = recorded;
+  if (!isObject(record.summary) || [llm, sql, http, mcp].every((f) => f === undefined)) gaps.add('summary');
+  for (const f of [llm, sql, http, mcp]) if (f !== undefined && !isObject(f)) gaps.add('summary');
+  if (isObject(llm)) {
     gaps.add('message_text');
     summary.llm = {
-      model: strOrNull(facts.model),
-      stream: facts.stream === true,
+      model: strOrNull(llm.model),
+      stream: llm.stream === true,
       messageText: '',
-      toolNames: strings(facts.toolNames),
-      maxTokens: num(facts.maxTokens),
-      estimatedInputTokens: num(facts.estimatedInputTokens) ?? 0,
+      toolNames: strings(llm.toolNames),
+      maxTokens: num(llm.maxTokens),
+      estimatedInputTokens: num(llm.estimatedInputTokens) ?? 0,
     } satisfies LlmFacts;
-  } else if (family === 'sql') {
+  }
+  if (isObject(sql)) {
     gaps.add('sql_text');
+    if (!Array.isArray(sql.kinds) || typeof sql.hasWhere !== 'boolean') gaps.add('summary');
     summary.sql = {
       // The masked statement: closer than nothing for a condition, and never exact.
       text: record.target ?? '',
-      kinds: strings(facts.kinds),
-      tables: strings(facts.tables),
-      hasWhere: facts.hasWhere !== false,
-      functions: strings(facts.functions),
-      multiStatement: facts.multiStatement === true,
-      parseError: strOrNull(facts.parseError),
-      flags: boolRecord(facts.flags),
+      kinds: strings(sql.kinds),
+      tables: strings(sql.tables),
+      hasWhere: sql.hasWhere !== false,
+      functions: strings(sql.functions),
+      multiStatement: sql.multiStatement === true,
+      parseError: strOrNull(sql.parseError),
+      flags: boolRecord(sql.flags),
     } satisfies SqlFacts;
-  } else if (family === 'http') {
-    summary.http = { method: str(facts.method), path: str(facts.path), query: str(facts.query), headers: stringRecord(facts.headers) } satisfies HttpFacts;
-  } else if (family === 'mcp') {
-    summary.mcp = { method: str(facts.method), tool: strOrNull(facts.tool), arguments: facts.arguments ?? null } satisfies McpFacts;
   }
-  // An HTTP request through an OpenAI connection may carry http facts beside llm ones.
-  if (family !== 'http' && isObject(recorded.http)) {
-    const h = recorded.http;
-    summary.http = { method: str(h.method), path: str(h.path), query: str(h.query), headers: stringRecord(h.headers) };
+  if (isObject(http)) {
+    summary.http = { method: str(http.method), path: str(http.path), query: str(http.query), headers: stringRecord(http.headers) } satisfies HttpFacts;
+  }
+  if (isObject(mcp)) {
+    summary.mcp = { method: str(mcp.method), tool: strOrNull(mcp.tool), arguments: mcp.arguments ?? null } satisfies McpFacts;
   }
 
   const { principal, connection } = record;

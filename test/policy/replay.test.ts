@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { PolicyReplay, replayFails, type ReplayRecord } from '../../src/policy/replay.ts';
 import { formatReplayReport } from '../../src/policy/replay-report.ts';
-import { loadCandidate, parseFailOn, replayRange } from '../../src/cli/policy-replay.ts';
+import { loadCandidate, parseExamples, parseFailOn, replayRange } from '../../src/cli/policy-replay.ts';
 
 const T0 = Date.parse('2026-12-01T08:00:00Z');
 let seq = 0;
@@ -196,10 +196,23 @@ describe('policy replay: hostile records', () => {
     });
   }
 
+  it('a malformed sql summary is a gap, not a guess', () => {
+    const report = replayOf([{ name: 'no-where', when: '!request.sql.has_where', action: 'deny' }, { name: 'rest', action: 'allow' }], [sqlRec(['delete'], ['t'], { summary: { sql: { kinds: ['delete'] }, entities: [] } })]);
+    assert.equal(report.inexact, 1);
+    assert.deepEqual(report.changes, { denied: 0, allowed: 0, held: 0, unheld: 0 });
+  });
+
+  it('an llm.other request without llm facts replays as recorded: a rule reading http facts is exact', () => {
+    const models = rec({ kind: 'llm.other', method: 'GET', target: '/v1/models', model: null, summary: { http: { method: 'GET', path: '/v1/models', query: '', headers: {} }, entities: ['x'] } });
+    const report = replayOf([{ name: 'no-listing', when: "request.http.path == '/v1/models'", action: 'deny' }, { name: 'rest', action: 'allow' }], [models]);
+    assert.equal(report.inexact, 0);
+    assert.equal(report.changes.denied, 1);
+  });
+
   it('a missing summary family is a gap, not a guess', () => {
     const report = replayOf([{ name: 'sql-select', when: "'select' in request.sql.kinds", action: 'allow' }, { name: 'rest', action: 'deny' }], [sqlRec(['select'], ['t'], { summary: {} })]);
     assert.equal(report.inexact, 1);
-    assert.match(report.rules[0]!.inexact.facts.join(), /summary lacks/);
+    assert.match(report.rules[0]!.inexact.facts.join(), /summary is missing or malformed/);
   });
 });
 
@@ -237,6 +250,11 @@ describe('policy replay: flags and candidate files', () => {
       await assert.rejects(replayRange(flags, now), (err: { code?: string }) => err.code === 'invalid_argument');
     });
   }
+
+  for (const bad of ['-1', 'abc', '1e3', '101', '3.5', ' 3', '']) {
+    it(`refuses --examples ${JSON.stringify(bad)}`, () => assert.throws(() => parseExamples(bad), { code: 'invalid_argument' }));
+  }
+  it('reads --examples 0 to 100', () => assert.deepEqual([parseExamples('0'), parseExamples('100'), parseExamples(undefined)], [0, 100, 3]));
 
   for (const bad of ['', ',', 'denied,nope', 'DENIED', 'none,denied']) {
     it(`refuses --fail-on ${JSON.stringify(bad)}`, () => assert.throws(() => parseFailOn(bad), { code: 'invalid_argument' }));
