@@ -132,6 +132,25 @@ describe('before the startup packet, as PostgreSQL does', () => {
     assert.deepEqual(types(through), types(straight));
   });
 
+  test('a NUL inside a value ends it: what follows is read as the next parameter, and role is refused', { timeout: 20_000 }, async () => {
+    // "application_name=x\0role\0postgres": the codec reads two parameters, as PostgreSQL does
+    const smuggled = packet(196608, Buffer.concat([cstr('user'), cstr('agent'), cstr('database'), cstr(CONNECTION), cstr('application_name'), Buffer.from('x\0role\0postgres\0'), Buffer.from([0])]));
+    const reply = await exchange(g.port, [smuggled]);
+    assert.deepEqual(types(reply), ['E']);
+    assert.match(reply.toString('utf8'), /startup setting "role" as a startup parameter is refused/);
+  });
+
+  test('settings that fit the client\'s packet but not the database\'s, with the gateway\'s own names: refused, saying why', { timeout: 20_000 }, async () => {
+    const base = { user: 'a', database: CONNECTION };
+    const fixed = startupPacket({ ...base, application_name: '' }).length;
+    const full = startupPacket({ ...base, application_name: 'x'.repeat(10_000 - fixed) });
+    assert.equal(full.length, 10_000);
+    const password = Buffer.concat([Buffer.from('p'), i32(4 + token.length + 1), cstr(token)]);
+    const reply = await exchange(g.port, [full, password], { waitEach: true });
+    assert.deepEqual(types(reply), ['R', 'E']);
+    assert.match(reply.toString('utf8'), /the startup settings are too long for the database/);
+  });
+
   test('the gateway still serves ordinary clients after all of that', async () => {
     const c = await g.client(token);
     assert.deepEqual((await c.query('select 1 as n')).rows, [{ n: 1 }]);
@@ -184,10 +203,10 @@ describe('clients that give up while connecting', () => {
   });
 });
 
-/** Recorded sessions through the gateway not yet ended. */
+/** Recorded sessions through the gateway not yet ended (refused logins are recorded apart, as refusals). */
 async function openSessions(): Promise<number> {
   const list = await g.t.api('GET', `/sessions?connection=${CONNECTION}&limit=100`);
-  return list.json.sessions.filter((s: any) => s.endedAt === null).length;
+  return list.json.sessions.filter((s: any) => s.endedAt === null && s.deniedCount === 0).length;
 }
 
 describe('a backend the database ends mid-query: one error, the database\'s own', () => {

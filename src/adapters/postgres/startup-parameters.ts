@@ -9,15 +9,15 @@
  * own, so what is checked here is exactly what the database applies.
  */
 import { InvalidArgument, ProtocolError, type GatewayError } from '../../errors.ts';
+import { TOKEN_PREFIX } from '../../identity/token-format.ts';
 import { REFUSED_PREFIXES, REFUSED_SETTINGS, USER_LEVEL_CUSTOM_SETTINGS, type RefusalKind } from './refused-settings.ts';
 
 /** Startup parameters PostgreSQL itself reads, by exact (case-sensitive) name; never settings. */
 const PACKET_FIELDS = new Set(['user', 'database', 'options', 'replication']);
 const PROTOCOL_OPTION_PREFIX = '_pq_.';
-/** PostgreSQL's MAX_STARTUP_PACKET_LENGTH: the upstream closes without a word on a longer packet. */
-const MAX_STARTUP_PACKET = 10_000;
-/** Room kept for the gateway's own user, database and client_encoding in that packet. */
-const GATEWAY_PACKET_SHARE = 1_200;
+/** A token or a password has no place in a startup packet; one put there by mistake is not logged. */
+const SECRET_NAME = /pass|secret|token|key|credential/i;
+const SECRET_VALUE = new RegExp(`(?:${Object.values(TOKEN_PREFIX).join('|')})[A-Za-z0-9_-]`);
 
 export interface StartupSettingsOptions {
   /** Further names the operator refuses (postgres.refuseStartupSettings, read by operatorList). */
@@ -27,7 +27,7 @@ export interface StartupSettingsOptions {
 export interface StartupSettings {
   /** Settings for the upstream's StartupMessage: lower-case names, `options` unfolded, last value wins. */
   readonly forward: Readonly<Record<string, string>>;
-  /** What the client sent, for the session's record: every parameter as sent (no secret travels in a startup packet). */
+  /** What the client sent, for the session's record: every parameter as sent, a value that looks like a secret replaced. */
   readonly sent: Readonly<Record<string, string>>;
 }
 
@@ -47,7 +47,6 @@ export function startupSettings(parameters: Readonly<Record<string, string>>, op
     if (refused !== null) return refused;
     forward[name] = value;
   }
-  let packetBytes = 0;
   for (const [sentName, value] of Object.entries(parameters)) {
     if (PACKET_FIELDS.has(sentName) || sentName.startsWith(PROTOCOL_OPTION_PREFIX)) continue;
     const refused = refusal(sentName, 'parameter', refuse);
@@ -60,11 +59,7 @@ export function startupSettings(parameters: Readonly<Record<string, string>>, op
   }
   // The gateway sets client_encoding itself (UTF8, which these names mean).
   delete forward['client_encoding'];
-  for (const [name, value] of Object.entries(forward)) packetBytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
-  if (packetBytes > MAX_STARTUP_PACKET - GATEWAY_PACKET_SHARE) {
-    return new InvalidArgument(`the startup settings take ${packetBytes} bytes; the database accepts at most about ${MAX_STARTUP_PACKET - GATEWAY_PACKET_SHARE} through the gateway: SET the long ones after connecting`);
-  }
-  return { forward: { ...forward }, sent: { ...parameters } };
+  return { forward: { ...forward }, sent: recordable(parameters) };
 }
 
 /**
@@ -189,6 +184,14 @@ function refusal(name: string, from: 'options' | 'parameter', refuse: OperatorLi
   return new InvalidArgument(`startup setting "${shown(name)}" ${where} is refused: ${WHY[kind]}; remove it to connect`, {
     details: { setting: shown(name) },
   });
+}
+
+function recordable(parameters: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parameters)) {
+    out[name] = SECRET_NAME.test(name) || SECRET_VALUE.test(value) ? '[redacted]' : value;
+  }
+  return out;
 }
 
 /** PostgreSQL's own encoding-name rule (clean_encoding_name): only letters and digits count. */

@@ -28,6 +28,7 @@ const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as SaslModu
 
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 const DEFAULT_TIMEOUT_MS = 10_000;
+const MAX_STARTUP_PACKET = 10_000;
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -279,7 +280,12 @@ function login(socket: Socket, target: UpstreamTarget, startupParameters: Readon
     socket.once('error', onError);
     socket.once('close', onClose);
     socket.resume();
-    socket.write(startupMessage({ ...startupParameters, user: target.user, database: target.database, client_encoding: 'UTF8' }));
+    const startup = startupMessage({ ...startupParameters, user: target.user, database: target.database, client_encoding: 'UTF8' });
+    // PostgreSQL closes without a word on a longer packet (MAX_STARTUP_PACKET_LENGTH): say why instead
+    if (startup.length - 4 > MAX_STARTUP_PACKET) {
+      return fail(new InvalidArgument(`the startup settings are too long for the database (${startup.length} bytes with the gateway's own, at most ${MAX_STARTUP_PACKET}); SET the long ones after connecting`));
+    }
+    socket.write(startup);
   });
 }
 
