@@ -190,6 +190,36 @@ describe('gatehouse policy replay over recorded traffic', () => {
     assert.deepEqual(paged.changes, { denied: 2, allowed: 1, held: 1, unheld: 1 });
   });
 
+  test('odd records (written straight into the store) are skipped or not trusted, never crash or leak control characters', async () => {
+    const store = g.t.gateway.store;
+    const now = Date.now();
+    const session = { id: `ses_odd${now}`, principalId: 'usr_gone', principalName: 'gone', tokenId: null, connection: 'removed-db', protocol: 'postgres', clientAddr: null, startedAt: now, endedAt: null, endReason: null, replicaId: null };
+    await store.insertSession(session);
+    const row = (n: number, over: Record<string, unknown>) => ({
+      id: `int_${now.toString(16).padStart(12, '0')}odd${n}`, sessionId: session.id, seq: n, kind: 'sql.query', status: 'complete' as const, decision: 'allow',
+      rule: 'allow-all', reason: null, method: null, target: 'select 1', model: null, summary: {}, requestBody: null, responseStatus: null,
+      responseBody: null, errorCode: null, upstreamCode: null, bytesIn: 0, bytesOut: 0, startedAt: now, completedAt: now, latencyMs: 0, prevHash: null, hash: null,
+      ...over,
+    });
+    const odd = [
+      row(1, { summary: { sql: 'delete everything' } }),
+      row(2, { summary: { sql: { kinds: ['delete'], hasWhere: 'no' } } }),
+      row(3, { kind: 'smtp.send' }),
+      row(4, { decision: 'teleport' }),
+      row(5, { decision: 'deny', rule: null }),
+      row(6, { summary: { sql: { kinds: ['delete'], tables: [], hasWhere: true, functions: [], multiStatement: false, parseError: null, flags: {} } }, target: 'delete\u001b[2J\u0007 from x where id = 1' }),
+    ];
+    for (const r of odd) await store.insertInteraction(r as never);
+    const run = await gatehouse(['--json', 'policy', 'replay', '--policy', candidate, '--config', configFile, '--since', '1h', '--connection', 'removed-db', '--examples', '10'], env);
+    assert.equal(run.code, 4, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(report.skipped, { count: 3, reasons: { 'interaction kind not known': 1, 'recorded decision not known': 1, 'refused before policy decided': 1 } });
+    assert.equal(report.inexact, 2, 'the two malformed summaries');
+    // The well-formed delete on a connection that is gone: no candidate rule reads its tags, so it replays exactly.
+    assert.deepEqual(report.changes, { denied: 1, allowed: 0, held: 0, unheld: 0 });
+    assert.ok(!/[\u0000-\u001f]/.test(report.rules.flatMap((r: any) => r.examples.map((e: any) => e.line)).join('')));
+  });
+
   test('works against a gateway whose store is on PostgreSQL', async () => {
     const admin = new pg.Client({ connectionString: g.db.url });
     await admin.connect();
