@@ -172,10 +172,10 @@ describe('clients that give up while connecting', () => {
         () => undefined,
         (err: Error) => void refusals.push(err.message),
       );
-      // end at once, on the next turn (startup sent, password asked for or on its way), a moment later, or after login
+      // end at once, on the next turn, right after pg answered the password request (the login under way), or after login
       const step = i % 4;
       if (step === 1) await new Promise((r) => setImmediate(r));
-      if (step === 2) await new Promise((r) => setTimeout(r, i % 7));
+      if (step === 2) await new Promise((r) => (c as any).connection.once('authenticationCleartextPassword', r));
       if (step === 3) await connecting;
       await c.end();
     }
