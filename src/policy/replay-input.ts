@@ -148,7 +148,9 @@ export function rebuildInput(record: ReplayRecord): RebuiltInput {
     summary.http = { method: str(http.method), path: str(http.path), query: str(http.query), headers: stringRecord(http.headers) } satisfies HttpFacts;
   }
   if (isObject(mcp)) {
-    summary.mcp = { method: str(mcp.method), tool: strOrNull(mcp.tool), arguments: mcp.arguments ?? null } satisfies McpFacts;
+    // Facts added to McpFacts later (tool flags) pass through as recorded, when they are string lists.
+    const lists = Object.fromEntries(Object.entries(mcp).filter(([k, v]) => !['method', 'tool', 'arguments'].includes(k) && Array.isArray(v)).map(([k, v]) => [k, strings(v)]));
+    summary.mcp = { ...lists, method: str(mcp.method), tool: strOrNull(mcp.tool), arguments: mcp.arguments ?? null } satisfies McpFacts;
   }
 
   const { principal, connection } = record;
