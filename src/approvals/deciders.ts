@@ -6,6 +6,7 @@
 import { AuthError, ForbiddenError } from '../errors.ts';
 import type { Principal } from '../interaction.ts';
 import { rolesFor, type RoleGrant } from '../identity/roles.ts';
+import { ownedBy } from '../identity/offboarding.ts';
 import type { ApprovalRow, Store } from '../store/types.ts';
 
 export interface DeciderCheck {
@@ -19,6 +20,8 @@ export function checkDecider(
   vote: 'approve' | 'deny',
   grants: readonly RoleGrant[],
   breakGlassGroups: readonly string[],
+  /** The requester is a service account the approver owns: their own request under another name. */
+  ownsRequester = false,
 ): DeciderCheck {
   const roles = rolesFor(approver, grants);
   if (!roles.includes('approver') && !roles.includes('admin')) {
@@ -34,6 +37,11 @@ export function checkDecider(
   }
   if (vote === 'approve' && approver.id === approval.principalId) {
     throw new ForbiddenError('forbidden_role', `approval ${approval.id} is for your own request: nobody approves their own request; ask another approver`, {
+      details: { allowed: ['another approver'] },
+    });
+  }
+  if (vote === 'approve' && ownsRequester) {
+    throw new ForbiddenError('forbidden_role', `approval ${approval.id} is for a request of a service account you own: nobody approves their own request; ask another approver`, {
       details: { allowed: ['another approver'] },
     });
   }
@@ -59,4 +67,13 @@ export async function currentDecider(store: Pick<Store, 'getPrincipal'>, approve
   const row = await store.getPrincipal(approver.id);
   if (!row || row.disabledAt !== null) throw new AuthError('auth_revoked', `${approver.name} is disabled or unknown in Gatehouse, so cannot decide approvals`);
   return { id: row.id, kind: row.kind, name: row.name, groups: [...row.groups] };
+}
+
+/**
+ * Whether the requester is a service account the decider owns: its owner holds (or can have) its
+ * secret, so approving its request is approving their own.
+ */
+export async function ownsRequester(store: Pick<Store, 'getServiceAccount'>, decider: Pick<Principal, 'id' | 'name'>, requesterId: string): Promise<boolean> {
+  const account = await store.getServiceAccount(requesterId);
+  return account !== null && account.id === requesterId && ownedBy(account, decider);
 }

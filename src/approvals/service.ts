@@ -10,7 +10,7 @@ import type { Principal } from '../interaction.ts';
 import type { RoleGrant } from '../identity/roles.ts';
 import type { Coordination } from '../store/coordination.ts';
 import type { ApprovalRow, ApprovalStatus, Store } from '../store/types.ts';
-import { checkDecider, currentDecider } from './deciders.ts';
+import { checkDecider, currentDecider, ownsRequester } from './deciders.ts';
 import type { HoldOptions, HoldRequest } from './request.ts';
 import { REAL_TIMERS, type Timers } from './timers.ts';
 import { actorOf } from './trail.ts';
@@ -150,7 +150,8 @@ export class Approvals {
       throw new Conflict(`approval ${id} is ${row.status}${row.status === 'expired' ? ` (at ${new Date(row.expiresAt).toISOString()})` : ''}; only a pending approval can be decided`);
     }
     const decider = await currentDecider(this.deps.store, approver);
-    const { breakGlass } = checkDecider(decider, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? []);
+    const owns = vote === 'approve' && (await ownsRequester(this.deps.store, decider, row.principalId));
+    const { breakGlass } = checkDecider(decider, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? [], owns);
     const actor = actorOf(decider, tokenId);
     // An approving vote is recorded before it counts (the store failing, it is refused); a deny counts regardless.
     const entry = await this.transitions.trail.begin(
