@@ -82,6 +82,8 @@ export interface McpFacts {
   readonly method: string;
   readonly tool: string | null;
   readonly arguments: unknown;
+  /** What the gateway found in the tool's definition (adapters/mcp/tool-flags.ts): hidden_text, markup_comment, injection_marker, changed, unpinned, … */
+  readonly toolFlags?: readonly string[];
 }
 
 /** Facts policy conditions can read. Only the part for the interaction's protocol is set. */

@@ -31,6 +31,7 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
+import { ToolPins } from './adapters/mcp/pins.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
 import { registerScim } from './api/scim/index.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
@@ -294,7 +295,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       trustProxy: config.http.trustProxy,
     });
     // MCP sessions end (their processes stopped) before the pipeline's sessions and the store close.
-    const mcp = createMcpGateway({ pipeline, connections, state: () => runtime.current, logger, trustProxy: config.http.trustProxy });
+    const pins = new ToolPins({ store, approvals, logger });
+    const mcp = createMcpGateway({ pipeline, connections, state: () => runtime.current, logger, trustProxy: config.http.trustProxy, pins });
     closers.push(() => mcp.close(GATEWAY_STOPPED));
     stopAccepting.push(() => mcp.stopAccepting());
 

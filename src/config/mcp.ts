@@ -48,13 +48,17 @@ export const mcpOptionsSchema = z
     callTimeout: durationSchema.default(MCP_DEFAULTS.callTimeout),
     /** A session without any request for this long is closed (and its process stopped). */
     idleTimeout: durationSchema.default(MCP_DEFAULTS.idleTimeout),
+    /** Tool definitions are pinned: a tool the approvers have not approved as it is now is neither listed nor callable (adapters/mcp/pins.ts). */
+    pinTools: z.boolean().default(false),
+    /** The groups that approve the connection's tool definitions (first pins and every change). */
+    approvers: z.array(z.string().min(1).max(200)).min(1).max(20).default(['security']),
   })
   .strict();
 
 export type McpOptions = z.output<typeof mcpOptionsSchema>;
 
 /** The options of an MCP connection that left the block out. */
-export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}, ...MCP_DEFAULTS });
+export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}, ...MCP_DEFAULTS, pinTools: false, approvers: ['security'] });
 
 /**
  * An MCP connection is reached over http(s) (Streamable HTTP) or started as a process (`upstream:

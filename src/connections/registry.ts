@@ -150,5 +150,5 @@ export class ConnectionRegistry {
 
 /** What the store keeps of an API-defined MCP connection's options: durations and sizes as the schema reads them back. */
 function mcpInput(options: McpOptions): Record<string, unknown> {
-  return { args: options.args, maxSessions: options.maxSessions, maxMessageBytes: options.maxMessageBytes, callTimeout: formatDuration(options.callTimeout), idleTimeout: formatDuration(options.idleTimeout) };
+  return { args: options.args, maxSessions: options.maxSessions, maxMessageBytes: options.maxMessageBytes, callTimeout: formatDuration(options.callTimeout), idleTimeout: formatDuration(options.idleTimeout), pinTools: options.pinTools, approvers: [...options.approvers] };
 }

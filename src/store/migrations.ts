@@ -367,7 +367,23 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE UNIQUE INDEX approvals_one_pending ON approvals (principal_id, fingerprint) WHERE status = 'pending'",
     ],
   },
-  // Version 14 is reserved for another change: it goes above this one.
+  {
+    version: 14,
+    name: 'MCP tool pins: the approved definition of each tool of an MCP connection',
+    statements: [
+      // hash is SHA-256 over the tool's canonical JSON (adapters/mcp/pin-hash.ts); definition_json
+      // is that canonical JSON, kept so an approver of a change reads what it changes from.
+      `CREATE TABLE mcp_tool_pins (
+        connection TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        definition_json TEXT NOT NULL,
+        pinned_at BIGINT NOT NULL,
+        approval_id TEXT,
+        PRIMARY KEY (connection, tool)
+      )`,
+    ],
+  },
   {
     version: 15,
     name: 'audit ledger: one hash chain per writer over every audit event, and signed checkpoints',

@@ -39,6 +39,8 @@ import { approvalsOfKindQuery, GRANT_SQL, grantParams, listGrantsQuery, toGrant 
 import type { GrantFilter, GrantRow } from './types.ts';
 import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint, toLedgerEntry } from './ledger-rows.ts';
 import type { CheckpointRow, LedgerEntryRow } from './types.ts';
+import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
+import type { ToolPinRow } from './types.ts';
 import type {
   AuditEventCompletion,
   AuditEventFilter,
@@ -709,6 +711,18 @@ export class SqlStore implements Store {
 
   async getAuditEvent(id: string): Promise<AuditEventRow | null> {
     return orNull(await this.one(LEDGER_SQL.auditEvent, [id]), toAuditEvent);
+  }
+
+  async listToolPins(connection: string): Promise<ToolPinRow[]> {
+    return (await this.db.all(TOOL_PIN_SQL.list, [connection])).map(toToolPin);
+  }
+
+  async putToolPin(row: ToolPinRow): Promise<void> {
+    await this.db.run(TOOL_PIN_SQL.put, toolPinParams(row));
+  }
+
+  async deleteToolPin(connection: string, tool: string): Promise<boolean> {
+    return (await this.db.run(TOOL_PIN_SQL.delete, [connection, tool])) > 0;
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

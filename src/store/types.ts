@@ -211,7 +211,7 @@ export interface AuditEventFilter {
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
-export interface Store extends LedgerStore {
+export interface Store extends LedgerStore, ToolPinStore {
   readonly engine: 'sqlite' | 'postgres';
   /**
    * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
@@ -535,6 +535,29 @@ export interface LedgerEntryRow {
   prevHash: string | null;
   hash: string;
   at: number;
+}
+
+/** The approved definition of one MCP tool (migration 14, adapters/mcp/pins.ts). */
+export interface ToolPinRow {
+  connection: string;
+  tool: string;
+  /** SHA-256 (hex) of the canonical JSON. */
+  hash: string;
+  /** The definition's canonical JSON, for showing what a change changes. */
+  definitionJson: string;
+  pinnedAt: number;
+  /** The approval that pinned it. */
+  approvalId: string | null;
+}
+
+/** MCP tool pins (migration 14). */
+export interface ToolPinStore {
+  /** Every pin of the connection, by tool name. */
+  listToolPins(connection: string): Promise<ToolPinRow[]>;
+  /** Inserts or replaces the pin of (connection, tool). */
+  putToolPin(row: ToolPinRow): Promise<void>;
+  /** false when there was none. */
+  deleteToolPin(connection: string, tool: string): Promise<boolean>;
 }
 
 /** A writer's chain head, signed with an Ed25519 key (audit/checkpoints.ts). */

@@ -18,6 +18,7 @@ import type { ConnectionRegistry } from '../../connections/registry.ts';
 import { DEFAULT_MCP_OPTIONS } from '../../config/mcp.ts';
 import { McpSession } from './session.ts';
 import { writeRpcError } from './render.ts';
+import type { ToolPins } from './pins.ts';
 
 export const MCP_PREFIX = '/mcp/';
 
@@ -27,6 +28,8 @@ export interface McpGatewayOptions {
   readonly state: () => RuntimeState;
   readonly logger: Logger;
   readonly trustProxy: boolean;
+  /** Tool-definition pinning (pins.ts), for connections with mcp.pinTools. */
+  readonly pins?: ToolPins;
 }
 
 export interface McpGateway {
@@ -165,7 +168,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
         session,
         full,
         mcp,
-        { pipeline, state: options.state, logger },
+        { pipeline, state: options.state, logger, ...(options.pins ? { pins: options.pins } : {}) },
         (id) => sessions.set(id, created),
         (closed) => {
           if (closed.id !== undefined && sessions.get(closed.id) === closed) sessions.delete(closed.id);

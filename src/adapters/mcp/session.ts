@@ -28,6 +28,8 @@ import { maskResult } from './mask-result.ts';
 import { refusal, rpcError } from './render.ts';
 import { openUpstream, type Upstream } from './upstream.ts';
 import { allowedTools } from './tool-filter.ts';
+import type { ToolPins } from './pins.ts';
+import { SessionTools } from './pin-session.ts';
 
 type Id = string | number;
 type Reply = { readonly result: Record<string, unknown> } | { readonly error: { code: number; message: string; data?: unknown } };
@@ -41,6 +43,8 @@ export interface McpSessionDeps {
   readonly pipeline: Pipeline;
   readonly state: () => RuntimeState;
   readonly logger: Logger;
+  /** Tool-definition pinning (pins.ts); without it tools are only scanned for flags. */
+  readonly pins?: ToolPins;
 }
 
 const HOLD_UNTIL_WAIT = Object.freeze({ until: 'wait' as const });
@@ -61,6 +65,7 @@ export class McpSession {
   private closing: Promise<void> | null = null;
   private serverRequests = 0;
   private readonly echoes: readonly string[];
+  private readonly tools: SessionTools;
 
   constructor(
     readonly session: Session,
@@ -71,6 +76,11 @@ export class McpSession {
     private readonly onClosed: (self: McpSession) => void,
   ) {
     this.echoes = credentialValues(connection.credential);
+    this.tools = new SessionTools(
+      deps.pins,
+      () => ({ connection: connection.name, pinTools: options.pinTools, approvers: options.approvers, mask: deps.state().redact }),
+      () => this.listUpstream(),
+    );
     this.agent = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: onInitialized,
@@ -183,7 +193,7 @@ export class McpSession {
       const bytesIn = Buffer.byteLength(JSON.stringify(message));
       await this.deps.pipeline.run(
         this.session,
-        () => toRequestDraft(message, bytesIn, 'client'),
+        () => this.tools.withFlags(toRequestDraft(message, bytesIn, 'client')),
         async (admission) => {
           const reply = await this.askUpstream(message, admission, (id) => (run.upstreamId = id));
           answer = reply.message;
@@ -202,6 +212,7 @@ export class McpSession {
 
   /** Forwards an admitted request and masks what comes back; the answer for the agent and the record's outcome. */
   private async askUpstream(message: JSONRPCRequest, admission: Admission, sentAs: (id: number) => void): Promise<{ message: JSONRPCMessage; outcome: ForwardResult }> {
+    if (message.method === 'tools/call') await this.tools.checkCall(String(message.params?.name));
     const masked = admission.body.type === 'json' ? (admission.body.value as Record<string, unknown>) : {};
     const meta = message.params?._meta;
     const params = message.method === 'tools/call' ? { ...message.params, arguments: masked } : { ...masked, ...(meta === undefined ? {} : { _meta: meta }) };
@@ -217,9 +228,19 @@ export class McpSession {
     }
     let result = reply.result;
     if (message.method === 'initialize') result = this.initialized(result);
-    if (message.method === 'tools/list') result = { ...result, tools: allowedTools(this.deps.state(), this.session, result.tools) };
+    if (message.method === 'tools/list') {
+      const reviewed = await this.tools.review(result, message.params?.cursor);
+      result = { ...result, tools: allowedTools(this.deps.state(), this.session, reviewed.tools, reviewed.flagsOf) };
+    }
     const out = maskResult(admission, result, this.echoes);
     return { message: { jsonrpc: '2.0', id: message.id, result: out.value as Record<string, unknown> }, outcome: { responseStatus: 200, responseBody: out.transcript, bytesOut: out.bytes } };
+  }
+
+  /** The tool server's tool list, asked by the gateway itself (after notifications/tools/list_changed). */
+  private async listUpstream(): Promise<Record<string, unknown>> {
+    const reply = await this.request('tools/list', {}, this.session.ended, () => undefined);
+    if ('error' in reply) throw new UpstreamError('upstream_unreachable', 'the MCP server refused to list its tools');
+    return reply.result;
   }
 
   private initialized(result: Record<string, unknown>): Record<string, unknown> {
@@ -300,6 +321,7 @@ export class McpSession {
     if (!SERVER_NOTIFICATIONS.has(message.method)) return;
     let params: Record<string, unknown> | undefined = message.params;
     if (message.method === 'notifications/cancelled') return; // the gateway's own wait for the agent ends by its timeout
+    if (message.method === 'notifications/tools/list_changed') this.tools.listChanged();
     const secrets = this.deps.state().masking.get('secrets');
     if (params !== undefined && secrets) {
       try {

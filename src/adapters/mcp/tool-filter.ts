@@ -9,7 +9,8 @@ import type { RuntimeState } from '../../runtime-state.ts';
 
 const NO_ENTITIES: readonly string[] = Object.freeze([]);
 
-export function allowedTools(state: RuntimeState, session: Session, tools: unknown): unknown[] {
+/** `flagsOf` gives each tool's `request.mcp.tool_flags` (pin-session.ts), so a rule can leave out a poisoned tool. */
+export function allowedTools(state: RuntimeState, session: Session, tools: unknown, flagsOf: (name: string) => readonly string[] | undefined = () => undefined): unknown[] {
   if (!Array.isArray(tools)) return [];
   const policy = state.plan(session.connection).policy;
   const time = new Date();
@@ -22,7 +23,7 @@ export function allowedTools(state: RuntimeState, session: Session, tools: unkno
         credential: session.auth.credential,
         connection: session.connection,
         kind: 'mcp.tool_call',
-        summary: { mcp: { method: 'tools/call', tool: name, arguments: {} }, entities: NO_ENTITIES },
+        summary: { mcp: { method: 'tools/call', tool: name, arguments: {}, toolFlags: flagsOf(name) ?? [] }, entities: NO_ENTITIES },
         time,
       });
       return decision.action !== 'deny';
