@@ -22,6 +22,7 @@ import { compileMaskingProfiles, DEFAULT_PROFILES, type MaskingProfiles } from '
 import { buildRuntimeState, RuntimeStateHolder, type RuntimeState } from './runtime-state.ts';
 import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { Pipeline } from './pipeline.ts';
 import { Approvals, type Timers } from './approvals/index.ts';
 import { createApprovalNotifier } from './approvals/notify/index.ts';
@@ -143,7 +144,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.log.level);
   const databaseUrl = env.GATEHOUSE_DATABASE_URL || config.store.databaseUrl;
-  const store = await openStore({ databaseUrl, sqlitePath: config.store.sqlitePath, logger });
+  // Every audit event written through this store is chained (audit/trail.ts), whoever writes it.
+  const auditTrail = new AuditTrail(logger);
+  const store = auditTrail.wrap(await openStore({ databaseUrl, sqlitePath: config.store.sqlitePath, logger }));
   const closers: (() => Promise<unknown>)[] = [() => store.close()];
   try {
     // Closed after everything that may still publish or record, just before the store.
@@ -156,6 +159,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => coordination.close(GATEWAY_STOPPED));
 
     const baseDir = options.configFile ? dirname(options.configFile) : process.cwd();
+    await auditTrail.start({ replicaId: coordination.replicaId, config: config.audit, baseDir });
+    closers.push(() => auditTrail.stop());
     const box = createSecretBox(masterKey);
     const connections = await ConnectionRegistry.create(config.connections, store, box);
     const runtime = new RuntimeStateHolder(await compileState(config, masterKey, baseDir, connections.list(), 1));
@@ -306,7 +311,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, ...federation };
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,

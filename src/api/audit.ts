@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AuditEventRow } from '../store/types.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
+import { registerTrailRoutes } from './audit-trail.ts';
 
 const auditEventView = z
   .object({
@@ -29,7 +30,9 @@ const listQuery = z
   })
   .strict();
 
-export function registerAuditRoutes(api: Api, { store }: ApiDeps): void {
+export function registerAuditRoutes(api: Api, deps: ApiDeps): void {
+  const { store } = deps;
+  registerTrailRoutes(api, deps);
   api.route({
     method: 'GET',
     url: '/audit/events',

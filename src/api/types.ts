@@ -35,6 +35,8 @@ export interface ApiDeps {
   readonly approvals: Approvals;
   /** Just-in-time access requests and the grants they yield (approvals/grants.ts). */
   readonly grants?: Grants;
+  /** The tamper-evident trail: verify, checkpoints, the public key (audit/trail.ts). */
+  readonly auditTrail?: import('../audit/trail.ts').AuditTrail;
 }
 
 /** Who is calling the admin API and what they may do, resolved per request (server.ts). */

@@ -10,28 +10,32 @@ import type { Ledger } from './ledger.ts';
 
 type Overrides = Pick<Store, 'insertSession' | 'endSession' | 'completeInteraction' | 'insertAuditEvent' | 'completeAuditEvent'>;
 
-export function chainedStore(store: Store, ledger: Ledger): Store {
+/** `ledgerOf` is read per write: before the ledger is opened (while the store is being set up) nothing is chained. */
+export function chainedStore(store: Store, ledgerOf: Ledger | (() => Ledger | null)): Store {
+  const noLedger = { append: async () => undefined };
+  const current = typeof ledgerOf === 'function' ? ledgerOf : () => ledgerOf;
+  const chain = () => current() ?? noLedger;
   const overrides: Overrides = {
     insertSession: (row: SessionRow) => {
       const written = store.insertSession(row);
-      void ledger.append('session.start', row.id, sessionStartHash(row));
+      void chain().append('session.start', row.id, sessionStartHash(row));
       return written;
     },
     endSession: async (id: string, at: number, reason: string) => {
       await store.endSession(id, at, reason);
       // The first end is kept (a second changes nothing), so the entry covers what is stored.
       const stored = await store.getSession(id);
-      if (stored?.endedAt === at && stored.endReason === reason) void ledger.append('session.end', id, sessionEndHash(id, at, reason));
+      if (stored?.endedAt === at && stored.endReason === reason) void chain().append('session.end', id, sessionEndHash(id, at, reason));
     },
     completeInteraction: (id: string, fields: InteractionCompletion) => {
       const written = store.completeInteraction(id, fields);
       // The interaction's own seal covers every recorded field: its hash is the event's.
-      if (fields.hash !== null) void ledger.append('interaction', id, fields.hash);
+      if (fields.hash !== null) void chain().append('interaction', id, fields.hash);
       return written;
     },
     insertAuditEvent: (row: AuditEventRow) => {
       const written = store.insertAuditEvent(row);
-      void (row.outcome === null ? ledger.append('audit.open', row.id, auditOpenHash(row)) : ledger.append('audit.event', row.id, auditEventHash(row)));
+      void (row.outcome === null ? chain().append('audit.open', row.id, auditOpenHash(row)) : chain().append('audit.event', row.id, auditEventHash(row)));
       return written;
     },
     completeAuditEvent: async (id: string, fields: AuditEventCompletion) => {
@@ -39,7 +43,7 @@ export function chainedStore(store: Store, ledger: Ledger): Store {
       // Only the first completion is stored: chain what the row now holds, and only if this call set it.
       const stored = await store.getAuditEvent(id);
       if (stored && stored.outcome === fields.outcome && stored.target === fields.target && JSON.stringify(stored.details) === JSON.stringify(fields.details)) {
-        void ledger.append('audit.complete', id, auditCompleteHash(id, stored));
+        void chain().append('audit.complete', id, auditCompleteHash(id, stored));
       }
     },
   };

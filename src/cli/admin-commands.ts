@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
 import { table, time } from './output.ts';
+import { addTrailCommands } from './audit-commands.ts';
 
 type Print = (text: string) => void;
 
@@ -180,7 +181,8 @@ export function adminCommands(print: Print): Command[] {
     }),
   );
 
-  const audit = new Command('audit').description('admin actions and who made them');
+  const audit = new Command('audit').description('admin actions and who made them; the tamper-evident trail');
+  addTrailCommands(audit, print);
   audit
     .command('events')
     .description('list admin actions, newest first: who changed what, who was refused, every use of the break-glass token')

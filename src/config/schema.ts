@@ -287,6 +287,23 @@ export const configSchema = z
       .object({ maxBodyBytes: byteSize.default(64 * 1024) })
       .strict()
       .default({ maxBodyBytes: 64 * 1024 }),
+    /** The tamper-evident trail's signed checkpoints (audit/trail.ts, docs/audit.md). */
+    audit: z
+      .object({
+        checkpoints: z
+          .object({
+            key: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+            every: duration.default(5 * 60_000),
+            sink: z.string().min(1).optional(),
+            trustedKeys: z.array(z.string().min(1)).optional(),
+          })
+          .strict()
+          .refine((c) => (c.key === undefined) !== (c.keyFile === undefined), { message: 'give exactly one of key (a PEM, e.g. ${GATEHOUSE_AUDIT_KEY}) and keyFile' })
+          .optional(),
+      })
+      .strict()
+      .optional(),
     connections: z.array(connectionSchema).default([]),
     policy: policyConfigSchema.prefault({}),
     approvals: z

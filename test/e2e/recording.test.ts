@@ -144,10 +144,9 @@ describe('recording', () => {
     }
   });
 
-  // The tail of a chain cannot be told from a shorter chain without an anchor outside the session:
-  // deleting a session's last records still verifies. The audit issue (#16: signed checkpoints,
-  // one chain per store) turns this green; until then it documents the gap.
-  test('deleting the last records of a session is detected', { todo: 'needs the audit chain redesign (issue #16)' }, async () => {
+  // A session's own chain cannot tell its tail deleted from a shorter chain; the store's audit
+  // ledger (one chain per writer over every event, docs/audit.md) names the missing record.
+  test('deleting the last records of a session is detected', async () => {
     const restarted = await t.restart();
     try {
       const token = await restarted.token();
@@ -156,10 +155,15 @@ describe('recording', () => {
       const session = sessions.find((s: any) => s.interactionCount >= 3);
       const { default: Database } = await import('better-sqlite3');
       const db = new Database(join(t.dir, 'gatehouse.db'));
-      db.prepare('DELETE FROM interactions WHERE session_id = ? AND seq = (SELECT MAX(seq) FROM interactions WHERE session_id = ?)').run(session.id, session.id);
+      const last = db.prepare('SELECT id FROM interactions WHERE session_id = ? ORDER BY seq DESC LIMIT 1').get(session.id) as { id: string };
+      db.prepare('DELETE FROM interactions WHERE id = ?').run(last.id);
       db.close();
-      const shown = (await restarted.api('GET', `/sessions/${session.id}`)).json;
-      assert.equal(shown.chain.ok, false, 'a missing last record breaks verification');
+      const { json: trail } = await restarted.api('GET', '/audit/verify');
+      assert.equal(trail.ok, false, 'a missing last record breaks verification');
+      // An earlier test altered another record of this store: find this one's break by its id.
+      const named = trail.problems.find((p: any) => p.refId === last.id);
+      assert.equal(named?.kind, 'interaction');
+      assert.match(named.problem, /missing \(deleted\)/);
     } finally {
       await restarted.gateway.close();
     }

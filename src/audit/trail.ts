@@ -1,0 +1,116 @@
+/**
+ * The audit trail as the gateway runs it: the store wrapped so every audit event is chained,
+ * this writer's ledger, and (when a key is configured) its signed checkpoints. server.ts wraps
+ * the store before anything writes, and starts the trail once the replica id is known.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors.ts';
+import type { CheckpointRow, Store } from '../store/types.ts';
+import { chainedStore } from './chained-store.ts';
+import { Checkpointer, loadSigningKey, parsePublicKeys, type SigningKey } from './checkpoints.ts';
+import { Ledger, LOCAL_WRITER } from './ledger.ts';
+import { verifyTrail, type TrailReport } from './verify-trail.ts';
+
+/** `audit` in gatehouse.yaml (config/schema.ts). */
+export interface AuditTrailConfig {
+  readonly checkpoints?: {
+    /** The Ed25519 private key as PEM, usually `${GATEHOUSE_AUDIT_KEY}`. */
+    readonly key?: string;
+    /** Or a file holding it (relative to the config file). */
+    readonly keyFile?: string;
+    readonly every: number;
+    /** A file every checkpoint is appended to as a JSON line. */
+    readonly sink?: string;
+    /** Files of public keys retired by a rotation: their checkpoints still verify. */
+    readonly trustedKeys?: readonly string[];
+  };
+}
+
+export interface TrailStart {
+  /** The replica id, on PostgreSQL; SQLite is one writer, `local`. */
+  readonly replicaId: string;
+  readonly config: AuditTrailConfig | undefined;
+  /** Where relative paths in the config are read from. */
+  readonly baseDir: string;
+  readonly now?: () => number;
+}
+
+export class AuditTrail {
+  private base: Store | null = null;
+  private ledger: Ledger | null = null;
+  private checkpointer: Checkpointer | null = null;
+  private key: SigningKey | null = null;
+  private trusted = new Map<string, KeyObject>();
+
+  constructor(private readonly logger: Logger) {}
+
+  wrap(store: Store): Store {
+    this.base = store;
+    return chainedStore(store, () => this.ledger);
+  }
+
+  async start(options: TrailStart): Promise<void> {
+    const store = this.store();
+    const writer = store.postgres ? options.replicaId : LOCAL_WRITER;
+    const at = (path: string) => (isAbsolute(path) ? path : resolve(options.baseDir, path));
+    const cp = options.config?.checkpoints;
+    if (cp) {
+      if ((cp.key === undefined) === (cp.keyFile === undefined)) throw new ConfigError('audit.checkpoints needs exactly one of key (a PEM, e.g. ${GATEHOUSE_AUDIT_KEY}) and keyFile');
+      const pem = cp.key ?? (await readKeyFile(at(cp.keyFile!)));
+      this.key = loadSigningKey(pem, cp.key !== undefined ? 'audit.checkpoints.key' : 'audit.checkpoints.keyFile');
+      for (const file of cp.trustedKeys ?? []) for (const [id, key] of parsePublicKeys(await readKeyFile(at(file)))) this.trusted.set(id, key);
+    }
+    this.ledger = await Ledger.open(store, writer, this.logger, options.now);
+    if (cp && this.key) {
+      this.checkpointer = new Checkpointer({ store, ledger: this.ledger, key: this.key, sink: cp.sink ? at(cp.sink) : undefined, logger: this.logger, now: options.now });
+      this.checkpointer.start(cp.every);
+    }
+    this.logger.info({ writer, seq: this.ledger.position.seq, checkpoints: this.key ? this.key.keyId : 'off' }, 'audit ledger open');
+  }
+
+  /** Signs this writer's head now; null without a key or when nothing new was appended. */
+  checkpoint(): Promise<CheckpointRow | null> {
+    return this.checkpointer?.checkpoint() ?? Promise.resolve(null);
+  }
+
+  /** Every writer's chain, with the signing key and the trusted retired keys when a key is configured. */
+  async verify(): Promise<TrailReport> {
+    await this.ledger?.settled();
+    return verifyTrail(this.store(), { publicKeys: this.key ? this.publicKeys() : undefined });
+  }
+
+  /** The current key first, then the retired ones. */
+  publicKeys(): Map<string, KeyObject> {
+    return new Map([...(this.key ? [[this.key.keyId, this.key.publicKey] as const] : []), ...this.trusted]);
+  }
+
+  get signingKey(): Pick<SigningKey, 'keyId' | 'publicPem'> | null {
+    return this.key;
+  }
+
+  get writer(): string | null {
+    return this.ledger?.writer ?? null;
+  }
+
+  /** A last checkpoint covers what was appended until the stop. */
+  async stop(): Promise<void> {
+    await this.ledger?.settled();
+    await this.checkpointer?.stop();
+  }
+
+  private store(): Store {
+    if (!this.base) throw new Error('AuditTrail.wrap must be called before start');
+    return this.base;
+  }
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the audit key file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+}
