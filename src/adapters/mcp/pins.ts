@@ -41,6 +41,8 @@ export interface PinStore {
   listToolPins(connection: string): Promise<ToolPinRow[]>;
   putToolPin(row: ToolPinRow): Promise<void>;
   deleteToolPin(connection: string, tool: string): Promise<boolean>;
+  /** Recent denials of the connection's asks (store.listApprovals), so a denied change is not asked again at every list. */
+  listApprovals(filter: { status: 'denied'; principalId: string; limit: number }): Promise<{ id: string; fingerprint: string; decidedAt: number | null }[]>;
 }
 
 export interface ToolPinsDeps {
@@ -183,6 +185,8 @@ export class ToolPins {
       })),
       ...(tools.length > SUMMARY_TOOLS ? { more: tools.length - SUMMARY_TOOLS } : {}),
     };
+    const denied = await this.denied(settings, fingerprint);
+    if (denied) return `the first pins of connection "${settings.connection}" were denied (approval ${denied}); nothing is usable until the tool server's list changes or an approver is asked again after 7 days`;
     const outcome = await this.deps.approvals.hold(this.request(settings, 'mcp.tool_pin', fingerprint, summary), { waitMs: 0 });
     if (outcome.state !== 'approved') {
       return `the tools of connection "${settings.connection}" are not pinned yet: ${approveHint(outcome.id, settings.approvers)}`;
@@ -210,6 +214,8 @@ export class ToolPins {
       fromHash: pin?.hash ?? null,
       toHash: c.hash,
     };
+    const denied = await this.denied(settings, fingerprint);
+    if (denied) return `tool "${c.name}" is not usable: this definition was denied (approval ${denied}); it stays blocked until the tool server changes it again`;
     const outcome = await this.deps.approvals.hold(this.request(settings, 'mcp.tool_change', fingerprint, summary), { waitMs: 0 });
     if (outcome.state !== 'approved') {
       const what = pin ? 'changed since it was approved' : renamedFrom !== null ? `is "${renamedFrom}" renamed, which needs approving` : 'is new and not approved yet';
@@ -228,6 +234,13 @@ export class ToolPins {
     if (outcome.state === 'approved') await this.deps.store.deleteToolPin(settings.connection, pin.tool);
   }
 
+  /** The id of an approval that denied exactly this ask within PIN_APPROVAL_TIMEOUT_MS, if any. */
+  private async denied(settings: PinSettings, fingerprint: string): Promise<string | null> {
+    const since = this.now() - PIN_APPROVAL_TIMEOUT_MS;
+    const rows = await this.deps.store.listApprovals({ status: 'denied', principalId: requesterId(settings.connection), limit: 500 });
+    return rows.find((row) => row.fingerprint === fingerprint && (row.decidedAt ?? 0) >= since)?.id ?? null;
+  }
+
   private pin(connection: string, c: Candidate, approvalId: string): Promise<void> {
     return this.deps.store.putToolPin({ connection, tool: c.name, hash: c.hash, definitionJson: c.json, pinnedAt: this.now(), approvalId });
   }
@@ -235,7 +248,7 @@ export class ToolPins {
   private request(settings: PinSettings, kind: string, fingerprint: string, summary: Record<string, unknown>): HoldRequest {
     return {
       // Asked in the connection's name: one approval whichever agent listed, and no agent approves its own tools.
-      principal: { id: `mcp-tools:${settings.connection}`, name: `tool definitions of ${settings.connection}`, kind: 'service_account' },
+      principal: { id: requesterId(settings.connection), name: `tool definitions of ${settings.connection}`, kind: 'service_account' },
       tokenId: null,
       agent: 'gatehouse',
       connection: settings.connection,
@@ -249,6 +262,8 @@ export class ToolPins {
     };
   }
 }
+
+const requesterId = (connection: string) => `mcp-tools:${connection}`;
 
 function duplicates(found: readonly Candidate[]): Set<string> {
   const seen = new Set<string>();

@@ -202,6 +202,20 @@ describe('tool pins against hostile lists', () => {
     assert.equal((await pendingOf()).length, 1);
   });
 
+  test('a denied change stays blocked and is not asked again at every list; a further change asks anew', async () => {
+    await pinned([tool('a', 'A')]);
+    await review([tool('a', 'A, then more')]);
+    const [ask] = await pendingOf();
+    await approvals.decide(ask!.id, BOB, 'deny', 'no');
+    for (let i = 0; i < 3; i++) {
+      const v = await review([tool('a', 'A, then more')]);
+      assert.match(v[0]!.blocked!, new RegExp(`denied \\(approval ${ask!.id}\\)`));
+    }
+    assert.equal((await pendingOf()).length, 0);
+    await review([tool('a', 'A, then something else')]);
+    assert.equal((await pendingOf()).length, 1);
+  });
+
   test('a change reverted before approval needs no approval', async () => {
     await pinned([tool('a', 'A')]);
     assert.ok((await review([tool('a', 'A!')]))[0]!.blocked);
