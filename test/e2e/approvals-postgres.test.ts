@@ -233,6 +233,27 @@ describe('approvals over the PostgreSQL wire protocol', () => {
     raw.close();
   });
 
+  test('two held statements pipelined in one write: the first, approved, runs and answers while the second still waits', async () => {
+    await reset(1, 2);
+    const raw = await rawSession(g.port, adaToken);
+    raw.send(Buffer.concat([serialize.query('delete from orders where id = 1'), serialize.query('delete from orders where id = 2')]));
+    const notice = await raw.until('notice');
+    const first = /approval (apr_\w+)/.exec(notice.message)![1]!;
+    const after = raw.seen.length;
+    await decide(first, 'approve');
+    // The first's answer and the second's notice may come in either order: the second is decided by nobody yet.
+    const [done, next] = await raw.all(after, 'commandComplete', 'notice');
+    assert.equal(done!.text, 'DELETE 1', 'the approved statement answered');
+    const second = /approval (apr_\w+)/.exec(next!.message)![1]!;
+    assert.notEqual(second, first);
+    assert.deepEqual(await ids(), [2]);
+    assert.equal((await approval(second)).status, 'pending');
+    await decide(second, 'deny', { reason: 'one is enough' });
+    assert.equal((await raw.all(after, 'error'))[0]!.code, '42501');
+    assert.deepEqual(await ids(), [2]);
+    raw.close();
+  });
+
   test('a CancelRequest withdraws the held statement: it never reaches the database, and its approval can never run', async () => {
     await reset(1);
     const { c, held } = await client();
@@ -372,9 +393,17 @@ async function rawSession(port: number, token: string) {
       await new Promise<void>((r) => (wake = r));
     }
   };
+  /** Waits until every one of `names` has arrived since `from`, in whatever order; returns the first of each. */
+  const all = async (from: number, ...names: string[]): Promise<RawMessage[]> => {
+    for (;;) {
+      const found = names.map((name) => seen.slice(from).find((m) => m.name === name));
+      if (found.every((m) => m !== undefined)) return found as RawMessage[];
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
   socket.write(serialize.startup({ user: 'agent', database: CONNECTION }));
   await until('readyForQuery');
-  return { seen, until, send: (b: Buffer) => socket.write(b), close: () => socket.destroy() };
+  return { seen, until, all, send: (b: Buffer) => socket.write(b), close: () => socket.destroy() };
 }
 
 /** A CancelRequest on a new connection, as libpq sends one. */

@@ -23,9 +23,9 @@ import { BackendScanner, type FrameHandler } from './backend-scanner.ts';
 import { noticeField, readCommandTag, type NoticeFieldMap, readNoticeFields, readParameterStatus, readRowDescription, tagRowCount } from './backend-frames.ts';
 import { Expectation, ExtendedTracker, Kind } from './extended-tracker.ts';
 import { BackendCode } from './message-codes.ts';
-import { describeResult, maskFailureFrame, maskNotice, maskRow, maskText, refusalFrame } from './result-masker.ts';
+import { describeResult, maskFailureFrame, maskNotice, maskNoticeWith, maskRow, maskText, refusalFrame } from './result-masker.ts';
 import { copyData, copyDone, copyOutResponse, copyOutStatements, expectCopyOut } from './copy-out.ts';
-import { maskNotification } from './notify-masker.ts';
+import { maskNotification, WITHHELD_PAYLOAD } from './notify-masker.ts';
 import { executeDraft, factsWithNamed, queryDraft, wantsBinary } from './to-interaction.ts';
 import { errorFields, heldNoticeFields } from './render.ts';
 import { terminateMessage } from './frontend-writer.ts';
@@ -139,6 +139,8 @@ export class ProxySession implements FrameHandler {
       const waiting = this.handle(msg);
       if (waiting !== null) {
         this.busy = true;
+        // What came before is decided: it goes now, not after the statement that waits (for approval, perhaps long).
+        this.flushUpstream();
         if (this.inbox.length - this.inboxHead > INBOX_HIGH_WATER) this.pauseClient();
         waiting.then(
           () => {
@@ -380,8 +382,11 @@ export class ProxySession implements FrameHandler {
   wantsWhole(type: number): boolean {
     switch (type) {
       case BackendCode.DataRow:
-      case BackendCode.NoticeResponse:
         return this.tracker.front()?.masked === true;
+      case BackendCode.NoticeResponse: {
+        const front = this.tracker.front();
+        return front === undefined ? this.pipeline.sessionTextMasker(this.session) !== null : front.masked;
+      }
       case BackendCode.CopyData:
         return this.tracker.front()?.masked === true;
       default:
@@ -439,10 +444,11 @@ export class ProxySession implements FrameHandler {
         // 'V' is the severity PostgreSQL never translates; 'S' may be in the server's language.
         const severity = noticeField(notice, 'V') ?? noticeField(notice, 'S');
         if (severity === 'FATAL' || severity === 'PANIC') this.upstreamEndedSession = true;
-        return e === undefined ? undefined : this.errorResponse(e, notice, buf, start, end);
+        return e === undefined ? this.maskOutsideStatements(BackendCode.ErrorResponse, buf, start, end) : this.errorResponse(e, notice, buf, start, end);
       }
       case BackendCode.NoticeResponse:
-        return e?.masked ? maskNotice(e, BackendCode.NoticeResponse, buf, start, end) : undefined;
+        if (e === undefined) return this.maskOutsideStatements(BackendCode.NoticeResponse, buf, start, end);
+        return e.masked ? maskNotice(e, BackendCode.NoticeResponse, buf, start, end) : undefined;
       case BackendCode.CopyOutResponse:
         return e === undefined ? undefined : copyOutResponse(e, buf, start, end);
       case BackendCode.ParameterStatus:
@@ -459,6 +465,22 @@ export class ProxySession implements FrameHandler {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * A notice or error that belongs to no statement (a server message between statements, a
+   * notice raised after a result): masked under every profile a rule for this connection names.
+   */
+  private maskOutsideStatements(type: BackendCode.ErrorResponse | BackendCode.NoticeResponse, buf: Buffer, start: number, end: number): Buffer | undefined {
+    const mask = this.pipeline.sessionTextMasker(this.session);
+    if (mask === null) return undefined;
+    return maskNoticeWith((text) => {
+      try {
+        return mask(text);
+      } catch {
+        return WITHHELD_PAYLOAD;
+      }
+    }, type, buf, start, end);
   }
 
   /** A result's end: a withheld result ends with its masking error instead. */

@@ -45,8 +45,13 @@ export function maskRow(e: Expectation, buf: Buffer, start: number, end: number)
 
 /** A notice or error frame with its text fields masked. */
 export function maskNotice(e: Expectation, type: BackendCode.ErrorResponse | BackendCode.NoticeResponse, buf: Buffer, start: number, end: number): Buffer {
+  return maskNoticeWith((text) => maskText(e, text), type, buf, start, end);
+}
+
+/** A notice or error whose text fields go through `mask`, which must not throw. */
+export function maskNoticeWith(mask: (text: string) => string, type: BackendCode.ErrorResponse | BackendCode.NoticeResponse, buf: Buffer, start: number, end: number): Buffer {
   const notice = readNoticeFields(buf, start, end);
-  const masked = notice.fields.map(([code, value]) => [code, TEXT_FIELDS.has(code) ? maskText(e, value) : value] as const);
+  const masked = notice.fields.map(([code, value]) => [code, TEXT_FIELDS.has(code) ? mask(value) : value] as const);
   return writeNoticeFrame(type, { fields: masked });
 }
 
