@@ -46,8 +46,12 @@ const checkpointView = z
 
 const noKey = () => new NotFound('no checkpoint key is configured: set audit.checkpoints.key or keyFile (docs/audit.md)');
 
-export function registerTrailRoutes(api: Api, { auditTrail }: ApiDeps): void {
-  if (!auditTrail) return;
+export function registerTrailRoutes(api: Api, deps: ApiDeps): void {
+  // Registered whatever the deps, so the OpenAPI document always describes them.
+  const trail = () => {
+    if (!deps.auditTrail) throw new NotFound('the audit trail is not running in this process');
+    return deps.auditTrail;
+  };
   api.route({
     method: 'GET',
     url: '/audit/verify',
@@ -59,7 +63,7 @@ export function registerTrailRoutes(api: Api, { auditTrail }: ApiDeps): void {
     },
     config: { allow: ['auditor'] },
     handler: async () => {
-      const report = await auditTrail.verify();
+      const report = await trail().verify();
       return { ...report, writers: [...report.writers], problems: [...report.problems] };
     },
   });
@@ -70,11 +74,11 @@ export function registerTrailRoutes(api: Api, { auditTrail }: ApiDeps): void {
       tags: ['audit'],
       operationId: 'createAuditCheckpoint',
       summary: "Sign this replica's chain head now (checkpoints are otherwise taken every audit.checkpoints.every)",
-      response: { 200: z.object({ checkpoint: checkpointView.nullable().describe('Null when the last checkpoint already covers the head') }), ...errorResponses },
+      response: { 200: z.object({ checkpoint: checkpointView.nullable().describe('Null when the last checkpoint already covers the head') }).describe('The checkpoint signed'), ...errorResponses },
     },
     handler: async () => {
-      if (!auditTrail.signingKey) throw noKey();
-      return { checkpoint: await auditTrail.checkpoint() };
+      if (!trail().signingKey) throw noKey();
+      return { checkpoint: await trail().checkpoint() };
     },
   });
   api.route({
@@ -91,7 +95,7 @@ export function registerTrailRoutes(api: Api, { auditTrail }: ApiDeps): void {
     },
     config: { allow: ['auditor'] },
     handler: async () => {
-      const key = auditTrail.signingKey;
+      const key = trail().signingKey;
       if (!key) throw noKey();
       return { keyId: key.keyId, publicKey: key.publicPem };
     },

@@ -35,6 +35,8 @@ const EXPECTED_ALLOW: Record<string, readonly string[]> = {
   listSessions: ['approver', 'auditor'],
   getSession: ['approver', 'auditor'],
   listAuditEvents: ['auditor'],
+  verifyAuditTrail: ['auditor'],
+  getAuditPublicKey: ['auditor'],
   listApprovals: ['approver', 'auditor', 'user'],
   getApproval: ['approver', 'auditor', 'user'],
   approveApproval: ['approver'],
