@@ -126,7 +126,13 @@ export async function verifyTrail(source: TrailSource, options: VerifyOptions = 
 
 function groupByWriter(rows: readonly CheckpointRow[]): Map<string, CheckpointRow[]> {
   const out = new Map<string, CheckpointRow[]>();
-  for (const row of rows) out.set(row.writer, [...(out.get(row.writer) ?? []), row]);
+  // A sink may hold a line twice (an append retried): the same checkpoint counts once.
+  const seen = new Set<string>();
+  for (const row of rows) {
+    if (seen.has(row.hash)) continue;
+    seen.add(row.hash);
+    out.set(row.writer, [...(out.get(row.writer) ?? []), row]);
+  }
   for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
   return out;
 }
