@@ -45,6 +45,10 @@ export class SessionTools {
   /** The tool server said its tools changed: list them again now (approvals for changes are asked at once). */
   listChanged(): void {
     if (!this.enforcing) return;
+    this.relist();
+  }
+
+  private relist(): void {
     this.refreshing = this.listUpstream()
       .then((result) => this.review(result, undefined))
       .then(
@@ -74,11 +78,21 @@ export class SessionTools {
     if (verdict.blocked) throw new PolicyDenied(PIN_RULE, verdict.blocked);
   }
 
-  /** A tools/call draft with the called tool's flags as `request.mcp.tool_flags`. */
-  withFlags(draft: RequestDraft): RequestDraft {
+  /**
+   * A tools/call draft with the called tool's flags as `request.mcp.tool_flags`. A tool this session
+   * has not seen listed is looked up (the gateway lists the tools itself, once), so calling a tool
+   * without listing it first does not pass a rule that reads the flags; one the server does not list
+   * is `unlisted`.
+   */
+  async withFlags(draft: RequestDraft): Promise<RequestDraft> {
     const mcp = draft.summary.mcp;
     if (!mcp || mcp.tool === null) return draft;
-    const flags = this.verdicts.get(mcp.tool)?.flags ?? (this.enforcing ? ['unpinned'] : []);
+    await this.refreshing;
+    if (!this.verdicts.has(mcp.tool) && this.last === null) {
+      this.relist();
+      await this.refreshing;
+    }
+    const flags = this.verdicts.get(mcp.tool)?.flags ?? ['unlisted'];
     return { ...draft, summary: { ...draft.summary, mcp: { ...mcp, toolFlags: flags } } };
   }
 }

@@ -20,7 +20,9 @@ export type ToolFlag =
   | 'unpinned'
   | 'changed'
   | 'lookalike_name'
-  | 'duplicate_name';
+  | 'duplicate_name'
+  // Set by pin-session.ts: a call of a tool the tool server did not list.
+  | 'unlisted';
 
 /** Longest description (in code points) read without the `long_description` flag. */
 export const DESCRIPTION_LIMIT = 4096;

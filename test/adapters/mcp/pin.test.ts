@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { personWithToken, type Person } from '../../support/people.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
-import { connectClient, disconnect, textOf } from './fixtures.ts';
+import { connectClient, disconnect, STDIO_SECRET, STDIO_SERVER, textOf } from './fixtures.ts';
 import { startPinToolServer, tool, type PinToolServer } from './pin-server.ts';
 
 const ROLES = `
@@ -22,7 +22,7 @@ identity:
       role: approver
     - group: engineering
       role: user
-      connections: [pinned, open]
+      connections: [pinned, open, local-pinned]
 `;
 
 const POLICY = `
@@ -48,6 +48,7 @@ describe('MCP tool pinning', () => {
   let ada: string;
 
   before(async () => {
+    process.env.TOOL_API_KEY = STDIO_SECRET;
     pinned = await startPinToolServer(BASE);
     open = await startPinToolServer([
       tool('clean', 'Returns its text'),
@@ -70,11 +71,21 @@ describe('MCP tool pinning', () => {
   - name: open
     type: mcp
     upstream: ${open.url}
+  - name: local-pinned
+    type: mcp
+    upstream: "stdio:"
+    mcp:
+      command: ${process.execPath}
+      args: [--import, tsx, ${STDIO_SERVER}]
+      env:
+        TOOL_API_KEY: \${TOOL_API_KEY}
+      pinTools: true
+      approvers: [security]
 `,
     });
     bob = await personWithToken(t.gateway.store, 'bob', ['security']);
     carol = await personWithToken(t.gateway.store, 'carol', ['oncall']);
-    ada = await t.token({ user: 'ada', groups: ['engineering'], connections: ['pinned', 'open'] });
+    ada = await t.token({ user: 'ada', groups: ['engineering'], connections: ['pinned', 'open', 'local-pinned'] });
   });
   after(async () => {
     await t?.close();
@@ -212,6 +223,34 @@ describe('MCP tool pinning', () => {
       }
       assert.deepEqual(open.calls, [], 'no poisoned tool ran');
       assert.equal(textOf(await agent.client.callTool({ name: 'clean', arguments: { text: 'x' } })), 'ran clean');
+    } finally {
+      await disconnect(agent);
+    }
+  });
+
+  test('a poisoned tool called without listing first is looked up by the gateway and denied all the same', async () => {
+    const agent = await connectClient(t.url, 'open', ada);
+    try {
+      const refused = await agent.client.callTool({ name: 'injected', arguments: { text: 'x' } });
+      assert.equal(refusalOf(refused)?.rule, 'no-poisoned-tools');
+      assert.ok(!open.calls.includes('injected'));
+    } finally {
+      await disconnect(agent);
+    }
+  });
+
+  test('over stdio too: the first list asks, and once approved the tools are listed and run', async () => {
+    const agent = await connectClient(t.url, 'local-pinned', ada);
+    try {
+      assert.deepEqual(await names(agent.client), []);
+      const { json } = await t.api('GET', '/approvals?status=pending&limit=500');
+      const ask = (json.approvals as any[]).find((a) => a.kind === 'mcp.tool_pin' && a.connection === 'local-pinned');
+      assert.ok(ask);
+      assert.ok(ask.summary.tools.some((x: any) => x.tool === 'echo'));
+      assert.equal(refusalOf(await agent.client.callTool({ name: 'echo', arguments: { text: 'x' } })).rule, 'mcp/pinned-tools');
+      await approve(ask.id);
+      assert.ok((await names(agent.client)).includes('echo'));
+      assert.equal(textOf(await agent.client.callTool({ name: 'echo', arguments: { text: 'x' } })), 'echo: x');
     } finally {
       await disconnect(agent);
     }
