@@ -19,6 +19,8 @@ export interface RequestLine {
 /** The credential and where it is going, as read off the wire. */
 export interface LoginRequest {
   readonly secret: string | undefined;
+  /** A token the adapter proved the client holds without seeing it (a SCRAM proof); checked as a sent one is. */
+  readonly provenTokenId?: string;
   /** The connection name the client asked for (path segment, database name). */
   readonly connection: string;
   /** When set, a connection of another type counts as unknown (a database name naming an HTTP connection). */

@@ -35,7 +35,7 @@ import type {
 export type { Admission, Forward, ForwardResult, RequestBody, RequestDraft, RunOptions, Session, SlotScope } from './adapter-contract.ts';
 
 export interface PipelineDeps {
-  readonly credentials: Pick<Credentials, 'verify' | 'authorizeConnection'>;
+  readonly credentials: Pick<Credentials, 'verify' | 'authorizeConnection'> & Partial<Pick<Credentials, 'verifyProven'>>;
   readonly watch: Pick<CredentialWatch, 'watch'>;
   /** The current runtime state; read once per request. */
   readonly state: () => RuntimeState;
@@ -101,7 +101,10 @@ export class Pipeline {
     }
     let auth: AuthContext;
     try {
-      auth = await this.deps.credentials.verify(request.secret, 'agent');
+      auth =
+        request.provenTokenId === undefined || this.deps.credentials.verifyProven === undefined
+          ? await this.deps.credentials.verify(request.secret, 'agent')
+          : await this.deps.credentials.verifyProven(request.provenTokenId, 'agent');
     } catch (err) {
       throw await this.refuseLogin(request, toGatewayError(err));
     }
@@ -125,7 +128,13 @@ export class Pipeline {
   }
 
   /** Opens a recorded session that ends by itself when its credential is revoked or expires. */
-  async openSession(auth: AuthContext, connection: ConnectionInfo, protocol: string, clientAddr: string | null): Promise<Session> {
+  async openSession(
+    auth: AuthContext,
+    connection: ConnectionInfo,
+    protocol: string,
+    clientAddr: string | null,
+    startup?: Readonly<Record<string, string>>,
+  ): Promise<Session> {
     if (this.stopping) throw new GatewayStopping('this gateway replica is stopping and opens no new session; retry, and the load balancer sends you to another');
     const recorded = await this.deps.recorder.openSession({
       principalId: auth.principal.id,
@@ -134,6 +143,7 @@ export class Pipeline {
       connection: connection.name,
       protocol,
       clientAddr,
+      startup: startup ?? null,
     });
     const controller = new AbortController();
     const slots = this.sessionSlots;

@@ -12,6 +12,7 @@ import { openCoordination, openStore } from './store/index.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';
 import { Credentials, toPrincipal } from './identity/credentials.ts';
+import { ScramLogins } from './identity/scram-logins.ts';
 import { CredentialWatch } from './identity/credential-watch.ts';
 import { ServiceAccounts } from './identity/service-accounts.ts';
 import { createFederation } from './identity/oidc/federation.ts';
@@ -406,6 +407,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         tls: config.postgres.tls,
         allowCleartextOverNetwork: config.postgres.allowCleartextOverNetwork,
         refuseStartupSettings: config.postgres.refuseStartupSettings,
+        auth: config.postgres.auth,
+        scramLogins: new ScramLogins(store),
         pipeline,
         connections,
         logger,

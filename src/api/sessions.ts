@@ -18,6 +18,11 @@ const sessionFields = {
   endedAt: epochMs.nullable(),
   endReason: z.string().nullable(),
   replicaId: z.string().nullable().describe('The gateway replica that served the session'),
+  startup: z
+    .record(z.string(), z.string())
+    .nullable()
+    .optional()
+    .describe('PostgreSQL: the startup parameters the client sent (user, application_name, options …), values that look like a secret replaced'),
 } satisfies Record<keyof SessionRow, z.ZodType>;
 
 const sessionView = z.object(sessionFields).meta({ id: 'Session' });

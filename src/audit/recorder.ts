@@ -11,6 +11,7 @@ export interface OpenSession {
   readonly connection: string;
   readonly protocol: string;
   readonly clientAddr: string | null;
+  readonly startup?: Readonly<Record<string, string>> | null;
 }
 
 export interface RecordedSession {

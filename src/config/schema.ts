@@ -219,9 +219,11 @@ export const configSchema = z
         allowCleartextOverNetwork: z.boolean().default(false),
         /** Startup settings refused on top of the built-in list (docs/postgres.md): names, or prefixes ending in `*`. */
         refuseStartupSettings: z.array(z.string().min(1).max(200)).max(500).default([]),
+        /** How a client proves its token (docs/postgres.md "SCRAM"): scram, cleartext, or both (SCRAM for a user name with SCRAM-ready tokens). */
+        auth: z.enum(['scram', 'cleartext', 'both']).default('both'),
       })
       .strict()
-      .default({ allowCleartextOverNetwork: false, refuseStartupSettings: [] }),
+      .default({ allowCleartextOverNetwork: false, refuseStartupSettings: [], auth: 'both' }),
     store: z
       .object({
         sqlitePath: z.string().min(1).default('./data/gatehouse.db'),

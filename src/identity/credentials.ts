@@ -5,6 +5,7 @@ import type { PrincipalRow, Store, TokenKind, TokenRow } from '../store/types.ts
 import { formatDuration } from '../util/durations.ts';
 import { newId } from '../util/ids.ts';
 import { generateSecret, secretKind, TOKEN_PREFIX } from './token-format.ts';
+import { newScramSalt, SCRAM_ITERATIONS, scramKeys } from './scram-keys.ts';
 
 export interface AuthContext {
   readonly principal: Principal;
@@ -63,7 +64,21 @@ export class Credentials {
     if (cached && cached.revokedCheckAt > now) return this.checkLive(cached.auth, now);
 
     const row = await this.store.getTokenByHash(hash);
-    if (!row || row.kind !== expected) throw new AuthError('auth_invalid', `unknown or malformed token: ${HOW_TO_SEND}`);
+    if (!row || row.kind !== expected) throw unknownToken();
+    return this.verifyRow(row, hash, now);
+  }
+
+  /**
+   * A token the client proved it holds without sending it (a SCRAM proof matched its verifier):
+   * every check a sent token gets, with the same errors.
+   */
+  async verifyProven(tokenId: string, expected: TokenKind): Promise<AuthContext> {
+    const row = await this.store.getToken(tokenId);
+    if (!row || row.kind !== expected) throw unknownToken();
+    return this.verifyRow(row, row.hash, this.now());
+  }
+
+  private async verifyRow(row: TokenRow, hash: string, now: number): Promise<AuthContext> {
     if (row.revokedAt !== null) throw new AuthError('auth_revoked', `token ${row.id} was revoked; ask for a new one`);
     const principalRow = await this.store.getPrincipal(row.principalId);
     if (!principalRow || principalRow.disabledAt !== null) {
@@ -131,7 +146,26 @@ export class Credentials {
       parentId: input.parentId ?? null,
     };
     await this.store.insertToken(token);
+    // Agent tokens are the ones PostgreSQL logins take; a verifier that fails to store leaves the token cleartext-only.
+    if (input.kind === 'agent') await this.storeScramVerifier(token, secret);
     return { secret, token };
+  }
+
+  private async storeScramVerifier(token: TokenRow, secret: string): Promise<void> {
+    const { salt, iterations } = await this.store.scramSalt(token.principalId, {
+      salt: newScramSalt().toString('base64'),
+      iterations: SCRAM_ITERATIONS,
+    });
+    const keys = await scramKeys(secret, Buffer.from(salt, 'base64'), iterations);
+    await this.store.insertScramVerifier({
+      tokenId: token.id,
+      principalId: token.principalId,
+      salt,
+      iterations,
+      storedKey: keys.storedKey.toString('base64'),
+      serverKey: keys.serverKey.toString('base64'),
+      createdAt: token.createdAt,
+    });
   }
 
   async revoke(tokenId: string): Promise<string[]> {
@@ -157,6 +191,11 @@ export class Credentials {
   forgetPrincipal(principalId: string): void {
     for (const [hash, entry] of this.cache) if (entry.auth.principal.id === principalId) this.cache.delete(hash);
   }
+}
+
+/** The refusal of a token nobody issued, also for a SCRAM proof no verifier matches: a guess learns nothing more. */
+export function unknownToken(): AuthError {
+  return new AuthError('auth_invalid', `unknown or malformed token: ${HOW_TO_SEND}`);
 }
 
 function wrongKind(claimed: ReturnType<typeof secretKind>, expected: TokenKind): AuthError {

@@ -416,6 +416,32 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 16,
+    name: 'PostgreSQL logins: startup parameters on the session; SCRAM-SHA-256 verifiers of tokens',
+    statements: [
+      // The startup parameters a PostgreSQL client sent (JSON, values that look like secrets replaced).
+      'ALTER TABLE sessions ADD COLUMN startup_json TEXT',
+      // SCRAM's first server message carries the salt before any proof, so a login names the
+      // principal and every live token of it shares that principal's salt.
+      `CREATE TABLE scram_salts (
+        principal_id TEXT PRIMARY KEY,
+        salt TEXT NOT NULL,
+        iterations INTEGER NOT NULL
+      )`,
+      // StoredKey and ServerKey only (RFC 5802): neither lets anyone recover the token.
+      `CREATE TABLE scram_verifiers (
+        token_id TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        iterations INTEGER NOT NULL,
+        stored_key TEXT NOT NULL,
+        server_key TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      'CREATE INDEX scram_verifiers_principal ON scram_verifiers (principal_id, created_at)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

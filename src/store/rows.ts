@@ -21,7 +21,7 @@ export const TOKEN_COLUMNS =
 export const SERVICE_ACCOUNT_COLUMNS = 'id, name, owner, connections_json, created_at, expires_at, disabled_at';
 export const CONNECTION_COLUMNS = 'name, type, upstream, tags_json, credential, options_json, created_at, updated_at';
 export const SESSION_COLUMNS =
-  'id, principal_id, principal_name, token_id, connection, protocol, client_addr, started_at, ended_at, end_reason, replica_id';
+  'id, principal_id, principal_name, token_id, connection, protocol, client_addr, started_at, ended_at, end_reason, replica_id, startup_json';
 
 /** A column's type as the migrations declare it. */
 export type SqlType = 'TEXT' | 'INTEGER' | 'BIGINT' | 'DOUBLE PRECISION';
@@ -118,7 +118,7 @@ export function toConnection(r: DbRecord): ConnectionRow {
 export function sessionParams(r: SessionRow): SqlValue[] {
   return [
     r.id, r.principalId, r.principalName, r.tokenId, r.connection, r.protocol, r.clientAddr,
-    r.startedAt, r.endedAt, r.endReason, r.replicaId,
+    r.startedAt, r.endedAt, r.endReason, r.replicaId, r.startup ? json(r.startup) : null,
   ];
 }
 
@@ -135,6 +135,7 @@ export function toSession(r: DbRecord): SessionRow {
     endedAt: nullable(r.ended_at),
     endReason: nullable(r.end_reason),
     replicaId: nullable(r.replica_id),
+    startup: r.startup_json === null || r.startup_json === undefined ? null : fromJson(r.startup_json),
   };
 }
 

@@ -33,6 +33,7 @@ import { AUDIT_SQL, auditCompletionParams, auditEventParams, listAuditEventsQuer
 import { SCIM_SQL, nameKey, scimGroupParams, scimGroupUpdateParams, scimUserParams, scimUserUpdateParams, toMembership, toScimGroup, toScimUser } from './scim-rows.ts';
 import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
 import type { ExternalIdentityRow, UsedIdTokenRow } from './types.ts';
+import type { ScramSalt, ScramVerifierRow } from './types.ts';
 import { APPROVAL_SQL, approvalParams, listApprovalsQuery, toApproval, toVote, voteParams } from './approval-rows.ts';
 import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
 import { approvalsOfKindQuery, GRANT_SQL, grantParams, listGrantsQuery, toGrant } from './grant-rows.ts';
@@ -307,6 +308,49 @@ export class SqlStore implements Store {
 
   revokePrincipalTokens(principalId: string, at: number): Promise<string[]> {
     return this.db.revokeTree(REVOKE_PRINCIPAL_TREES, [principalId, at]);
+  }
+
+  async scramSalt(principalId: string, fresh: ScramSalt): Promise<ScramSalt> {
+    await this.db.run('INSERT INTO scram_salts (principal_id, salt, iterations) VALUES (?, ?, ?) ON CONFLICT (principal_id) DO NOTHING', [
+      principalId, fresh.salt, fresh.iterations,
+    ]);
+    const stored = await this.getScramSalt(principalId);
+    if (stored === null) throw new InternalError(`SCRAM salt of ${principalId} vanished while being set`);
+    return stored;
+  }
+
+  async getScramSalt(principalId: string): Promise<ScramSalt | null> {
+    const row = await this.one('SELECT salt, iterations FROM scram_salts WHERE principal_id = ?', [principalId]);
+    return row ? { salt: row.salt as string, iterations: Number(row.iterations) } : null;
+  }
+
+  async insertScramVerifier(r: ScramVerifierRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO scram_verifiers (token_id, principal_id, salt, iterations, stored_key, server_key, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [r.tokenId, r.principalId, r.salt, r.iterations, r.storedKey, r.serverKey, r.createdAt],
+    );
+  }
+
+  async listScramVerifiers(principalId: string, now: number, limit: number): Promise<ScramVerifierRow[]> {
+    // Ended tokens stay candidates (after the live ones) so their login is refused as expired or revoked, as with cleartext.
+    const rows = await this.db.all(
+      `SELECT v.token_id, v.principal_id, v.salt, v.iterations, v.stored_key, v.server_key, v.created_at
+        FROM scram_verifiers v JOIN tokens t ON t.id = v.token_id
+        WHERE v.principal_id = ? AND t.principal_id = v.principal_id
+        ORDER BY CASE WHEN t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) THEN 0 ELSE 1 END,
+          v.created_at DESC, v.token_id LIMIT ?`,
+      [principalId, now, limit],
+    );
+    return rows.map((r) => ({
+      tokenId: r.token_id as string,
+      principalId: r.principal_id as string,
+      salt: r.salt as string,
+      iterations: Number(r.iterations),
+      storedKey: r.stored_key as string,
+      serverKey: r.server_key as string,
+      createdAt: Number(r.created_at),
+    }));
   }
 
   async insertServiceAccount(row: ServiceAccountRow): Promise<void> {

@@ -37,6 +37,21 @@ export interface PostgresAccess {
   readonly secrets: readonly string[];
 }
 
+export interface ScramSalt {
+  /** base64 */
+  salt: string;
+  iterations: number;
+}
+
+/** A token's SCRAM-SHA-256 verifier (RFC 5802): StoredKey and ServerKey, base64; nothing that gives back the token. */
+export interface ScramVerifierRow extends ScramSalt {
+  tokenId: string;
+  principalId: string;
+  storedKey: string;
+  serverKey: string;
+  createdAt: number;
+}
+
 export type TokenState = Pick<TokenRow, 'id' | 'revokedAt' | 'expiresAt'>;
 
 export interface ServiceAccountRow {
@@ -80,6 +95,8 @@ export interface SessionRow {
   endReason: string | null;
   /** The replica that serves the session: only its own clean-up, or one after it is gone, may close it. */
   replicaId: string | null;
+  /** What a PostgreSQL client sent at startup (user, application_name, options …), secret-looking values replaced; null elsewhere. */
+  startup?: Readonly<Record<string, string>> | null;
 }
 
 export type InteractionStatus = 'open' | 'complete' | 'interrupted';
@@ -243,6 +260,12 @@ export interface Store extends LedgerStore, ToolPinStore {
   revokeToken(id: string, at: number): Promise<string[]>;
   /** Revokes all tokens of a principal (and tokens derived from them); returns ids. */
   revokePrincipalTokens(principalId: string, at: number): Promise<string[]>;
+  /** The principal's SCRAM salt; `fresh` is stored first when it has none (concurrent issues agree on one). */
+  scramSalt(principalId: string, fresh: ScramSalt): Promise<ScramSalt>;
+  getScramSalt(principalId: string): Promise<ScramSalt | null>;
+  insertScramVerifier(row: ScramVerifierRow): Promise<void>;
+  /** A principal's verifiers, tokens still live first, newest first, at most `limit`. */
+  listScramVerifiers(principalId: string, now: number, limit: number): Promise<ScramVerifierRow[]>;
 
   insertServiceAccount(row: ServiceAccountRow): Promise<void>;
   getServiceAccount(idOrName: string): Promise<ServiceAccountRow | null>;

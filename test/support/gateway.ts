@@ -45,14 +45,19 @@ export interface TestGatewayOptions {
   readonly upstreamTimeout?: string;
   readonly bodyLimit?: string;
   /** Starts the PostgreSQL listener on a free loopback port. */
-  readonly postgres?: { readonly tls?: { readonly cert: string; readonly key: string }; readonly allowCleartextOverNetwork?: boolean };
+  readonly postgres?: {
+    readonly tls?: { readonly cert: string; readonly key: string };
+    readonly allowCleartextOverNetwork?: boolean;
+    readonly auth?: 'scram' | 'cleartext' | 'both';
+  };
   /** The clock and wake-ups of held requests (approvals/), moved by the test. */
   readonly approvals?: GatewayOptions['approvals'];
 }
 
 function postgresYaml(pg: NonNullable<TestGatewayOptions['postgres']>): string {
   const tls = pg.tls ? `\n  tls:\n    cert: ${pg.tls.cert}\n    key: ${pg.tls.key}` : '';
-  return `postgres:\n  listen: 127.0.0.1:0\n  allowCleartextOverNetwork: ${pg.allowCleartextOverNetwork ?? false}${tls}\n`;
+  const auth = pg.auth ? `\n  auth: ${pg.auth}` : '';
+  return `postgres:\n  listen: 127.0.0.1:0\n  allowCleartextOverNetwork: ${pg.allowCleartextOverNetwork ?? false}${auth}${tls}\n`;
 }
 
 const DEFAULT_POLICY = `

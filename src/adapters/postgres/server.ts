@@ -11,7 +11,10 @@ import type { Logger } from 'pino';
 import { AuthError, GatewayError, ProtocolError, toGatewayError, UnknownConnection } from '../../errors.ts';
 import type { ConnectionRegistry } from '../../connections/registry.ts';
 import type { Pipeline } from '../../pipeline.ts';
-import { FrontendParser, readCleartextPassword, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
+import { FrontendParser, readCleartextPassword, readSaslInitialResponse, type FrontendMessage, type StartupMessage, type TypedMessage } from './codec.ts';
+import type { ScramLogin } from '../../identity/scram-logins.ts';
+import { unknownToken } from '../../identity/credentials.ts';
+import { SCRAM_MECHANISM, ScramExchange } from './scram.ts';
 import { BackendWriter } from './backend-writer.ts';
 import { errorFields } from './render.ts';
 import { connectUpstream, upstreamTarget } from './upstream-connect.ts';
@@ -33,7 +36,21 @@ export interface PostgresListenerOptions {
   readonly upstreamTimeoutMs?: number;
   /** Startup settings refused on top of the built-in list (postgres.refuseStartupSettings): names, or prefixes ending in `*`. */
   readonly refuseStartupSettings?: readonly string[];
+  /** How a client proves its token (postgres.auth): SCRAM-SHA-256, a cleartext password, or SCRAM for a user name that has SCRAM-ready tokens. Default both. */
+  readonly auth?: PostgresAuthMode;
+  /** Salts and verifiers for SCRAM; without it every login is cleartext. */
+  readonly scramLogins?: ScramLoginSource;
 }
+
+export type PostgresAuthMode = 'scram' | 'cleartext' | 'both';
+
+export interface ScramLoginSource {
+  hasVerifiers(userName: string): Promise<boolean>;
+  lookup(userName: string): Promise<ScramLogin>;
+}
+
+/** How the client proved its token: sent in clear, or a SCRAM proof that matched one (with the server's signature to send). */
+type Credential = { readonly secret: string } | { readonly tokenId: string; readonly serverFinal: string };
 
 export interface PostgresListener {
   readonly host: string;
@@ -114,7 +131,11 @@ interface LoginContext extends PostgresListenerOptions {
 
 const enum State {
   Startup,
+  /** Looking up how this user name logs in, or its SCRAM salt: what the client sends meanwhile waits. */
+  Choosing,
   Password,
+  SaslStart,
+  SaslContinue,
   Authenticating,
   Done,
 }
@@ -129,6 +150,8 @@ class ClientLogin {
   private startup: StartupMessage | null = null;
   private settings: StartupSettings | null = null;
   private readonly queued: TypedMessage[] = [];
+  private readonly early: FrontendMessage[] = [];
+  private scram: ScramExchange | null = null;
   private readonly timer: NodeJS.Timeout;
   private readonly clientAddr: string | null;
 
@@ -178,11 +201,19 @@ class ClientLogin {
     switch (this.state) {
       case State.Startup:
         return this.onStartupPhase(msg);
+      case State.Choosing:
+        if (this.early.length >= 4) return this.fail(new ProtocolError('too many messages before the authentication request'));
+        this.early.push(msg);
+        return;
+      case State.SaslStart:
+        return this.onSaslStart(msg);
+      case State.SaslContinue:
+        return this.onSaslContinue(msg);
       case State.Password:
         if (msg.type !== 'authResponse') return this.fail(new ProtocolError(`expected a password message, got ${msg.type}`));
         if (msg.raw.length > MAX_LOGIN_MESSAGE) return this.fail(new ProtocolError('password message too large'));
         this.state = State.Authenticating;
-        void this.login(readCleartextPassword(msg));
+        void this.loginCleartext(readCleartextPassword(msg));
         return;
       case State.Authenticating:
         // a client that pipelines its first statements behind the password: kept for the session
@@ -233,26 +264,99 @@ class ClientLogin {
     const settings = startupSettings(params, { refuse: this.ctx.refuseSettings });
     if (settings instanceof GatewayError) return this.refuse(settings);
     this.settings = settings;
-    const tls = this.socket !== this.raw;
-    if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
-      return this.refuse(
-        new AuthError('auth_missing', 'this gateway takes tokens only over TLS from other hosts; connect with sslmode=require'),
-      );
-    }
     const unsupported = Object.keys(params).filter((k) => k.startsWith('_pq_.'));
     if (msg.minorVersion > 0 || unsupported.length > 0) this.writer.negotiateProtocolVersion(0, unsupported);
-    this.state = State.Password;
-    this.socket.write(this.writer.authenticationCleartextPassword().flush());
+    this.state = State.Choosing;
+    void this.offerAuth();
   }
 
-  private async login(password: string | ProtocolError): Promise<void> {
+  /** SCRAM or a cleartext password, by postgres.auth and, under `both`, whether the user name has SCRAM-ready tokens. */
+  private async offerAuth(): Promise<void> {
+    const mode = this.ctx.scramLogins === undefined ? 'cleartext' : (this.ctx.auth ?? 'both');
+    let scram = mode === 'scram';
+    if (mode === 'both') {
+      try {
+        scram = await this.ctx.scramLogins!.hasVerifiers(this.userName());
+      } catch (err) {
+        return this.fail(toGatewayError(err));
+      }
+    }
+    if (this.state !== State.Choosing) return;
+    if (!scram) {
+      const tls = this.socket !== this.raw;
+      // Only a cleartext password needs TLS to stay secret: a SCRAM proof gives the token to nobody.
+      if (!tls && !this.ctx.allowCleartextOverNetwork && !isLoopback(this.clientAddr)) {
+        return this.refuse(
+          new AuthError('auth_missing', 'this gateway takes tokens only over TLS from other hosts; connect with sslmode=require'),
+        );
+      }
+      this.state = State.Password;
+      this.socket.write(this.writer.authenticationCleartextPassword().flush());
+    } else {
+      this.state = State.SaslStart;
+      this.socket.write(this.writer.authenticationSasl([SCRAM_MECHANISM]).flush());
+    }
+    this.replayEarly();
+  }
+
+  private replayEarly(): void {
+    for (const msg of this.early.splice(0)) this.onMessage(msg);
+  }
+
+  private userName(): string {
+    return this.startup?.parameters['user'] ?? '';
+  }
+
+  private onSaslStart(msg: FrontendMessage): void {
+    if (msg.type !== 'authResponse') return this.fail(new ProtocolError(`expected a SASLInitialResponse, got ${msg.type}`));
+    const initial = readSaslInitialResponse(msg);
+    if (initial instanceof ProtocolError) return this.refuse(initial);
+    if (initial.mechanism !== SCRAM_MECHANISM) {
+      return this.refuse(new ProtocolError(`client selected an invalid SASL authentication mechanism; this gateway offers ${SCRAM_MECHANISM}`));
+    }
+    if (initial.data === null) return this.refuse(new ProtocolError('malformed SCRAM message: no client-first message'));
+    this.state = State.Choosing;
+    void this.scramFirst(initial.data);
+  }
+
+  private async scramFirst(clientFirst: Buffer): Promise<void> {
+    let login: ScramLogin;
+    try {
+      login = await this.ctx.scramLogins!.lookup(this.userName());
+    } catch (err) {
+      return this.fail(toGatewayError(err));
+    }
+    if (this.state !== State.Choosing) return;
+    this.scram = new ScramExchange(login, unknownToken);
+    const serverFirst = this.scram.start(clientFirst);
+    if (serverFirst instanceof ProtocolError) return this.refuse(serverFirst);
+    this.state = State.SaslContinue;
+    this.socket.write(this.writer.authenticationSaslContinue(serverFirst).flush());
+    this.replayEarly();
+  }
+
+  private onSaslContinue(msg: FrontendMessage): void {
+    if (msg.type !== 'authResponse') return this.fail(new ProtocolError(`expected a SASLResponse, got ${msg.type}`));
+    this.state = State.Authenticating;
+    const result = this.scram!.finish(msg.body);
+    this.scram = null;
+    if (result instanceof GatewayError) return this.refuse(result);
+    void this.login({ tokenId: result.tokenId, serverFinal: result.serverFinal });
+  }
+
+  private async loginCleartext(password: string | ProtocolError): Promise<void> {
     if (password instanceof ProtocolError) return this.refuse(password);
+    return this.login({ secret: password });
+  }
+
+  private async login(credential: Credential): Promise<void> {
     const { pipeline, logger } = this.ctx;
     const request = this.loginRequest();
     let auth;
     let connection;
     try {
-      ({ auth, connection } = await pipeline.login({ ...request, secret: password }));
+      const proof = 'secret' in credential ? { secret: credential.secret } : { secret: undefined, provenTokenId: credential.tokenId };
+      ({ auth, connection } = await pipeline.login({ ...request, ...proof }));
     } catch (err) {
       return this.fail(toGatewayError(err));
     }
@@ -271,7 +375,7 @@ class ClientLogin {
     }
     let session;
     try {
-      session = await pipeline.openSession(auth, connection, 'postgres', this.clientAddr);
+      session = await pipeline.openSession(auth, connection, 'postgres', this.clientAddr, this.settings!.sent);
     } catch (err) {
       upstream.socket.destroy();
       return this.fail(await pipeline.refuseLogin(request, toGatewayError(err), auth));
@@ -285,6 +389,7 @@ class ClientLogin {
     // What the client asked for (user name included, which the login does not use): a startup packet holds no secret.
     logger.info({ session: session.id, connection: connection.name, startup: this.settings!.sent }, 'postgres session startup');
     const key = this.ctx.cancelKeys.issue(target, upstream.processId, upstream.secretKey);
+    if ('serverFinal' in credential) this.writer.authenticationSaslFinal(credential.serverFinal);
     const w = this.writer.authenticationOk();
     for (const [k, v] of upstream.parameters) w.parameterStatus(k, v);
     this.socket.write(w.backendKeyData(key.processId, key.secretKey).readyForQuery('I').flush());
