@@ -38,6 +38,11 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
     allow: 'runs for minutes on purpose and measures performance, which tests never time (see bench/README.md); a benchmark run is not a test',
   },
   'docs/masking.md › Trying a profile › 1': { runBy: 'local-cli.test.ts' },
+  // The key is made, a gateway runs with the page's YAML, and verify runs online and offline (the README's is the page's offline command).
+  'docs/audit.md › Checkpoints and keys › 1': { runBy: '../e2e/audit-doc.test.ts' },
+  'docs/audit.md › Verifying › 1': { runBy: '../e2e/audit-doc.test.ts' },
+  'docs/audit.md › Verifying › 2': { runBy: '../e2e/audit-doc.test.ts' },
+  'README.md › Tamper-evident audit trail › 1': { runBy: '../e2e/audit-doc.test.ts' },
   // The SDK snippet run with tsx against a gateway before an SDK-built tool server; README shows the same text.
   'docs/mcp.md › Connecting an agent › 1': { runBy: '../adapters/mcp/doc.test.ts' },
   'README.md › MCP › 2': { runBy: '../adapters/mcp/doc.test.ts' },
