@@ -178,7 +178,7 @@ export class ApprovalPending extends GatewayError {
 const APPROVAL_ENDS: Record<ApprovalEndCode, string> = {
   approval_denied: 'was denied; the request was not sent and this approval can never run it. Read the reason with `gatehouse approvals show {id}`',
   approval_expired: 'expired before it was approved and used; the request was not sent. Send it again to ask anew',
-  approval_withdrawn: 'was withdrawn because the client left or cancelled; the request was not sent and this approval can never run it',
+  approval_withdrawn: 'was withdrawn (the client left or cancelled, the token that asked was revoked, or the rule changed); the request was not sent and this approval can never run it',
 };
 
 /** The approval a held request waited for ended without letting it run. */

@@ -426,7 +426,12 @@ export class Pipeline {
       const request = approvalRequest(session, decision, draft, summary, mask);
       const waitMs = options.hold === undefined ? 0 : options.hold.until === 'expiry' ? decision.timeoutMs : decision.waitMs;
       const outcome = await this.deps.approvals.hold(request, { signal: ends.signal, waitMs, onCreated: options.hold?.onCreated, interactionId: requestId });
-      if (outcome.state === 'approved') return outcome.id;
+      if (outcome.state === 'approved') {
+        // The token may have expired while people decided; the credential watch would end the session, but only at its next sweep.
+        const { expiresAt, tokenId } = session.auth.credential;
+        if (expiresAt !== null && expiresAt <= Date.now()) throw new AuthError('auth_expired', `token ${tokenId} expired while its request waited for approval; ask for a new one and send the request again`);
+        return outcome.id;
+      }
       throw outcome.state === 'pending'
         ? new ApprovalPending(decision.rule, decision.approvers, outcome)
         : new ApprovalRefused(`approval_${outcome.state}`, decision.rule, outcome.id);

@@ -149,6 +149,7 @@ export class Approvals {
     if (row.status !== 'pending') {
       throw new Conflict(`approval ${id} is ${row.status}${row.status === 'expired' ? ` (at ${new Date(row.expiresAt).toISOString()})` : ''}; only a pending approval can be decided`);
     }
+    if (await this.askerRevoked(row)) throw new Conflict(`approval ${id} was withdrawn: the token that asked for it (${row.tokenId}) has been revoked, so it can never run`);
     const decider = await currentDecider(this.deps.store, approver);
     const owns = vote === 'approve' && (await ownsRequester(this.deps.store, decider, row.principalId));
     const { breakGlass } = checkDecider(decider, row, vote, this.deps.roleGrants(), this.deps.breakGlassGroups?.() ?? [], owns);
@@ -199,10 +200,11 @@ export class Approvals {
       for (const approved of await store.findLiveApprovals(request.principal.id, request.fingerprint, 'approved', now)) {
         // Given under another rule (the policy changed since): it proves nothing about who must approve now.
         if (!sameAsk(approved, request)) continue;
+        if (await this.askerRevoked(approved)) continue;
         if (await this.transitions.use(approved, request, options)) return { state: 'approved', id: approved.id };
       }
       const found = (await store.findLiveApprovals(request.principal.id, request.fingerprint, 'pending', now))[0];
-      const row = found && sameAsk(found, request) ? found : await this.transitions.create(request, now, options);
+      const row = found && sameAsk(found, request) && !(await this.askerRevoked(found)) ? found : await this.transitions.create(request, now, options);
       last = row;
       options.onCreated?.(row);
       const state = await this.wait(row, options);
@@ -215,6 +217,19 @@ export class Approvals {
       return { state, id: row.id, required: row.required, expiresAt: row.expiresAt };
     }
     return { state: 'pending', id: last!.id, required: last!.required, expiresAt: last!.expiresAt };
+  }
+
+  /**
+   * Whether the token that asked for an approval was revoked (a stolen token's requests go with
+   * it; one merely expired is replaced by the same agent's next token, which may run the request).
+   * Such an approval is withdrawn. (Token rows are never deleted, so an unknown id is not a revoked one.)
+   */
+  private async askerRevoked(row: ApprovalRow): Promise<boolean> {
+    if (row.tokenId === null) return false;
+    const [state] = await this.deps.store.tokenStates([row.tokenId]);
+    if (state === undefined || state.revokedAt === null) return false;
+    await this.transitions.withdraw(row, 'token_revoked');
+    return true;
   }
 
   /** Marks approvals past their expiry expired; returns how many. */

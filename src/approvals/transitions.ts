@@ -101,11 +101,15 @@ export class Transitions {
     return used;
   }
 
-  /** The client left (or cancelled), or the rule changed: the approval can never run. Made even when its record cannot be written. */
+  /**
+   * The client left (or cancelled), its token was revoked, or the rule changed: the approval can
+   * never run. An approval approved in the meantime but not used is withdrawn too (the client was
+   * told it will not run). Made even when its record cannot be written.
+   */
   async withdraw(row: ApprovalRow, reason: unknown): Promise<void> {
     const now = this.deps.now();
     const withdrawn = await this.trail.record('approval.withdrawn', row.id, requesterOf(row), { ...withdrawalReason(reason), rule: row.rule }, false, () =>
-      this.deps.store.decideApproval(row.id, 'withdrawn', now),
+      this.deps.store.decideApproval(row.id, 'withdrawn', now).then((done) => done || this.deps.store.decideApproval(row.id, 'withdrawn', now, 'approved')),
     );
     if (withdrawn) await this.deps.changed(row.id);
   }

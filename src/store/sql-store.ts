@@ -668,8 +668,8 @@ export class SqlStore implements Store {
     return (await this.db.all(APPROVAL_SQL.findLive, [principalId, fingerprint, status, now])).map(toApproval);
   }
 
-  async decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number): Promise<boolean> {
-    return (await this.db.run(APPROVAL_SQL.decide, [to, at, id, 'pending'])) > 0;
+  async decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number, from: 'pending' | 'approved' = 'pending'): Promise<boolean> {
+    return (await this.db.run(APPROVAL_SQL.decide, [to, at, id, from])) > 0;
   }
 
   async useApproval(id: string, at: number): Promise<boolean> {

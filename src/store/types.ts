@@ -380,7 +380,8 @@ export interface Store extends LedgerStore, ToolPinStore {
   /** Approvals of this principal's request (by fingerprint) in `status` that expire after `now`, newest first. */
   findLiveApprovals(principalId: string, fingerprint: string, status: 'pending' | 'approved', now: number): Promise<ApprovalRow[]>;
   /** pending → approved | denied | withdrawn; false when it was no longer pending. */
-  decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number): Promise<boolean>;
+  /** A conditional change of status, from `from` (pending unless said): false when it was no longer so. */
+  decideApproval(id: string, to: 'approved' | 'denied' | 'withdrawn', at: number, from?: 'pending' | 'approved'): Promise<boolean>;
   /** approved → used, once, before it expires; false when it was not usable. */
   useApproval(id: string, at: number): Promise<boolean>;
   /** A pending or approved (unused) approval whose expiry has passed at `now` becomes expired; false when it was not one. */

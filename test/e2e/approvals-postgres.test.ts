@@ -350,7 +350,7 @@ describe('approvals over the PostgreSQL wire protocol', () => {
     child.kill('SIGINT');
     const [code] = await exited;
     assert.notEqual(code, 0);
-    assert.match(stderr, /withdrawn because the client left or cancelled/);
+    assert.match(stderr, /was withdrawn \(the client left or cancelled/);
     assert.equal((await approval(id)).status, 'withdrawn');
     assert.deepEqual(await ids(), [1]);
   });
