@@ -5,8 +5,10 @@ import type { CheckpointRow, LedgerEntryRow } from './types.ts';
 
 type DbRecord = Record<string, unknown>;
 
+// hash first: a grouped write's first column is its key, and a PostgreSQL batch holds one write per
+// key (postgres-group-commit.ts). Keyed by writer, every append of a replica would wait for a batch of its own.
 const LEDGER_TYPES = {
-  writer: 'TEXT', seq: 'BIGINT', kind: 'TEXT', ref_id: 'TEXT', event_hash: 'TEXT', prev_hash: 'TEXT', hash: 'TEXT', at: 'BIGINT',
+  hash: 'TEXT', writer: 'TEXT', seq: 'BIGINT', kind: 'TEXT', ref_id: 'TEXT', event_hash: 'TEXT', prev_hash: 'TEXT', at: 'BIGINT',
 } as const;
 const LEDGER_COLUMNS = Object.keys(LEDGER_TYPES).join(', ');
 const CHECKPOINT_COLUMNS = 'writer, seq, head_hash, at, prev_checkpoint_hash, key_id, signature, hash';
@@ -25,7 +27,7 @@ export const LEDGER_SQL = {
 } as const;
 
 export function ledgerParams(r: LedgerEntryRow): SqlValue[] {
-  return [r.writer, r.seq, r.kind, r.refId, r.eventHash, r.prevHash, r.hash, r.at];
+  return [r.hash, r.writer, r.seq, r.kind, r.refId, r.eventHash, r.prevHash, r.at];
 }
 
 export function toLedgerEntry(r: DbRecord): LedgerEntryRow {
