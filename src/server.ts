@@ -240,6 +240,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return built;
       });
       logger.info({ rules: state.policy.ruleCount, version: state.version }, 'policy and masking reloaded');
+      await auditTrail.noteReload({ version: state.version, rules: state.policy.ruleCount }, coordination.replicaId);
     };
     let draining = false;
     const httpUnderWay = new InFlight();

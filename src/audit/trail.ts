@@ -13,6 +13,7 @@ import { chainedStore } from './chained-store.ts';
 import { Checkpointer, loadSigningKey, parsePublicKeys, type SigningKey } from './checkpoints.ts';
 import { Ledger, LOCAL_WRITER } from './ledger.ts';
 import { verifyTrail, type TrailReport } from './verify-trail.ts';
+import { newId } from '../util/ids.ts';
 
 /** `audit` in gatehouse.yaml (config/schema.ts). */
 export interface AuditTrailConfig {
@@ -40,6 +41,8 @@ export interface TrailStart {
 
 export class AuditTrail {
   private base: Store | null = null;
+  private chained: Store | null = null;
+  private now: (() => number) | undefined;
   private ledger: Ledger | null = null;
   private checkpointer: Checkpointer | null = null;
   private key: SigningKey | null = null;
@@ -49,7 +52,8 @@ export class AuditTrail {
 
   wrap(store: Store): Store {
     this.base = store;
-    return chainedStore(store, () => this.ledger);
+    this.chained = chainedStore(store, () => this.ledger);
+    return this.chained;
   }
 
   async start(options: TrailStart): Promise<void> {
@@ -63,12 +67,29 @@ export class AuditTrail {
       this.key = loadSigningKey(pem, cp.key !== undefined ? 'audit.checkpoints.key' : 'audit.checkpoints.keyFile');
       for (const file of cp.trustedKeys ?? []) for (const [id, key] of parsePublicKeys(await readKeyFile(at(file)))) this.trusted.set(id, key);
     }
+    this.now = options.now;
     this.ledger = await Ledger.open(store, writer, this.logger, options.now);
     if (cp && this.key) {
       this.checkpointer = new Checkpointer({ store, ledger: this.ledger, key: this.key, sink: cp.sink ? at(cp.sink) : undefined, logger: this.logger, now: options.now });
       this.checkpointer.start(cp.every);
     }
     this.logger.info({ writer, seq: this.ledger.position.seq, checkpoints: this.key ? this.key.keyId : 'off' }, 'audit ledger open');
+  }
+
+  /**
+   * A policy reload this process applied (from the API, a signal or a changed file), as an audit
+   * event of the gateway's own: on the chain like every other. A failure is logged; the reload stands.
+   */
+  async noteReload(details: { version: number; rules: number }, replicaId: string | null): Promise<void> {
+    const at = (this.now ?? Date.now)();
+    try {
+      await this.wrapped().insertAuditEvent({
+        id: newId('aud', at), at, replicaId, actorId: 'gateway', actorName: 'gatehouse', actorKind: 'gateway', credentialId: null,
+        action: 'policy.reloaded', target: null, outcome: 200, details,
+      });
+    } catch (err) {
+      this.logger.error({ err }, 'could not record the policy reload in the audit trail');
+    }
   }
 
   /** Signs this writer's head now; null without a key or when nothing new was appended. */
@@ -99,6 +120,11 @@ export class AuditTrail {
   async stop(): Promise<void> {
     await this.ledger?.settled();
     await this.checkpointer?.stop();
+  }
+
+  private wrapped(): Store {
+    if (!this.chained) throw new Error('AuditTrail.wrap must be called before use');
+    return this.chained;
   }
 
   private store(): Store {
