@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
 import { table, time } from './output.ts';
+import { printable } from './oidc-flows.ts';
 import { addTrailCommands } from './audit-commands.ts';
 
 type Print = (text: string) => void;
@@ -171,7 +172,10 @@ export function adminCommands(print: Print): Command[] {
         `/sessions/${encodeURIComponent(id)}`,
       );
       const s = result.session;
-      const header = `session ${s.id}  ${s.principalName} → ${s.connection} (${s.protocol})  started ${time(s.startedAt)}  ended ${time(s.endedAt)}${s.endReason ? ` (${s.endReason})` : ''}`;
+      let header = `session ${s.id}  ${s.principalName} → ${s.connection} (${s.protocol})  started ${time(s.startedAt)}  ended ${time(s.endedAt)}${s.endReason ? ` (${s.endReason})` : ''}`;
+      // What a PostgreSQL client sent at startup: its own text, so shown without control characters.
+      const startup = Object.entries((s.startup ?? {}) as Record<string, string>);
+      if (startup.length > 0) header += `\nstartup: ${startup.map(([k, v]) => printable(`${k}=${JSON.stringify(v)}`, 300)).join('  ')}`;
       const rows = result.interactions.map((i) => ({ ...i, at: time(i.startedAt), status: i.responseStatus, ms: i.latencyMs, error: i.errorCode, upstream: i.upstreamCode }));
       const chain = result.chain.ok ? 'hash chain: verified' : `hash chain: BROKEN\n  ${result.chain.problems.join('\n  ')}`;
       const bodies = result.interactions

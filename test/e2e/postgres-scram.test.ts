@@ -7,13 +7,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import postgres from 'postgres';
 import { CONNECTION, startPgGateway, type PgGateway } from '../adapters/postgres/fixture.ts';
 import { Credentials } from '../../src/identity/credentials.ts';
 import { ScramLogins } from '../../src/identity/scram-logins.ts';
+import { ADMIN_TOKEN } from '../support/gateway.ts';
+import { connect } from 'node:net';
+import { cstr, i32, msg, startupBytes } from '../adapters/postgres/wire-bytes.ts';
 
 let g: PgGateway;
 let alice: string;
@@ -192,6 +195,28 @@ describe('what the client sent at startup is on its session', () => {
     assert.ok(!JSON.stringify(shown.json).includes(alice), 'no token in the record');
   });
 
+  test('gatehouse sessions show prints them, without the control characters a client sent', async () => {
+    const c = pgClient('alice', alice, { application_name: 'cli\x1b[31mred' });
+    await c.connect();
+    await c.end();
+    const { json } = await g.t.api('GET', `/sessions?connection=${CONNECTION}&limit=100`);
+    const session = (json.sessions as any[]).find((s) => s.startup?.application_name?.startsWith('cli'));
+    assert.ok(session);
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli/main.ts'), 'sessions', 'show', session.id], {
+      env: { ...process.env, GATEHOUSE_URL: g.t.gateway.adminUrl, GATEHOUSE_TOKEN: ADMIN_TOKEN, XDG_CONFIG_HOME: g.t.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise((done) => child.once('close', done));
+    assert.equal(code, 0, err);
+    assert.match(out, /startup: .*user="alice"/);
+    assert.match(out, /application_name="cli/);
+    assert.ok(!out.includes('\x1b'), 'no escape sequence reaches the terminal');
+  });
+
   test('a token put in a startup parameter by mistake is recorded redacted', async () => {
     const c = pgClient('alice', alice, { application_name: alice });
     await c.connect();
@@ -199,5 +224,103 @@ describe('what the client sent at startup is on its session', () => {
     const { json } = await g.t.api('GET', `/sessions?connection=${CONNECTION}&limit=100`);
     assert.ok(!JSON.stringify(json).includes(alice), 'no token in any session record');
     assert.ok((json.sessions as any[]).some((s) => s.startup && s.startup.user === 'alice' && s.startup.application_name !== undefined));
+  });
+});
+
+/** Sends `after` once the gateway asked for SASL; resolves with every byte it sent back until it closed. */
+function rawSasl(user: string, after: (asked: Buffer) => Buffer[]): Promise<Buffer> {
+  return new Promise((done, fail) => {
+    const socket = connect(g.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    let sent = false;
+    socket.on('data', (d) => {
+      got.push(d);
+      const all = Buffer.concat(got);
+      // AuthenticationSASL is 'R' with code 10
+      if (!sent && all[0] === 0x52 && all.readInt32BE(5) === 10) {
+        sent = true;
+        for (const piece of after(all)) socket.write(piece);
+      }
+    });
+    socket.on('error', fail);
+    socket.on('close', () => done(Buffer.concat(got)));
+    socket.write(startupBytes({ user, database: CONNECTION }));
+  });
+}
+
+/** The SQLSTATE of the ErrorResponse in `bytes`, or null. */
+function sqlstate(bytes: Buffer): string | null {
+  const at = bytes.indexOf(0x45);
+  if (at < 0) return null;
+  const m = /C([0-9A-Z]{5})\0/.exec(bytes.subarray(at).toString('latin1'));
+  return m ? m[1]! : null;
+}
+
+describe('hostile SASL messages on the wire', () => {
+  const cases: [string, () => Buffer[], string][] = ([
+    ['an unknown mechanism', [msg('p', cstr('SCRAM-SHA-1'), i32(3), Buffer.from('n,,'))], '08P01'],
+    ['SCRAM-SHA-256-PLUS, which was not offered', [msg('p', cstr('SCRAM-SHA-256-PLUS'), i32(3), Buffer.from('n,,'))], '08P01'],
+    ['no initial response (length -1)', [msg('p', cstr('SCRAM-SHA-256'), i32(-1))], '08P01'],
+    ['a data length past the message', [msg('p', cstr('SCRAM-SHA-256'), i32(200), Buffer.from('n,,n=,r=abc'))], '08P01'],
+    ['a negative data length', [msg('p', cstr('SCRAM-SHA-256'), i32(-7))], '08P01'],
+    ['a mechanism name without its NUL', [msg('p', Buffer.from('SCRAM-SHA-256'))], '08P01'],
+    ['a query instead of the SASL response', [msg('Q', cstr('select 1'))], '08P01'],
+  ] as [string, Buffer[], string][]).map(([n, p, c]) => [n, () => p, c] as [string, () => Buffer[], string]);
+  cases.push(['a cleartext password instead of SCRAM', () => [msg('p', cstr(alice))], '08P01']);
+  for (const [name, pieces, code] of cases) {
+    test(name, async () => {
+      const bytes = await rawSasl('alice', pieces);
+      assert.equal(sqlstate(bytes), code, bytes.toString('latin1'));
+      assert.ok(!bytes.toString('latin1').includes(alice));
+    });
+  }
+
+  test('a good client-first and then a SASLResponse replayed from another connection is refused', async () => {
+    const first = Buffer.from('n,,n=,r=replayed-nonce');
+    let serverFirst = '';
+    const bytes = await new Promise<Buffer>((done) => {
+      const socket = connect(g.port, '127.0.0.1');
+      const got: Buffer[] = [];
+      socket.on('data', (d) => {
+        got.push(d);
+        const all = Buffer.concat(got);
+        if (all[0] === 0x52 && all.readInt32BE(5) === 10 && got.length === 1) {
+          socket.write(msg('p', cstr('SCRAM-SHA-256'), i32(first.length), first));
+        }
+        const at = all.indexOf('r=replayed-nonce');
+        if (at > 0 && serverFirst === '') {
+          serverFirst = all.subarray(at, all.length).toString('latin1');
+          // a final carrying a server nonce the gateway never sent this connection
+          socket.write(msg('p', Buffer.from(`c=biws,r=replayed-nonceAAAAAAAAAAAAAAAAAAAAAAAA,p=${Buffer.alloc(32).toString('base64')}`)));
+        }
+      });
+      socket.on('close', () => done(Buffer.concat(got)));
+      socket.write(startupBytes({ user: 'alice', database: CONNECTION }));
+    });
+    assert.match(serverFirst, /^r=replayed-nonce[^,]+,s=[^,]+,i=4096/);
+    assert.equal(sqlstate(bytes), '08P01');
+  });
+
+  test('unknown names get the same salt every time, another than a real one, from a secret kept in the store', async () => {
+    const logins = new ScramLogins(g.t.gateway.store);
+    const a = await logins.lookup('nobody-1');
+    const again = await new ScramLogins(g.t.gateway.store).lookup('nobody-1');
+    const b = await logins.lookup('nobody-2');
+    const real = await logins.lookup('alice');
+    assert.deepEqual(a.salt, again.salt, 'stable across instances (replicas, restarts)');
+    assert.notDeepEqual(a.salt, b.salt);
+    assert.equal(a.salt.length, real.salt.length);
+    assert.equal(a.iterations, real.iterations);
+    assert.deepEqual(a.candidates, []);
+    assert.ok(real.candidates.length > 0);
+  });
+
+  test('the store keeps StoredKey and ServerKey only, never the token', async () => {
+    const principal = await g.t.gateway.store.findPrincipal('user', 'alice');
+    const rows = await g.t.gateway.store.listScramVerifiers(principal!.id, Date.now(), 64);
+    assert.ok(rows.length > 0);
+    const text = JSON.stringify(rows);
+    assert.ok(!text.includes(alice) && !text.includes(alice.slice(4)));
+    assert.deepEqual(Object.keys(rows[0]!).sort(), ['createdAt', 'iterations', 'principalId', 'salt', 'serverKey', 'storedKey', 'tokenId']);
   });
 });
