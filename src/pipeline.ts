@@ -143,7 +143,7 @@ export class Pipeline {
       connection: connection.name,
       protocol,
       clientAddr,
-      startup: startup ?? null,
+      ...(startup ? { startup } : {}),
     });
     const controller = new AbortController();
     const slots = this.sessionSlots;

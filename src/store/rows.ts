@@ -135,7 +135,8 @@ export function toSession(r: DbRecord): SessionRow {
     endedAt: nullable(r.ended_at),
     endReason: nullable(r.end_reason),
     replicaId: nullable(r.replica_id),
-    startup: r.startup_json === null || r.startup_json === undefined ? null : fromJson(r.startup_json),
+    // Only PostgreSQL sessions carry it: other rows read back as they were written.
+    ...(r.startup_json === null || r.startup_json === undefined ? {} : { startup: fromJson<Record<string, string>>(r.startup_json) }),
   };
 }
 
