@@ -324,3 +324,15 @@ describe('hostile SASL messages on the wire', () => {
     assert.deepEqual(Object.keys(rows[0]!).sort(), ['createdAt', 'iterations', 'principalId', 'salt', 'serverKey', 'storedKey', 'tokenId']);
   });
 });
+
+describe('no token in the logs', () => {
+  test('after every login above, successful or refused, no log line holds a token', () => {
+    assert.ok(g.t.logs.length > 0, 'the gateway logged');
+    const text = g.t.logs.join('');
+    for (const secret of [alice, bob]) {
+      assert.ok(!text.includes(secret), 'a token reached the log');
+      assert.ok(!text.includes(secret.slice(4)), "a token's secret part reached the log");
+    }
+    assert.match(text, /postgres session startup/);
+  });
+});
