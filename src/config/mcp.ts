@@ -18,6 +18,8 @@ const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v
 
 /** An environment variable name a process can be given. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A connection an aggregate serves: its name prefixes tool names, so it holds no "." and not the separator "__". */
+const AGGREGATE_MEMBER = /^(?!.*__)[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const MCP_DEFAULTS = Object.freeze({
   maxSessions: 16,
@@ -52,6 +54,13 @@ export const mcpOptionsSchema = z
     pinTools: z.boolean().default(false),
     /** The groups that approve the connection's tool definitions (first pins and every change). */
     approvers: z.array(z.string().min(1).max(200)).min(1).max(20).default(['security']),
+    /** An aggregate (`upstream: "aggregate:"`): the MCP connections whose tools it serves as `<connection>__<tool>` (adapters/mcp/aggregate*.ts). */
+    aggregate: z
+      .array(z.string().regex(AGGREGATE_MEMBER, 'an MCP connection whose name can prefix a tool name: lower-case letters, digits, "_" or "-", no "__" (the separator)'))
+      .min(1)
+      .max(32)
+      .refine((names) => new Set(names).size === names.length, 'a connection is named twice')
+      .optional(),
   })
   .strict();
 
@@ -65,7 +74,7 @@ export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}
  * stdio:` with `mcp.command`); only MCP connections take an `mcp` block.
  */
 export function checkMcpShape(
-  c: { type: string; upstream: string; mcp?: McpOptions | undefined; credential?: { type: string } | undefined },
+  c: { name?: string; type: string; upstream: string; mcp?: McpOptions | undefined; credential?: { type: string } | undefined },
   ctx: z.RefinementCtx,
 ): void {
   if (c.type !== 'mcp') {
@@ -73,6 +82,8 @@ export function checkMcpShape(
     return;
   }
   const protocol = URL.canParse(c.upstream) ? new URL(c.upstream).protocol : '';
+  if (protocol === 'aggregate:') return checkAggregateShape(c, ctx);
+  if (c.mcp?.aggregate !== undefined) ctx.addIssue({ code: 'custom', path: ['mcp', 'aggregate'], message: 'mcp.aggregate is for an aggregate connection (upstream: "aggregate:")' });
   if (protocol === 'stdio:') {
     if (c.mcp?.command === undefined) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'a stdio MCP server needs mcp.command, the program the gateway starts' });
     if (c.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a stdio MCP server takes its secrets in mcp.env, not a credential' });
@@ -80,6 +91,16 @@ export function checkMcpShape(
     if (c.mcp?.command !== undefined) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'mcp.command is for stdio servers (upstream: "stdio:"); this one is reached over HTTP' });
     if (c.mcp !== undefined && Object.keys(c.mcp.env).length > 0) ctx.addIssue({ code: 'custom', path: ['mcp', 'env'], message: 'mcp.env is for stdio servers; an HTTP server takes a credential' });
   } else {
-    ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected the MCP endpoint\'s http:// or https:// URL, or "stdio:" for a server the gateway starts' });
+    ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected the MCP endpoint\'s http:// or https:// URL, or "stdio:" for a server the gateway starts, or "aggregate:" for one endpoint over several MCP connections' });
   }
+}
+
+/** An aggregate reaches no server of its own: only its members' credentials, processes and pins count. */
+function checkAggregateShape(c: { name?: string; mcp?: McpOptions | undefined; credential?: { type: string } | undefined }, ctx: z.RefinementCtx): void {
+  const mcp = c.mcp;
+  if (mcp?.aggregate === undefined) return void ctx.addIssue({ code: 'custom', path: ['mcp', 'aggregate'], message: 'an aggregate connection needs mcp.aggregate, the MCP connections it serves' });
+  if (c.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an aggregate holds no credential: each connection it serves uses its own' });
+  if (mcp.command !== undefined || Object.keys(mcp.env).length > 0) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'an aggregate starts no process: mcp.command and mcp.env belong on the connections it serves' });
+  if (mcp.pinTools) ctx.addIssue({ code: 'custom', path: ['mcp', 'pinTools'], message: 'pins are kept per connection: set mcp.pinTools on the connections the aggregate serves' });
+  if (c.name !== undefined && mcp.aggregate.includes(c.name)) ctx.addIssue({ code: 'custom', path: ['mcp', 'aggregate'], message: 'an aggregate cannot serve itself' });
 }

@@ -14,11 +14,12 @@ import type { RequestLine } from '../../adapter-contract.ts';
 import type { AuthContext } from '../../identity/credentials.ts';
 import type { ConnectionInfo } from '../../interaction.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
-import type { ConnectionRegistry } from '../../connections/registry.ts';
-import { DEFAULT_MCP_OPTIONS } from '../../config/mcp.ts';
+import type { Connection, ConnectionRegistry } from '../../connections/registry.ts';
+import { DEFAULT_MCP_OPTIONS, type McpOptions } from '../../config/mcp.ts';
 import { McpSession } from './session.ts';
 import { writeRpcError } from './render.ts';
 import type { ToolPins } from './pins.ts';
+import { createAggregates } from './aggregate.ts';
 
 export const MCP_PREFIX = '/mcp/';
 
@@ -136,6 +137,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
     // A standing event stream opened during a drain would hold the drain open until its deadline.
     if (stopping && method === 'GET') throw new GatewayStopping('this gateway replica is stopping: no new event stream; retry, and the load balancer sends you to another');
+    if (mcp.aggregate !== undefined) return aggregates.route({ req, res, name, mcp: { ...mcp, aggregate: mcp.aggregate }, auth, body, login: { secret: credentialOf(req), clientAddr } });
     const header = req.headers['mcp-session-id'];
     if (header !== undefined) {
       const id = Array.isArray(header) ? '' : header;
@@ -151,36 +153,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       throw new BadRequest('no Mcp-Session-Id: the first request of a session must be one initialize request');
     }
     if (stopping) throw new GatewayStopping('this gateway replica is stopping and opens no new MCP session; retry, and the load balancer sends you to another');
-    if ((open.get(name) ?? 0) >= mcp.maxSessions) {
-      throw new LimitExceeded('mcp.maxSessions', `connection "${name}" has its most MCP sessions open (mcp.maxSessions: ${mcp.maxSessions}); close one or retry later`);
-    }
-    // Counted from now until closed, so sessions opening at once cannot pass the cap together.
-    bump(open, name, 1);
-    let counted = true;
-    const release = () => {
-      if (counted) bump(open, name, -1);
-      counted = false;
-    };
-    let created: McpSession;
+    const created = await openSession(full, mcp, auth, connection, clientAddr, { register: true });
     try {
-      const session = await pipeline.openSession(auth, connection, 'mcp', clientAddr);
-      created = new McpSession(
-        session,
-        full,
-        mcp,
-        { pipeline, state: options.state, logger, ...(options.pins ? { pins: options.pins } : {}) },
-        (id) => sessions.set(id, created),
-        (closed) => {
-          if (closed.id !== undefined && sessions.get(closed.id) === closed) sessions.delete(closed.id);
-          release();
-        },
-      );
-    } catch (err) {
-      release();
-      throw err;
-    }
-    try {
-      await created.start();
       await created.handle(req, res, body);
     } catch (err) {
       await created.close('the MCP session could not be opened');
@@ -189,6 +163,64 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     // The transport refused the initialize (a bad Accept or Content-Type): nothing can reach this session.
     if (created.id === undefined) await created.close('the initialize request was refused');
   }
+
+  function admit(name: string, max: number): () => void {
+    if ((open.get(name) ?? 0) >= max) {
+      throw new LimitExceeded('mcp.maxSessions', `connection "${name}" has its most MCP sessions open (mcp.maxSessions: ${max}); close one or retry later`);
+    }
+    // Counted from now until closed, so sessions opening at once cannot pass the cap together.
+    bump(open, name, 1);
+    let counted = true;
+    return () => {
+      if (counted) bump(open, name, -1);
+      counted = false;
+    };
+  }
+
+  /** A started session on one connection; registered under its Mcp-Session-Id only when the agent itself holds that id (not an aggregate's). */
+  async function openSession(full: Connection, mcp: McpOptions, auth: AuthContext, connection: ConnectionInfo, clientAddr: string | null, how: { register: boolean; onClosed?: () => void }): Promise<McpSession> {
+    const release = admit(full.name, mcp.maxSessions);
+    let created: McpSession;
+    try {
+      const session = await pipeline.openSession(auth, connection, 'mcp', clientAddr);
+      created = new McpSession(
+        session,
+        full,
+        mcp,
+        { pipeline, state: options.state, logger, ...(options.pins ? { pins: options.pins } : {}) },
+        (id) => how.register && sessions.set(id, created),
+        (closed) => {
+          if (closed.id !== undefined && sessions.get(closed.id) === closed) sessions.delete(closed.id);
+          release();
+          how.onClosed?.();
+        },
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
+    try {
+      await created.start();
+    } catch (err) {
+      await created.close('the MCP session could not be opened');
+      throw err;
+    }
+    return created;
+  }
+
+  const aggregates = createAggregates({
+    logger,
+    admit,
+    stopping: () => stopping,
+    // A served connection is logged in to as if the agent came to /mcp/<it>: scope checked, refusals recorded.
+    async open(name, login, onClosed) {
+      if (stopping) throw new GatewayStopping('this gateway replica is stopping and opens no new MCP session; retry, and the load balancer sends you to another');
+      const { auth, connection } = await pipeline.login({ connection: name, protocol: 'mcp', clientAddr: login.clientAddr, line: LINE, secret: login.secret, type: 'mcp' });
+      const full = connections.get(name);
+      if (!full || full.mcp?.aggregate !== undefined) throw new UnknownConnection(`connection "${name}" is not an MCP server an aggregate can serve`);
+      return openSession(full, full.mcp ?? DEFAULT_MCP_OPTIONS, auth, connection, login.clientAddr, { register: false, onClosed });
+    },
+  });
 
   return {
     handle(req, res) {
@@ -201,9 +233,11 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     stopAccepting() {
       stopping = true;
       for (const session of sessions.values()) session.endStandingStream();
+      aggregates.endStandingStreams();
     },
     async close(reason) {
       stopping = true;
+      await aggregates.close(reason);
       await Promise.allSettled([...sessions.values()].map((s) => s.close(reason)));
     },
     sessionCount: (connection) => open.get(connection) ?? 0,

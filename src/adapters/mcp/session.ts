@@ -125,6 +125,12 @@ export class McpSession {
     await writeResponse(response, res);
   }
 
+  /** One request from an in-process agent (an aggregate's own client, aggregate-session.ts): the same path as handle. */
+  handleWeb(request: Request): Promise<Response> {
+    this.touch();
+    return this.agent.handleRequest(request);
+  }
+
   /** A drain began: the agent's standing event stream ends so its HTTP request does not hold the drain. */
   endStandingStream(): void {
     this.agent.closeStandaloneSSEStream();
@@ -411,7 +417,7 @@ function sendFailure(err: unknown): GatewayError {
 }
 
 /** A web Response onto a Node response, streamed (an event stream stays open until either side ends it). */
-async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
+export async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
   res.writeHead(response.status, headers);
