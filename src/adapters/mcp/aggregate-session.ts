@@ -47,6 +47,11 @@ interface Member {
   readonly client: Client;
 }
 
+/**
+ * The in-process client sets no deadline of its own: the served session bounds every wait (the tool
+ * server by its callTimeout, a hold by its rule's wait), and the SDK's 60 s default would cut holds.
+ */
+const NO_CLIENT_TIMEOUT = 2 ** 31 - 1;
 /** Pages read from one connection's list at most (each page bounded by that connection's session). */
 const MAX_PAGES = 10;
 
@@ -221,7 +226,7 @@ export class AggregateSession {
       throw asRpcError(new BodyTooLarge(`the call is larger than connection "${route.connection}" accepts (${limit} bytes, its mcp.maxMessageBytes)`));
     }
     try {
-      return await member.client.request({ method: 'tools/call', params: forwarded }, CallToolResultSchema, { signal, timeout: this.options.callTimeout * 2 });
+      return await member.client.request({ method: 'tools/call', params: forwarded }, CallToolResultSchema, { signal, timeout: NO_CLIENT_TIMEOUT });
     } catch (err) {
       if (err instanceof McpError) throw passOn(err);
       throw asRpcError(toGatewayError(err));

@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pollUntil } from '../../support/poll.ts';
+import { personWithToken } from '../../support/people.ts';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 import { connectClient, disconnect, textOf } from './fixtures.ts';
 import { startPinToolServer, tool, type PinToolServer } from './pin-server.ts';
@@ -15,6 +16,8 @@ import { startPinToolServer, tool, type PinToolServer } from './pin-server.ts';
 const ROLES = `
 identity:
   roles:
+    - group: oncall
+      role: approver
     - group: engineering
       role: user
       connections: [both, conn-a, conn-b, conn-a_, nested]
@@ -33,6 +36,13 @@ policy:
       when: "'text' in request.mcp.arguments && request.mcp.arguments.text == 'stop'"
       action: deny
       reason: conn-a does not take stop
+    - name: hold-x-on-a
+      match: { connections: [conn-a], interactions: [mcp.tool_call] }
+      when: "request.mcp.tool == 'x' && 'text' in request.mcp.arguments && request.mcp.arguments.text == 'hold'"
+      action: approve
+      approvers: [oncall]
+      wait: 10m
+      timeout: 15m
     - name: allow-the-rest
       action: allow
 `;
@@ -139,6 +149,27 @@ describe('MCP aggregate endpoint', () => {
       await assert.rejects(agent.client.callTool({ name: 'conn-b__echo', arguments: { text: big } }), (err: any) => err.data?.gatehouse?.code === 'body_too_large');
       assert.equal(b.calls.length, before.b);
       assert.equal(textOf(await agent.client.callTool({ name: 'conn-a__echo', arguments: { text: big } })), 'ran echo');
+    } finally {
+      await disconnect(agent);
+    }
+  });
+
+  test('a call held by conn-a\'s rule waits for its approval on the aggregate, and runs once approved', async () => {
+    const carol = await personWithToken(t.gateway.store, 'carol', ['oncall']);
+    const agent = await connectClient(t.url, 'both', both);
+    try {
+      const before = a.calls.length;
+      const call = agent.client.callTool({ name: 'conn-a__x', arguments: { text: 'hold' } }, undefined, { timeout: 20 * 60_000 });
+      let pending: any[] = [];
+      await pollUntil(async () => {
+        pending = ((await t.api('GET', '/approvals?status=pending&limit=500')).json.approvals as any[]).filter((x) => x.connection === 'conn-a');
+        return pending.length === 1;
+      }, 'the held call to ask its approval on conn-a');
+      assert.equal(a.calls.length, before, 'nothing runs before the approval');
+      const approved = await t.api('POST', `/approvals/${pending[0].id}/approve`, {}, carol.token);
+      assert.equal(approved.status, 200, JSON.stringify(approved.json));
+      assert.equal(textOf(await call), 'ran x');
+      assert.deepEqual(a.calls.slice(before), ['x']);
     } finally {
       await disconnect(agent);
     }
