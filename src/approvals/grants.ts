@@ -18,7 +18,7 @@ import { ACCESS_KIND, ACCESS_RULE, grantIdOf, toAccessView, type AccessView } fr
 import { accessAudit, type AccessAction, type AuditActor, GATEWAY } from './access-audit.ts';
 import { fingerprint } from './fingerprint.ts';
 import type { ApprovalEvent, Approvals } from './service.ts';
-import { REAL_TIMERS, type Timers } from './timers.ts';
+import { REAL_TIMERS, repeatAfter, type Timers } from './timers.ts';
 
 export interface GrantsDeps {
   readonly store: Store;
@@ -67,15 +67,9 @@ export class Grants {
   }
 
   start(): void {
-    const every = this.deps.sweepMs ?? 5_000;
-    const tick = () => {
-      void this.sweep()
-        .catch((err) => this.deps.logger.warn({ err }, 'access grants: the expiry sweep failed; it runs again'))
-        .finally(() => {
-          if (this.cancelSweep) this.cancelSweep = this.timers.after(every, tick);
-        });
-    };
-    this.cancelSweep = this.timers.after(every, tick);
+    this.cancelSweep = repeatAfter(this.timers, this.deps.sweepMs ?? 5_000, () => this.sweep(), (err) =>
+      this.deps.logger.warn({ err }, 'access grants: the expiry sweep failed; it runs again'),
+    );
   }
 
   stop(): void {

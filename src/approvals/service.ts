@@ -12,7 +12,7 @@ import type { Coordination } from '../store/coordination.ts';
 import type { ApprovalRow, ApprovalStatus, Store } from '../store/types.ts';
 import { checkDecider, currentDecider, ownsRequester } from './deciders.ts';
 import type { HoldOptions, HoldRequest } from './request.ts';
-import { REAL_TIMERS, type Timers } from './timers.ts';
+import { REAL_TIMERS, repeatAfter, type Timers } from './timers.ts';
 import { actorOf } from './trail.ts';
 import { decisionOf, sameAsk, Transitions } from './transitions.ts';
 import { toView, type ApprovalView } from './view.ts';
@@ -84,15 +84,9 @@ export class Approvals {
 
   /** Starts the expiry sweep. */
   start(): void {
-    const every = this.deps.sweepMs ?? 30_000;
-    const tick = () => {
-      void this.sweep()
-        .catch((err) => this.deps.logger.warn({ err }, 'approvals: the expiry sweep failed; it runs again'))
-        .finally(() => {
-          if (this.cancelSweep) this.cancelSweep = this.timers.after(every, tick);
-        });
-    };
-    this.cancelSweep = this.timers.after(every, tick);
+    this.cancelSweep = repeatAfter(this.timers, this.deps.sweepMs ?? 30_000, () => this.sweep(), (err) =>
+      this.deps.logger.warn({ err }, 'approvals: the expiry sweep failed; it runs again'),
+    );
   }
 
   /**

@@ -15,3 +15,24 @@ export const REAL_TIMERS: Timers = {
     return () => clearTimeout(timer);
   },
 };
+
+/**
+ * Runs `task` every `every` ms, each run scheduled once the one before has settled (a slow store
+ * never stacks runs); a failed run goes to `onError` and the next one still comes. Returns the stop.
+ */
+export function repeatAfter(timers: Timers, every: number, task: () => Promise<unknown>, onError: (err: unknown) => void): () => void {
+  let stopped = false;
+  let cancel = () => {};
+  const tick = () => {
+    void task()
+      .catch(onError)
+      .finally(() => {
+        if (!stopped) cancel = timers.after(every, tick);
+      });
+  };
+  cancel = timers.after(every, tick);
+  return () => {
+    stopped = true;
+    cancel();
+  };
+}

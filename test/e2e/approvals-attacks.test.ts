@@ -8,13 +8,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import pg from 'pg';
-import { parse, serialize } from 'pg-protocol';
+import { serialize } from 'pg-protocol';
 import { startPgGateway, CONNECTION, type PgGateway } from '../adapters/postgres/fixture.ts';
 import { personWithToken, updatePrincipal, type Person } from '../support/people.ts';
 import { pollUntil } from '../support/poll.ts';
+import { rawSession, sendCancel, type RawMessage } from '../support/pg-raw.ts';
 import { ManualTime } from '../approvals/manual-time.ts';
 import { Credentials, toPrincipal } from '../../src/identity/credentials.ts';
 
@@ -63,11 +62,6 @@ approvals:
 `;
 
 const AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
-
-interface RawMessage {
-  name: string;
-  [field: string]: any;
-}
 
 describe('approvals under attack', () => {
   let g: PgGateway;
@@ -203,7 +197,7 @@ describe('approvals under attack', () => {
 
   /** The approval a bare protocol session's first held statement waits on. */
   async function heldOnRaw(messages: Buffer[]): Promise<{ id: string; close: () => void }> {
-    const raw = await rawSession(g.port, adaToken);
+    const raw = await rawSession(g.port, adaToken, CONNECTION);
     raw.send(Buffer.concat(messages));
     return { id: /approval (apr_\w+)/.exec((await raw.until('notice')).message)![1]!, close: raw.close };
   }
@@ -248,7 +242,7 @@ describe('approvals under attack', () => {
 
   test('behind a held Execute, the client closes its portal and binds another delete: the first runs as approved, the second waits for its own approval', async () => {
     await reset(1, 2, 3);
-    const raw = await rawSession(g.port, adaToken);
+    const raw = await rawSession(g.port, adaToken, CONNECTION);
     raw.send(
       Buffer.concat([
         serialize.parse({ name: 's', text: 'delete from orders where id = $1' }),
@@ -281,7 +275,7 @@ describe('approvals under attack', () => {
 
   test('a held Execute denied: Parse of the same name, Bind and Execute pipelined behind it before Sync are skipped, as PostgreSQL skips after an error', async () => {
     await reset(1, 2);
-    const raw = await rawSession(g.port, adaToken);
+    const raw = await rawSession(g.port, adaToken, CONNECTION);
     raw.send(
       Buffer.concat([
         serialize.parse({ text: 'delete from orders where id = $1' }),
@@ -700,37 +694,3 @@ describe('approvals under attack', () => {
     assert.equal((await g.t.api('GET', '/access/requests', undefined, ada.token)).json.requests.length, 0, 'nothing was asked');
   });
 });
-
-/** A bare protocol session: startup, cleartext password, then whatever the test writes, every answer kept. */
-async function rawSession(port: number, token: string) {
-  const socket: Socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  const seen: RawMessage[] = [];
-  let wake = () => {};
-  void parse(socket, (m: any) => {
-    seen.push(m);
-    if (m.name === 'authenticationCleartextPassword') socket.write(serialize.password(token));
-    wake();
-  });
-  let read = 0;
-  const until = async (name: string): Promise<RawMessage> => {
-    for (;;) {
-      while (read < seen.length) {
-        const m = seen[read++]!;
-        if (m.name === name) return m;
-      }
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  socket.write(serialize.startup({ user: 'agent', database: CONNECTION }));
-  await until('readyForQuery');
-  return { seen, until, send: (b: Buffer) => socket.write(b), close: () => socket.destroy() };
-}
-
-/** A CancelRequest on a new connection, as libpq sends one. */
-async function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.end(serialize.cancel(processId, secretKey));
-  await once(socket, 'close');
-}

@@ -7,14 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import pg from 'pg';
-import { parse, serialize } from 'pg-protocol';
+import { serialize } from 'pg-protocol';
 import type { NoticeMessage } from 'pg-protocol/dist/messages.js';
 import { startPgGateway, CONNECTION, type PgGateway } from '../adapters/postgres/fixture.ts';
 import { personWithToken, type Person } from '../support/people.ts';
 import { pollUntil } from '../support/poll.ts';
+import { rawSession, sendCancel } from '../support/pg-raw.ts';
 import { ManualTime } from '../approvals/manual-time.ts';
 
 const POLICY = `
@@ -95,7 +95,7 @@ describe('approvals over the PostgreSQL wire protocol', () => {
    * (each Parse, Bind, Execute) and one Sync; resolves once the notice of the hold has arrived.
    */
   async function heldPipeline(behind: string) {
-    const raw = await rawSession(g.port, adaToken);
+    const raw = await rawSession(g.port, adaToken, CONNECTION);
     raw.send(serialize.query('begin'));
     await raw.until('readyForQuery');
     raw.send(
@@ -235,7 +235,7 @@ describe('approvals over the PostgreSQL wire protocol', () => {
 
   test('two held statements pipelined in one write: the first, approved, runs and answers while the second still waits', async () => {
     await reset(1, 2);
-    const raw = await rawSession(g.port, adaToken);
+    const raw = await rawSession(g.port, adaToken, CONNECTION);
     raw.send(Buffer.concat([serialize.query('delete from orders where id = 1'), serialize.query('delete from orders where id = 2')]));
     const notice = await raw.until('notice');
     const first = /approval (apr_\w+)/.exec(notice.message)![1]!;
@@ -366,53 +366,6 @@ describe('approvals over the PostgreSQL wire protocol', () => {
     );
   }
 });
-
-interface RawMessage {
-  name: string;
-  [field: string]: any;
-}
-
-/** A bare protocol session: startup, cleartext password, then whatever the test writes, every answer kept. */
-async function rawSession(port: number, token: string) {
-  const socket: Socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  const seen: RawMessage[] = [];
-  let wake = () => {};
-  void parse(socket, (m: any) => {
-    seen.push(m);
-    if (m.name === 'authenticationCleartextPassword') socket.write(serialize.password(token));
-    wake();
-  });
-  let read = 0;
-  const until = async (name: string): Promise<RawMessage> => {
-    for (;;) {
-      while (read < seen.length) {
-        const m = seen[read++]!;
-        if (m.name === name) return m;
-      }
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  /** Waits until every one of `names` has arrived since `from`, in whatever order; returns the first of each. */
-  const all = async (from: number, ...names: string[]): Promise<RawMessage[]> => {
-    for (;;) {
-      const found = names.map((name) => seen.slice(from).find((m) => m.name === name));
-      if (found.every((m) => m !== undefined)) return found as RawMessage[];
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  socket.write(serialize.startup({ user: 'agent', database: CONNECTION }));
-  await until('readyForQuery');
-  return { seen, until, all, send: (b: Buffer) => socket.write(b), close: () => socket.destroy() };
-}
-
-/** A CancelRequest on a new connection, as libpq sends one. */
-async function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.end(serialize.cancel(processId, secretKey));
-  await once(socket, 'close');
-}
 
 describe('a gateway restarting while a statement waits', () => {
   test('the client hears approval_required naming its approval, which stays pending; approved after the restart, the same statement runs once', async () => {
