@@ -46,9 +46,9 @@ export interface RequestDraft {
   /**
    * A digest of exactly what would run, where `body` and `target` are abridged (SQL clipped for
    * scanning, parameters shown by size): an approval binds to this, so it can never run anything
-   * that merely looks the same.
+   * that merely looks the same. A function: only a request a rule holds needs it.
    */
-  readonly exact?: string;
+  readonly exact?: () => string;
 }
 
 /** A draft, or how to build one: a build that throws (a bad body) is a refusal the runner records. */

@@ -61,7 +61,7 @@ export function approvalRequest(
       kind: draft.kind,
       method: draft.method,
       target,
-      content: draft.exact !== undefined ? { exact: draft.exact } : contentOf(draft.body),
+      content: draft.exact !== undefined ? { exact: draft.exact() } : contentOf(draft.body),
     }),
     rule: decision.rule,
     approvers: decision.approvers,

@@ -122,7 +122,7 @@ export function queryDraft(sql: string, facts: SqlFacts, bytesIn: number): Reque
     target: shown,
     model: null,
     bytesIn,
-    exact: exactQuery(sql),
+    exact: () => exactQuery(sql),
   };
 }
 
@@ -139,7 +139,7 @@ export function executeDraft(portal: PortalEntry, facts: SqlFacts, bytesIn: numb
     target: sql,
     model: null,
     bytesIn,
-    exact: portal.exact,
+    exact: () => portal.exact,
   };
 }
 
