@@ -139,8 +139,6 @@ export class ProxySession implements FrameHandler {
       const waiting = this.handle(msg);
       if (waiting !== null) {
         this.busy = true;
-        // What came before is decided: it goes now, not after the statement that waits (for approval, perhaps long).
-        this.flushUpstream();
         if (this.inbox.length - this.inboxHead > INBOX_HIGH_WATER) this.pauseClient();
         waiting.then(
           () => {
@@ -272,6 +270,8 @@ export class ProxySession implements FrameHandler {
       };
       const onCreated = (approval: HeldApproval) => {
         this.held = hold;
+        // What came before it is decided: it goes now, not after a wait that may last until the approval expires.
+        this.flushUpstream();
         this.tell(writer.noticeResponse(heldNoticeFields(approval)).flush());
       };
       this.pipeline.run(this.session, draft, forward, { slot: 'session', line: SQL_LINE, signal: hold.signal, hold: { until: 'expiry', onCreated } }).then(undefined, (err: unknown) => {
