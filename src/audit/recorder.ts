@@ -207,8 +207,13 @@ export class Recorder {
 
   async endSession(id: string, reason: string): Promise<void> {
     this.seqs.delete(id);
-    this.lastHash.delete(id);
-    await this.store.endSession(id, this.now(), reason);
+    try {
+      await this.store.endSession(id, this.now(), reason);
+    } finally {
+      // Kept until the end is written: a completion still on its way (the client left as its answer
+      // arrived) chains onto the session's head instead of starting a second chain.
+      this.lastHash.delete(id);
+    }
   }
 
   /** Throws StoreError when the store cannot take the record: the caller must not forward. */
