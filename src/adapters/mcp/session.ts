@@ -260,15 +260,26 @@ export class McpSession {
   private request(method: string, params: Record<string, unknown>, signal: AbortSignal, sentAs: (id: number) => void): Promise<Reply> {
     const id = this.nextId++;
     sentAs(id);
+    const reply = this.awaitReply(this.upstreamPending, id, signal, `the MCP server did not answer ${method}`);
+    // Already aborted, it was never registered: nothing is sent.
+    if (this.upstreamPending.has(id)) this.sendUpstream({ jsonrpc: '2.0', id, method, params }).catch((err: unknown) => this.upstreamPending.get(id)?.fail(sendFailure(err)));
+    return reply;
+  }
+
+  /**
+   * The reply to request `id` of either direction, registered in `pending` until it comes, the
+   * signal aborts, or callTimeout passes (`what` names who did not answer).
+   */
+  private awaitReply(pending: Map<number, Pending>, id: number, signal: AbortSignal, what: string): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        this.upstreamPending.delete(id);
+        pending.delete(id);
       };
       const timer = setTimeout(() => {
         done();
-        reject(new UpstreamError('upstream_timeout', `the MCP server did not answer ${method} within ${this.options.callTimeout} ms (mcp.callTimeout)`));
+        reject(new UpstreamError('upstream_timeout', `${what} within ${this.options.callTimeout} ms (mcp.callTimeout)`));
       }, this.options.callTimeout);
       const onAbort = () => {
         done();
@@ -276,17 +287,7 @@ export class McpSession {
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.upstreamPending.set(id, {
-        resolve: (reply) => {
-          done();
-          resolve(reply);
-        },
-        fail: (error) => {
-          done();
-          reject(error);
-        },
-      });
-      this.sendUpstream({ jsonrpc: '2.0', id, method, params }).catch((err: unknown) => this.upstreamPending.get(id)?.fail(sendFailure(err)));
+      pending.set(id, { resolve: (r) => (done(), resolve(r)), fail: (e) => (done(), reject(e)) });
     });
   }
 
@@ -370,25 +371,9 @@ export class McpSession {
 
   private askAgent(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Reply> {
     const id = this.nextId++;
-    return new Promise<Reply>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.agentPending.delete(id);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new UpstreamError('upstream_timeout', `the agent did not answer ${method} within ${this.options.callTimeout} ms (mcp.callTimeout)`));
-      }, this.options.callTimeout);
-      const onAbort = () => {
-        done();
-        reject(toGatewayError(signal.reason));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.agentPending.set(id, { resolve: (r) => (done(), resolve(r)), fail: (e) => (done(), reject(e)) });
-      void this.toAgent({ jsonrpc: '2.0', id, method, params }, this.latestUnderWay());
-    });
+    const reply = this.awaitReply(this.agentPending, id, signal, `the agent did not answer ${method}`);
+    if (this.agentPending.has(id)) void this.toAgent({ jsonrpc: '2.0', id, method, params }, this.latestUnderWay());
+    return reply;
   }
 
   /** A message to the agent on the stream of the request it relates to, else on its standing stream. */
