@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   protocol_error: { status: 400, sqlstate: '08P01' },
   upstream_unreachable: { status: 502, sqlstate: '08006' },
   upstream_timeout: { status: 504, sqlstate: '57014' },
+  // The gateway could not obtain its own credential for the upstream (an Entra ID token).
+  upstream_credential: { status: 502, sqlstate: '08004' },
   not_found: { status: 404, sqlstate: '42704' },
   conflict: { status: 409, sqlstate: '42710' },
   invalid_argument: { status: 400, sqlstate: '22023' },

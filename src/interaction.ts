@@ -23,7 +23,7 @@ export interface CredentialInfo {
   readonly expiresAt: number | null;
 }
 
-export type ConnectionType = 'openai' | 'http' | 'postgres' | 'mcp';
+export type ConnectionType = 'openai' | 'http' | 'postgres' | 'mcp' | 'anthropic' | 'gemini' | 'azure-openai' | 'bedrock';
 
 export interface ConnectionInfo {
   readonly name: string;

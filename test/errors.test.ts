@@ -132,6 +132,7 @@ const OWNER: Record<ErrorCode, { readonly make: () => GatewayError; readonly typ
   protocol_error: { make: () => new ProtocolError('m'), type: ProtocolError },
   upstream_unreachable: { make: () => new UpstreamError('upstream_unreachable', 'm'), type: UpstreamError },
   upstream_timeout: { make: () => new UpstreamError('upstream_timeout', 'm'), type: UpstreamError },
+  upstream_credential: { make: () => new UpstreamError('upstream_credential', 'm'), type: UpstreamError },
   not_found: { make: () => new NotFound('m'), type: NotFound },
   conflict: { make: () => new Conflict('m'), type: Conflict },
   invalid_argument: { make: () => new InvalidArgument('m'), type: InvalidArgument },

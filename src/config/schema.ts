@@ -84,10 +84,27 @@ const credentialSchema = z.union([
   z.object({ type: z.literal('bearer'), value: z.string().min(1) }).strict(),
   z.object({ type: z.literal('header'), header: z.string().min(1), value: z.string().min(1) }).strict(),
   z.object({ type: z.literal('basic'), username: z.string(), value: z.string().min(1) }).strict(),
+  /**
+   * azure-openai: an Entra ID token the gateway obtains itself (client-credentials grant) and
+   * refreshes before it expires (providers/entra-token.ts). `tokenUrl` defaults to the tenant's.
+   */
+  z
+    .object({
+      type: z.literal('entra'),
+      tenant: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, 'a tenant id (GUID) or domain'),
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+      scope: z.string().min(1).default('https://cognitiveservices.azure.com/.default'),
+      tokenUrl: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .strict(),
 ]);
 export type UpstreamCredential = z.output<typeof credentialSchema>;
 
-export const CONNECTION_TYPES = ['openai', 'http', 'postgres', 'mcp'] as const;
+export const CONNECTION_TYPES = ['openai', 'http', 'postgres', 'mcp', 'anthropic', 'gemini', 'azure-openai', 'bedrock'] as const;
+
+/** Inference providers spoken natively (src/providers/): each has its own API, credential form and stream format. */
+export const PROVIDER_TYPES = ['anthropic', 'gemini', 'azure-openai', 'bedrock'] as const;
 
 /**
  * The upstream URL and credential must suit the connection type: http(s) for openai and http;
@@ -109,6 +126,9 @@ export function checkConnectionShape(
     }
   } else if (protocol !== 'http:' && protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected an http:// or https:// URL' });
+  }
+  if (c.credential?.type === 'entra' && c.type !== 'azure-openai') {
+    ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an entra credential is for azure-openai connections only' });
   }
 }
 

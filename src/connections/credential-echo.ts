@@ -84,7 +84,7 @@ export function credentialValues(credential: UpstreamCredential | undefined): re
   if (credential === undefined) return [];
   let values = cache.get(credential);
   if (values === undefined) {
-    const secrets = [credential.value];
+    const secrets = [credential.type === 'entra' ? credential.clientSecret : credential.value];
     // The password alone is covered by its own forms; the pair as Basic sends it is covered too,
     // so the username next to it goes with it.
     if (credential.type === 'basic') secrets.push(`${credential.username}:${credential.value}`);

@@ -34,6 +34,9 @@ function authHeaders(credential: UpstreamCredential | undefined): Record<string,
       return { [credential.header]: credential.value };
     case 'basic':
       return { authorization: `Basic ${Buffer.from(`${credential.username}:${credential.value}`).toString('base64')}` };
+    case 'entra':
+      // Config refuses an entra credential outside azure-openai connections.
+      return {};
   }
 }
 
