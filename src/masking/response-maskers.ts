@@ -32,8 +32,8 @@ export interface StreamResponseMasker {
   push(chunk: Buffer): Buffer | string;
   /** The rest (held-back text) at end of stream. */
   end(): Buffer | string;
-  /** After a MaskingError from push/end: what ends the stream in a protocol-correct way ('' for plain bodies). */
-  failure(error: Error): string;
+  /** After a MaskingError from push/end: what ends the stream in a protocol-correct way ('' for plain bodies; bytes for a binary event stream). */
+  failure(error: Error): Buffer | string;
   /** What the recording keeps, built by the same parser as the masking (masked under a profile), bounded. */
   transcript(): string;
 }

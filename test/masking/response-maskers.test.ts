@@ -209,7 +209,7 @@ test('under a profile a stream failure ends with an error event a client can rea
     m.push(Buffer.from(`data: plain ${SECRET}\n\n`));
   } catch (err) {
     assert.ok(isMasking(err));
-    failure = m.failure(err as Error);
+    failure = String(m.failure(err as Error));
   }
   const events = clientEvents(failure);
   assert.equal(events.length, 1);
