@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config/schema.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConnectionRegistry } from './connections/registry.ts';
 import { openCoordination, openStore } from './store/index.ts';
+import { checkMasterKey } from './store/master-key-check.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';
 import { Credentials, toPrincipal } from './identity/credentials.ts';
@@ -94,8 +95,18 @@ const LOG_REDACT = [
   '*.password',
 ];
 
+/**
+ * ISO times and level names, because people read these lines and log shippers parse them; the PID
+ * because the process to signal (SIGHUP reloads) is this one, not an `npm`/`npx` wrapper above it.
+ */
 export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'gatehouse' } });
+  return pino({
+    level,
+    redact: { paths: LOG_REDACT, censor: '[redacted]' },
+    base: { service: 'gatehouse', pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
 }
 
 function compileMasking(config: GatewayConfig, masterKey: Buffer): MaskingProfiles {
@@ -163,6 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await auditTrail.start({ replicaId: coordination.replicaId, config: config.audit, baseDir });
     closers.push(() => auditTrail.stop());
     const box = createSecretBox(masterKey);
+    await checkMasterKey(store, box);
     const connections = await ConnectionRegistry.create(config.connections, store, box);
     const runtime = new RuntimeStateHolder(await compileState(config, masterKey, baseDir, connections.list(), 1));
     const credentials = new Credentials(store, {

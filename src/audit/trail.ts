@@ -33,6 +33,8 @@ export interface AuditTrailConfig {
 export interface TrailStart {
   /** The replica id, on PostgreSQL; SQLite is one writer, `local`. */
   readonly replicaId: string;
+  /** A chain of its own for an offline command, which may run beside a gateway that holds `local`. */
+  readonly writer?: string;
   readonly config: AuditTrailConfig | undefined;
   /** Where relative paths in the config are read from. */
   readonly baseDir: string;
@@ -58,7 +60,7 @@ export class AuditTrail {
 
   async start(options: TrailStart): Promise<void> {
     const store = this.store();
-    const writer = store.postgres ? options.replicaId : LOCAL_WRITER;
+    const writer = options.writer ?? (store.postgres ? options.replicaId : LOCAL_WRITER);
     const at = (path: string) => (isAbsolute(path) ? path : resolve(options.baseDir, path));
     const cp = options.config?.checkpoints;
     if (cp) {

@@ -17,7 +17,7 @@ type Print = (text: string) => void;
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 
 /** The local checks read the config file directly; `${ENV}` references they do not need may be unset. */
-async function readConfig(file: string): Promise<GatewayConfig> {
+export async function readConfig(file: string): Promise<GatewayConfig> {
   const env = new Proxy({ ...process.env }, { get: (target, key: string) => target[key] ?? 'unset-for-local-check' });
   const { loadConfigFile } = await import('../config/load.ts');
   return loadConfigFile(resolve(file), env);

@@ -36,10 +36,12 @@ async function masterKey(env: NodeJS.ProcessEnv, demo: boolean, dataDir: string)
   return { key: parseMasterKey(hex), note: `demo mode generated a master key in ${file}; set GATEHOUSE_MASTER_KEY in production` };
 }
 
-export async function runStart(options: { config?: string; demo?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runStart(options: { config?: string; demo?: boolean }, processEnv: NodeJS.ProcessEnv = process.env): Promise<void> {
   // Process-wide and only for `start`: every full collection from here on sizes the next heap limit with it.
   applyServerGcTuning();
   const demo = options.demo === true;
+  // The demo keeps to its own SQLite file even where a real deployment's database URL is exported.
+  const env: NodeJS.ProcessEnv = demo ? { ...processEnv, GATEHOUSE_DATABASE_URL: '' } : processEnv;
   const configFile = resolve(options.config ?? (demo ? DEMO_CONFIG : 'gatehouse.yaml'));
   let demoModel: Awaited<ReturnType<typeof startDemoModel>> | null = null;
   if (demo) {
@@ -53,9 +55,17 @@ export async function runStart(options: { config?: string; demo?: boolean }, env
   const logger = createLogger(config.log.level);
   const { key, note } = await masterKey(env, demo, dirname(resolve(config.store.sqlitePath)));
   if (note) logger.warn(note);
-  const gateway = await startGateway({ config, configFile, masterKey: key, env, logger });
+  const gateway = await startGateway({ config, configFile, masterKey: key, env, logger }).catch((err: unknown) => {
+    throw listenError(err, configFile) ?? err;
+  });
 
-  const lines = [``, `Gatehouse is running (${gateway.store.engine} store, config ${configFile})`, `  data plane: ${gateway.url}/proxy/<connection>/…`, `  admin API:  ${gateway.adminUrl}/api/v1`];
+  const lines = [
+    ``,
+    `Gatehouse is running (${gateway.store.engine} store, config ${configFile}, PID ${process.pid})`,
+    `  data plane: ${gateway.url}/proxy/<connection>/…`,
+    `  admin API:  ${gateway.adminUrl}/api/v1`,
+    `  reload:     kill -HUP ${process.pid}   (this PID, not an npm or npx wrapper's)`,
+  ];
   if (gateway.bootstrap.oneTimeToken) {
     lines.push('', 'Admin token (shown once; store it now):', `  export GATEHOUSE_URL=${gateway.adminUrl}`, `  export GATEHOUSE_TOKEN=${gateway.bootstrap.oneTimeToken}`);
   }
@@ -70,7 +80,8 @@ export async function runStart(options: { config?: string; demo?: boolean }, env
       `  npx gatehouse sessions list     # needs GATEHOUSE_TOKEN (the admin token)`,
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  // stderr: stdout carries the JSON log stream, and a log shipper must not ingest the tokens.
+  process.stderr.write(`${lines.join('\n')}\n\n`);
 
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');
@@ -113,6 +124,19 @@ export async function runStart(options: { config?: string; demo?: boolean }, env
     logger.warn({ error: err.message }, 'cannot watch the config for changes; reload with SIGHUP');
     return null;
   });
+}
+
+/** A listener that could not open, said so that the operator knows what to change. */
+function listenError(err: unknown, configFile: string): ConfigError | null {
+  const { code, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = `${address ?? '?'}:${port ?? '?'}`;
+  const lost = 'If this was the first start, the admin token was never shown: once the gateway runs, get one with `gatehouse admin reset-token`.';
+  if (code === 'EADDRINUSE') {
+    return new ConfigError(`cannot listen on ${where}: another process uses it (\`ss -ltnp 'sport = :${port}'\` names it); stop it or change the listen address in ${configFile}. ${lost}`, { cause: err });
+  }
+  if (code === 'EACCES') return new ConfigError(`cannot listen on ${where}: ports below 1024 need privileges; use a port of 1024 or more in ${configFile}. ${lost}`, { cause: err });
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`cannot listen on ${where}: no network interface of this machine has that address; fix the listen address in ${configFile}`, { cause: err });
+  return null;
 }
 
 /** The config file and, when set, the policy folder (relative to the config file's folder). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -28,20 +29,37 @@ function problemsToError(file: string, problems: ConfigProblem[]): ConfigError {
   return new ConfigError(`invalid configuration in ${file}:\n${lines.join('\n')}`, { details: { problems } });
 }
 
-const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const ENV_REF = /\$\$\{|\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Reads a `${file:…}` secret; the one trailing newline that `echo` and editors add is not part of it. */
+export type SecretFileReader = (path: string) => string;
+
+const readSecretFile: SecretFileReader = (path) => readFileSync(path, 'utf8').replace(/\r?\n$/, '');
 
 /**
- * Replaces `${NAME}` and `${NAME:-default}` in every string value with the environment's value, so
- * secrets live in the environment and never in the file. `$${` is a literal `${`.
+ * Replaces `${NAME}` and `${NAME:-default}` in every string value with the environment's value, and
+ * `${file:/run/secrets/name}` with that file's content (Docker and Kubernetes secrets), so secrets
+ * live outside the file. `$${` is a literal `${`.
  */
 export function interpolateEnv(
   value: unknown,
   env: NodeJS.ProcessEnv,
   onMissing: (path: Path, name: string) => void,
   path: Path = [],
+  readFileRef: SecretFileReader = readSecretFile,
 ): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (whole, name: string | undefined, fallback: string | undefined) => {
+    return value.replace(ENV_REF, (whole, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
+      if (file !== undefined) {
+        try {
+          const content = readFileRef(file);
+          if (content !== '') return content;
+        } catch {
+          // Reported below like an unset variable; the reason (no such file, no permission) is the file's.
+        }
+        onMissing(path, `file:${file}`);
+        return whole;
+      }
       if (name === undefined) return '${';
       const found = env[name];
       if (found !== undefined && found !== '') return found;
@@ -50,10 +68,10 @@ export function interpolateEnv(
       return whole;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, onMissing, [...path, i]));
+  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, onMissing, [...path, i], readFileRef));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, onMissing, [...path, key]);
+    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, onMissing, [...path, key], readFileRef);
     return out;
   }
   return value;
@@ -68,7 +86,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Parses and validates config text. Every problem names the file, the line and the key. */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, readFileRef: SecretFileReader = readSecretFile): GatewayConfig {
   const lineCounter = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -96,8 +114,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       file,
       line: lineOf(path),
       key: formatKey(path),
-      message: `environment variable ${name} is not set`,
+      message: name.startsWith('file:') ? `secret file ${name.slice(5)} is missing, unreadable or empty` : `environment variable ${name} is not set`,
     }),
+    [],
+    readFileRef,
   );
   if (problems.length > 0) throw problemsToError(file, problems);
 

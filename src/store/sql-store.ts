@@ -42,6 +42,7 @@ import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint
 import type { CheckpointRow, LedgerEntryRow } from './types.ts';
 import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
 import type { ToolPinRow } from './types.ts';
+import type { SealedValue } from './types.ts';
 import type {
   AuditEventCompletion,
   AuditEventFilter,
@@ -116,6 +117,11 @@ const SQL = {
   getSetting: 'SELECT value FROM settings WHERE key = ?',
   setSetting: 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   addSetting: 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING',
+  // Sealed values are SecretBox ciphertexts, `v1:` then base64; no plain setting starts so.
+  sealedSettings: "SELECT key, value FROM settings WHERE value LIKE 'v1:%' ORDER BY key",
+  sealedCredentials: 'SELECT name, credential FROM connections WHERE credential IS NOT NULL ORDER BY name',
+  resealSetting: 'UPDATE settings SET value = ? WHERE key = ? AND value = ?',
+  resealCredential: 'UPDATE connections SET credential = ? WHERE name = ? AND credential = ?',
 
   insertPrincipal: `INSERT INTO principals (${PRINCIPAL_COLUMNS}) VALUES (${placeholdersFor(PRINCIPAL_COLUMNS)})`,
   getPrincipal: `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE id = ?`,
@@ -254,6 +260,17 @@ export class SqlStore implements Store {
     const stored = await this.getSetting(key);
     if (stored === null) throw new InternalError(`setting ${key} vanished while being set`);
     return stored;
+  }
+
+  async listSealedValues(): Promise<SealedValue[]> {
+    const settings = (await this.db.all(SQL.sealedSettings, [])).map((r) => ({ where: 'setting' as const, key: r.key as string, ciphertext: r.value as string }));
+    const credentials = (await this.db.all(SQL.sealedCredentials, [])).map((r) => ({ where: 'connection' as const, key: r.name as string, ciphertext: r.credential as string }));
+    return [...credentials, ...settings];
+  }
+
+  async replaceSealedValue(value: SealedValue, ciphertext: string): Promise<boolean> {
+    const sql = value.where === 'setting' ? SQL.resealSetting : SQL.resealCredential;
+    return (await this.db.run(sql, [ciphertext, value.key, value.ciphertext])) === 1;
   }
 
   async insertPrincipal(row: PrincipalRow): Promise<void> {

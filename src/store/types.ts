@@ -183,6 +183,13 @@ export type RecordedInteraction = InteractionRow & {
   session: Pick<SessionRow, 'principalId' | 'principalName' | 'tokenId' | 'connection' | 'protocol'>;
 };
 
+/** A value sealed under the master key, and where it lives (its SecretBox AAD is `<where>:<key>`). */
+export interface SealedValue {
+  readonly where: 'connection' | 'setting';
+  readonly key: string;
+  readonly ciphertext: string;
+}
+
 /**
  * One admin action (an API call that changes something, or any call with the break-glass admin
  * token), with who made it. Written before the action runs, with `outcome` null, and completed
@@ -245,6 +252,10 @@ export interface Store extends LedgerStore, ToolPinStore {
   setSetting(key: string, value: string): Promise<void>;
   /** Sets only when absent; returns the value now stored (so two replicas bootstrapping agree). */
   setSettingIfAbsent(key: string, value: string): Promise<string>;
+  /** Every value sealed under the master key: connection credentials and sealed settings (for key rotation). */
+  listSealedValues(): Promise<SealedValue[]>;
+  /** Replaces a sealed value only while it is still `value.ciphertext`; false when it changed meanwhile. */
+  replaceSealedValue(value: SealedValue, ciphertext: string): Promise<boolean>;
 
   insertPrincipal(row: PrincipalRow): Promise<void>;
   getPrincipal(id: string): Promise<PrincipalRow | null>;

@@ -134,7 +134,7 @@ test('npm start (demo mode): prints a token that works within the minute', async
   try {
     const out = await new Promise<string>((resolveOut, reject) => {
       let text = '';
-      child.stdout.on('data', (d) => {
+      child.stderr.on('data', (d) => {
         text += d;
         if (text.includes('sessions list')) resolveOut(text);
       });

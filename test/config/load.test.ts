@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import { GatewayError } from '../../src/errors.ts';
 
@@ -45,6 +48,30 @@ test('${VAR:-default} and $${ escapes', () => {
   assert.deepEqual(config.connections[0]!.credential, { type: 'bearer', value: 'fallback' });
   const literal = parseConfig(valid.replace('${OPENAI_KEY}', () => 'a$${b}'), 'x.yaml', {});
   assert.deepEqual(literal.connections[0]!.credential, { type: 'bearer', value: 'a${b}' });
+});
+
+test('${file:…} reads a secret from a file (Docker and Kubernetes secrets), without its trailing newline', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-secret-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'openai_key');
+  writeFileSync(file, 'sk-from-file\n');
+  const config = parseConfig(valid.replace('${OPENAI_KEY}', `\${file:${file}}`), 'x.yaml', {});
+  assert.deepEqual(config.connections[0]!.credential, { type: 'bearer', value: 'sk-from-file' });
+  // Only one newline is the file's ending; a value may itself end in spaces.
+  writeFileSync(file, 'sk-two-lines\n\n');
+  assert.deepEqual(parseConfig(valid.replace('${OPENAI_KEY}', `\${file:${file}}`), 'x.yaml', {}).connections[0]!.credential, { type: 'bearer', value: 'sk-two-lines\n' });
+});
+
+test('a missing, empty or unreadable secret file names the key and the file, never a value', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-secret-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = join(dir, 'nope');
+  assert.match(problemOf(valid.replace('${OPENAI_KEY}', `\${file:${missing}}`), {}), new RegExp(`:6: connections\\[0\\]\\.credential: secret file ${missing} is missing, unreadable or empty`));
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '\n');
+  assert.match(problemOf(valid.replace('${OPENAI_KEY}', `\${file:${empty}}`), {}), /secret file .*empty is missing, unreadable or empty/);
+  // A folder is not a secret; root reads files whatever their mode, so a mode test would prove nothing here.
+  assert.match(problemOf(valid.replace('${OPENAI_KEY}', `\${file:${dir}}`), {}), /is missing, unreadable or empty/);
 });
 
 const cases: [string, string, RegExp][] = [

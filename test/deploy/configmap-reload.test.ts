@@ -100,7 +100,7 @@ ${policy}
     await kubeletWrite(policiesDir(), { '50-llm.yaml': allow('allow-llm') });
     child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--config', join(root, layout.configFile)], {
       env: { ...process.env, UPSTREAM_KEY, GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex'), GATEHOUSE_DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let pending = '';
     let banner = '';
@@ -112,13 +112,16 @@ ${policy}
           const line = pending.slice(0, end);
           pending = pending.slice(end + 1);
           if (line.startsWith('{')) lines.push(JSON.parse(line) as (typeof lines)[number]);
-          else banner += `${line}\n`;
         }
-        const found = /data plane: (http:\/\/[^/\s]+)\/proxy/.exec(banner);
-        if (found) done(found[1]!);
         for (const wake of waiters) wake();
       });
-      child.once('exit', (code) => fail(new Error(`gatehouse exited (${code}) before it was running`)));
+      // The banner is on stderr; stdout is the JSON log stream alone.
+      child.stderr!.on('data', (chunk) => {
+        banner += chunk;
+        const found = /data plane: (http:\/\/[^/\s]+)\/proxy/.exec(banner);
+        if (found) done(found[1]!);
+      });
+      child.once('exit', (code) => fail(new Error(`gatehouse exited (${code}) before it was running:\n${banner}`)));
     });
     const issued = await fetch(`${url}/api/v1/tokens`, {
       method: 'POST',

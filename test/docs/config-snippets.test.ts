@@ -36,6 +36,17 @@ const SNIPPET_ENV: Readonly<Record<string, string>> = {
   SAML_IDP_CERT: 'MIIBhDCCASmgAwIBAgIUOK+o7vWA/GexkZpEChDrvmTM59EwCgYIKoZIzj0EAwIwFjEUMBIGA1UEAwwLaWRwLmV4YW1wbGUwIBcNMjYxMjA3MTcwODAwWhgPMjEyNjExMTMxNzA4MDBaMBYxFDASBgNVBAMMC2lkcC5leGFtcGxlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAET1ZBP0M8/+6CVKvSkULtGaE+z6kfjfmWtLEyd5MJBQ03GpsMP8irR7/Rp0j4L3fkMHtNIth7nDkzbDa6qjjAmaNTMFEwHQYDVR0OBBYEFFgtub8xdPjivGJ9Nl1jny29g0jMMB8GA1UdIwQYMBaAFFgtub8xdPjivGJ9Nl1jny29g0jMMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAIkeNqMdbovVvKTJQ/SizLk9wMZT0d2t3hHaN07ubsXyAiEA6dyQN8VV+uJRBCAxngtAE8b3tHemXuS+mOhIJbJHU38=',
 };
 
+/** `${file:…}` secrets the snippets read (Docker and Kubernetes secret files), listed like SNIPPET_ENV. */
+const SNIPPET_FILES: Readonly<Record<string, string>> = {
+  '/run/secrets/openai_api_key': 'sk-placeholder-from-file',
+};
+
+function secretFileStub(path: string): string {
+  const value = SNIPPET_FILES[path];
+  if (value === undefined) throw new Error(`no stub for secret file ${path}`);
+  return value;
+}
+
 const YAML_LANGS = new Set(['yaml', 'yml']);
 
 /**
@@ -62,7 +73,7 @@ async function compileLikeStart(config: GatewayConfig, baseDir: string) {
 async function exercise(name: string, text: string, firstLine = 1): Promise<{ config: GatewayConfig; warnings: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-docs-config-'));
   try {
-    const config = parseConfig(asConfigText(text, firstLine), name, SNIPPET_ENV);
+    const config = parseConfig(asConfigText(text, firstLine), name, SNIPPET_ENV, secretFileStub);
     // A `policy.dir` in a snippet is a folder the reader creates next to the config; here it is empty.
     if (config.policy.dir) await mkdir(join(dir, config.policy.dir), { recursive: true });
     const { masking, check } = await compileLikeStart(config, dir);

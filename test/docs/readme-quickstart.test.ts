@@ -37,7 +37,7 @@ before(async () => {
   child = spawn('bash', ['-c', `exec ${command}`], { cwd, env: shellEnv(shims, { GATEHOUSE_LISTEN: '127.0.0.1:0' }), stdio: ['ignore', 'pipe', 'pipe'] });
   banner = await new Promise<string>((done, fail) => {
     let text = '';
-    child.stdout!.on('data', (d) => {
+    child.stderr!.on('data', (d) => {
       text += d;
       if (text.includes('sessions list')) done(text);
     });

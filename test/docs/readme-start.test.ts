@@ -41,17 +41,17 @@ const CASES: Record<string, () => Promise<void>> = {
     // `exec`, so that the process this test stops is the gateway itself and nothing is left behind.
     const script = substitute(docBlock('README.md › Running it for real › 1').text, [['npx gatehouse start', 'exec npx gatehouse start']]);
     child = spawn('bash', ['-c', script], { cwd, env: shellEnv(shims), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    let stdout = '';
+    child.stdout!.on('data', (d) => (stdout += d));
     const banner = await new Promise<string>((done, fail) => {
       let text = '';
-      child!.stdout!.on('data', (d) => {
+      child!.stderr!.on('data', (d) => {
         text += d;
         if (/admin API: .*\n/.test(text)) done(text);
       });
-      child!.once('exit', (code) => fail(new Error(`the README's start exited ${code}:\n${text}\n${stderr}`)));
+      child!.once('exit', (code) => fail(new Error(`the README's start exited ${code}:\n${text}\n${stdout}`)));
     });
-    assert.match(banner, new RegExp(`Gatehouse is running \\(sqlite store, config ${cwd}/gatehouse.yaml\\)`));
+    assert.match(banner, new RegExp(`Gatehouse is running \\(sqlite store, config ${cwd}/gatehouse.yaml, PID \\d+\\)`));
     // GATEHOUSE_ADMIN_TOKEN was set, so no one-time token is made up and printed.
     assert.doesNotMatch(banner, /Admin token/);
     const data = /data plane: (http:\/\/127\.0\.0\.1:\d+)\/proxy\//.exec(banner)?.[1];

@@ -214,7 +214,7 @@ describe('gatehouse start reloads policy when the file changes', () => {
     try {
       await new Promise<void>((ready, fail) => {
         let out = '';
-        child.stdout.on('data', (d) => {
+        child.stderr.on('data', (d) => {
           out += d;
           if (out.includes('Gatehouse is running')) ready();
         });

@@ -110,7 +110,7 @@ describe('recording', () => {
     try {
       await new Promise<void>((resolve, reject) => {
         let out = '';
-        child.stdout.on('data', (d) => {
+        child.stderr.on('data', (d) => {
           out += d;
           if (out.includes('Gatehouse is running')) resolve();
         });

@@ -27,11 +27,11 @@ export async function startReplica(configFile: string, env: NodeJS.ProcessEnv): 
     const onData = () => {
       const match = /data plane: (http:\/\/[^/\s]+)\/proxy/.exec(out);
       if (match) {
-        child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
         resolve(match[1]!);
       }
     };
-    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => reject(new Error(`gateway exited before it was up (${code}):\n${out}`)));
   });
   return {

@@ -38,6 +38,10 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
     allow: 'runs for minutes on purpose and measures performance, which tests never time (see bench/README.md); a benchmark run is not a test',
   },
   'docs/masking.md › Trying a profile › 1': { runBy: 'local-cli.test.ts' },
+  'docs/troubleshooting.md › Lost admin token › 1': { runBy: 'troubleshooting-doc.test.ts' },
+  'docs/troubleshooting.md › Wrong master key › 1': { sampleCheckedBy: 'troubleshooting-doc.test.ts' },
+  'docs/troubleshooting.md › Rotating the master key › 1': { runBy: 'troubleshooting-doc.test.ts' },
+  'docs/troubleshooting.md › Port in use › 1': { sampleCheckedBy: 'troubleshooting-doc.test.ts' },
   // The key is made, a gateway runs with the page's YAML, and verify runs online and offline (the README's is the page's offline command).
   'docs/audit.md › Checkpoints and keys › 1': { runBy: '../e2e/audit-doc.test.ts' },
   'docs/audit.md › Verifying › 1': { runBy: '../e2e/audit-doc.test.ts' },
