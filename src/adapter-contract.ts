@@ -93,6 +93,8 @@ export interface ForwardResult {
   readonly interrupted?: boolean;
   /** Not run: an earlier message in the same batch failed (the database skipped it). */
   readonly skipped?: boolean;
+  /** Tokens an LLM response reported (its usage): counted against llmTokensPerMinute beyond the request's estimate. */
+  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | null;
 }
 
 export type Forward = (admission: Admission) => Promise<ForwardResult>;

@@ -383,6 +383,7 @@ export class Pipeline {
       try {
         const result = await forward(admission);
         outcome = toOutcome(result);
+        if (result.usage) this.chargeUsage(session, summary, result.usage);
         if (result.error) throw result.error;
       } catch (err) {
         const error = toGatewayError(err);
@@ -475,6 +476,16 @@ export class Pipeline {
         obligations: { maskingProfile: null, limits: {} },
       };
     }
+  }
+
+  /**
+   * What a response reported it used, less the estimate already counted before it was sent
+   * (providers/: every LLM provider's usage). In the background: the answer is already out.
+   */
+  private chargeUsage(session: Session, summary: RequestSummary, usage: { readonly inputTokens: number; readonly outputTokens: number }): void {
+    const extra = usage.outputTokens + Math.max(0, usage.inputTokens - (summary.llm?.estimatedInputTokens ?? 0));
+    const charge = this.deps.limits.chargeTokens?.(session.auth.principal.id, extra);
+    charge?.catch((err: unknown) => this.deps.logger.warn({ err }, 'counting reported LLM tokens failed'));
   }
 
   /** Counts the request against its limits and takes its concurrency slot; returns the release for a per-request slot. */

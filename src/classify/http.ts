@@ -6,6 +6,8 @@ export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
   'proxy-authorization',
   'x-api-key',
   'api-key',
+  // Gemini's key header (providers/gemini.ts): a Gatehouse token there is never forwarded or recorded.
+  'x-goog-api-key',
   'cookie',
   'set-cookie',
 ]);

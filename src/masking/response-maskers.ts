@@ -5,6 +5,7 @@ import { canDecode, decodeBody } from './decode-body.ts';
 import { maskForm } from './form.ts';
 import { createOpenAiSseMasker, type OpenAiSseMasker, sseErrorEvent } from './openai-sse.ts';
 import { SseTranscriber } from './sse-transcriber.ts';
+import { PROVIDER_RESPONSE_MASKERS } from './providers/index.ts';
 import type { MaskProfile } from './types.ts';
 
 export interface ResponseTarget {
@@ -14,6 +15,8 @@ export interface ResponseTarget {
   readonly contentType: string;
   /** The content-encoding header value, '' when absent or 'identity'. */
   readonly contentEncoding: string;
+  /** How a provider's response streams when its content type does not say (Gemini's JSON array): providers/types.ts StreamFormat. */
+  readonly streamFormat?: string;
 }
 
 export interface ResponseMaskerLimits {
@@ -251,6 +254,8 @@ export function responseMaskerFor(profile: MaskProfile | null, target: ResponseT
   if (charset !== null && decodeCharset(new Uint8Array(0), charset) === null) {
     throw new MaskingError(`a masking profile applies, but the response's charset "${charset}" is unknown to the gateway, so it cannot be scanned; it was withheld`);
   }
+  const provider = codings.length === 0 ? PROVIDER_RESPONSE_MASKERS[target.connectionType]?.(profile, target, limits) : null;
+  if (provider) return provider;
   if (kind === 'sse' && codings.length === 0) return new SseStream(profile, limits);
   return new BodyMasker(profile, kind, codings, limits, charset);
 }

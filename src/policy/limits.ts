@@ -88,6 +88,11 @@ export function createLimitTracker(options: LimitTrackerOptions = {}): Inspectab
       );
     },
 
+    async chargeTokens(identityId, llmTokens) {
+      if (!Number.isFinite(llmTokens) || llmTokens <= 0) return;
+      await counters.tryCharge([{ key: tokensKey(identityId), max: undefined, amount: llmTokens }], now());
+    },
+
     async sessions(scope, key) {
       return counters.held(scope === 'identity' ? identityKey(key) : connectionKey(key));
     },

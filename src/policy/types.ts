@@ -68,4 +68,9 @@ export interface LimitTracker {
   acquireSession(identityId: string, connection: string, limits: LimitSpec): Promise<() => void>;
   /** Counts one request and its estimated LLM tokens in the current minute, or rejects with LimitExceeded (or StoreError). */
   consume(identityId: string, limits: LimitSpec, llmTokens: number): Promise<void>;
+  /**
+   * Counts LLM tokens a response reported beyond the request's estimate (never refuses: the
+   * answer is already out; the next request over the limit is refused).
+   */
+  chargeTokens?(identityId: string, llmTokens: number): Promise<void>;
 }

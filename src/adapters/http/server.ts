@@ -12,6 +12,9 @@ import { clientResponseHeaders, upstreamFailure, upstreamPath, upstreamRequestHe
 import { normalizeProxyTarget } from './path.ts';
 import { outgoingRequestBody } from '../../masking/index.ts';
 import { credentialValues, guardResponseMasker } from '../../connections/credential-echo.ts';
+import { providerFor } from '../../providers/registry.ts';
+import { providerRoute } from '../../providers/draft.ts';
+import type { LlmProvider, TokenUsage, UsageMeter } from '../../providers/types.ts';
 
 export interface HttpProxyOptions {
   readonly pipeline: Pipeline;
@@ -107,7 +110,7 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     return req.socket.remoteAddress ?? null;
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, reply: { provider: LlmProvider | null }): Promise<void> {
     const method = req.method ?? 'GET';
     const clientAddr = clientAddrOf(req);
     const url = req.url ?? '/';
@@ -119,8 +122,19 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       const line: RequestLine = { kind: 'http.request', method, target: null };
       throw await pipeline.refuseLogin({ connection: '', protocol: 'http', clientAddr, line, requestId }, toGatewayError(err));
     }
+    // An inference provider's SDK sends its key where the provider reads it (providers/): that key is the Gatehouse token, and never goes upstream.
+    const provider = providerFor(connections.get(name)?.type ?? 'http');
+    reply.provider = provider;
+    let secret: string | undefined;
+    try {
+      secret = provider === null ? credentialOf(req) : provider.clientSecret(req.headers, new URLSearchParams(rest.split('?')[1] ?? ''));
+      if (provider !== null) rest = provider.upstreamTarget(rest);
+    } catch (err) {
+      const line: RequestLine = { kind: 'http.request', method, target: rest.split('?')[0] ?? '/' };
+      throw await pipeline.refuseLogin({ connection: name, protocol: 'http', clientAddr, line, requestId }, toGatewayError(err));
+    }
     const line: RequestLine = { kind: 'http.request', method, target: rest.split('?')[0] ?? '/' };
-    const session = await pipeline.sharedSession({ secret: credentialOf(req), connection: name, protocol: 'http', clientAddr, line, requestId });
+    const session = await pipeline.sharedSession({ secret, connection: name, protocol: 'http', clientAddr, line, requestId });
 
     const client = new AbortController();
     res.on('close', () => {
@@ -151,9 +165,26 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
     const out = outgoingRequestBody(body, req.headers['content-type']);
     const payload: Buffer | IncomingMessage | undefined = out !== null ? out.bytes : body.type === 'opaque' ? req : undefined;
     const length = out !== null ? out.bytes.length : payload ? Number(req.headers['content-length'] ?? NaN) : null;
-    const upstreamHeaders = upstreamRequestHeaders(req.headers, connection, Number.isFinite(length) ? length : null, admission.masked);
+    const provider = providerFor(connection.type);
+    // A provider's credential goes in its own form (below), never as the generic Authorization.
+    const upstreamHeaders = upstreamRequestHeaders(req.headers, provider === null ? connection : { ...connection, credential: undefined }, Number.isFinite(length) ? length : null, admission.masked);
     if (out?.dropContentEncoding) delete upstreamHeaders['content-encoding'];
     if (out?.contentType) upstreamHeaders['content-type'] = out.contentType;
+    const http = admission.interaction.summary.http;
+    const route = provider !== null && http !== undefined ? providerRoute(provider, req.method ?? 'GET', http) : null;
+    const streaming = provider !== null && route !== null && provider.streams(route, admission.interaction.summary.llm);
+    if (provider !== null) {
+      // Usage is read off the response, which compression would hide.
+      upstreamHeaders['accept-encoding'] = 'identity';
+      const path = upstreamPath(connection, rest);
+      await provider.applyCredential(upstreamHeaders, connection.credential, {
+        connection: connection.name,
+        signal: admission.signal,
+        method: req.method ?? 'GET',
+        url: new URL(path, connection.upstream.origin),
+        body: out?.bytes ?? null,
+      });
+    }
     // A revoked credential cuts the live response at once, whatever it is waiting on.
     const cut = () => res.destroy();
     admission.signal.addEventListener('abort', cut, { once: true });
@@ -180,21 +211,26 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
           connectionType: connection.type,
           contentType: String(upstream.headers['content-type'] ?? ''),
           contentEncoding: String(upstream.headers['content-encoding'] ?? ''),
+          ...(streaming && route !== null ? { streamFormat: route.streamFormat } : {}),
         }),
         echoes,
       );
       const maskHeader = admission.masked ? admission.maskText : null;
+      const meter: UsageMeter | null = route !== null && status >= 200 && status < 300 ? provider!.usageMeter(route, streaming, String(upstream.headers['content-type'] ?? '')) : null;
+      let usage: TokenUsage | null = null;
 
       if (masker.mode === 'body') {
         const raw = await readAll(upstream.body as AsyncIterable<Buffer>, options.bodyLimit);
         if (raw === null) throw new MaskingError(`the response is larger than ${options.bodyLimit} bytes (http.bodyLimit) and cannot be scanned; it was withheld`);
+        meter?.push(raw);
+        usage = meter?.end() ?? null;
         const masked = masker.mask(raw);
         const headers = clientResponseHeaders(upstream.headers, false, connection, maskHeader);
         if (masker.decodes) delete headers['content-encoding'];
         headers['content-length'] = byteLength(masked.body);
         res.writeHead(status, headers);
         res.end(masked.body);
-        return { responseStatus: status, responseBody: masked.transcript, bytesOut: byteLength(masked.body) };
+        return { responseStatus: status, responseBody: masked.transcript, bytesOut: byteLength(masked.body), usage };
       }
 
       const headers = clientResponseHeaders(upstream.headers, !admission.masked && echoes.length === 0, connection, maskHeader);
@@ -203,11 +239,13 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
       res.flushHeaders();
       try {
         for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+          meter?.push(chunk);
           const out = masker.push(chunk);
           if (out.length === 0) continue;
           bytesOut += byteLength(out);
           if (!res.write(out)) await waitDrain(res);
         }
+        usage = meter?.end() ?? null;
         const tail = masker.end();
         bytesOut += byteLength(tail);
         res.end(tail);
@@ -217,9 +255,9 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
         const tail = masker.failure(err);
         bytesOut += byteLength(tail);
         res.end(tail);
-        return { responseStatus: status, responseBody: masker.transcript(), bytesOut, error: err };
+        return { responseStatus: status, responseBody: masker.transcript(), bytesOut, error: err, usage: meter?.end() ?? null };
       }
-      return { responseStatus: status, responseBody: masker.transcript(), bytesOut };
+      return { responseStatus: status, responseBody: masker.transcript(), bytesOut, usage };
     } catch (err) {
       // The admission's signal carries whichever ended first: the client, or the credential.
       if (clientGone.aborted && admission.signal.reason === clientGone.reason) {
@@ -240,15 +278,28 @@ export function createHttpProxy(options: HttpProxyOptions): (req: IncomingMessag
   return (req, res) => {
     const requestId = pipeline.requestId();
     res.setHeader('x-request-id', requestId);
-    handle(req, res, requestId).catch((err) => {
+    const reply: { provider: LlmProvider | null } = { provider: null };
+    handle(req, res, requestId, reply).catch((err) => {
       const error = toGatewayError(err);
       if (error.code === 'internal') logger.error({ err, url: req.url?.split('?')[0] }, 'proxy request failed');
-      writeError(res, error);
+      if (reply.provider !== null) writeProviderError(res, reply.provider, error);
+      else writeError(res, error);
     });
   };
 }
 
 function ignore(): void {}
+
+/** An error in the provider's own shape, so its SDK raises the matching exception. */
+function writeProviderError(res: ServerResponse, provider: LlmProvider, error: GatewayError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const reply = provider.errorResponse(error);
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+}
 
 /** A body refused before it was read whole leaves bytes on the socket: the connection cannot be reused. */
 function closeAfter(res: ServerResponse): (err: unknown) => never {

@@ -7,6 +7,8 @@ import { bodyScanText, parseRequestBody, type RequestBody as ReadBody } from '..
 import { formPairs } from '../../masking/form.ts';
 import type { RequestBody, RequestDraft } from '../../pipeline.ts';
 import { isOverrideParameter, normalizeProxyTarget, refuseOverrideHeaders } from './path.ts';
+import { providerFor } from '../../providers/registry.ts';
+import { providerDraft } from '../../providers/draft.ts';
 
 const TEXT_TYPES = /^(application\/(json|[\w.+-]*\+json|x-www-form-urlencoded|xml|[\w.+-]*\+xml|graphql|x-ndjson)|text\/)/i;
 
@@ -62,6 +64,12 @@ export function toRequestDraft(
   refuseOverrideHeaders(headers);
   const http = classifyHttpRequest(method, restWithQuery, headers);
   const bytesIn = raw?.length ?? Number(headers['content-length'] ?? 0);
+  const provider = providerFor(connection.type);
+  if (provider !== null) {
+    const draft = providerDraft({ provider, http, method, headers, raw, maxDecodedBytes, bytesIn });
+    refuseBodyOverride(draft.body, headers);
+    return draft;
+  }
   if (connection.type === 'openai') {
     const kind = llmKind(method, http.path);
     const body = parseBody(raw, headers, kind !== 'llm.other', maxDecodedBytes);

@@ -1,0 +1,27 @@
+/**
+ * Response maskers for the inference providers' own stream formats, by connection type. The
+ * registry (response-maskers.ts) asks here first under a profile; null means the generic
+ * masker for the content type fits (a JSON body read whole, Azure OpenAI's OpenAI-shaped stream).
+ */
+import { parseMediaType } from '../content-type.ts';
+import type { ResponseMaskerLimits, ResponseTarget, StreamResponseMasker } from '../response-maskers.ts';
+import type { MaskProfile } from '../types.ts';
+import { AnthropicSseMasker } from './anthropic-sse.ts';
+import { GeminiArrayMasker, GeminiSseMasker } from './gemini-stream.ts';
+
+export type ProviderMaskerFactory = (profile: MaskProfile, target: ResponseTarget, limits: ResponseMaskerLimits) => StreamResponseMasker | null;
+
+// An event may be large (a long tool input in one delta), but not unbounded.
+const MAX_EVENT_CHARS = 8 * 1024 * 1024;
+
+const isSse = (target: ResponseTarget) => parseMediaType(target.contentType).essence === 'text/event-stream';
+
+export const PROVIDER_RESPONSE_MASKERS: Readonly<Record<string, ProviderMaskerFactory>> = {
+  anthropic: (profile, target, limits) => (isSse(target) ? new AnthropicSseMasker(profile, MAX_EVENT_CHARS, limits.transcriptBytes) : null),
+  gemini: (profile, target, limits) => {
+    if (isSse(target)) return new GeminiSseMasker(profile, MAX_EVENT_CHARS, limits.transcriptBytes);
+    // streamGenerateContent without alt=sse: JSON, but streamed, so it is masked element by element.
+    if (target.streamFormat === 'json-array') return new GeminiArrayMasker(profile, MAX_EVENT_CHARS, limits.transcriptBytes);
+    return null;
+  },
+};
