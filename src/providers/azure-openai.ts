@@ -62,10 +62,7 @@ export function createAzureOpenAiProvider(tokens: EntraTokens = new EntraTokens(
     classify(route, body, text) {
       const facts = classifyLlmRequest(body, text);
       if (route.pathModel === null) return facts;
-      // The deployment runs whatever the body says; a body naming another model is refused, not guessed at.
-      if (facts.model !== null && facts.model !== foldModel(route.pathModel)) {
-        throw new BadRequest('the body names a model other than the deployment in the path; leave "model" out or name the deployment');
-      }
+      // Azure runs the deployment the path names and ignores the body's model (SDKs send one anyway): policy reads what runs.
       return { ...facts, model: foldModel(route.pathModel) };
     },
 
