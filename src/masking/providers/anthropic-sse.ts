@@ -92,7 +92,7 @@ export class AnthropicSseMasker implements StreamResponseMasker, SseSink {
     const event = parseEventJson(data, 'an event');
     const type = event.type;
     if (typeof type !== 'string') throw new MaskingError('the upstream sent an event without a type; under a masking profile it cannot be placed, so the stream was ended');
-    if (name !== null && name !== type) throw new MaskingError(`the upstream sent an event named "${name.slice(0, 40)}" whose data says "${type.slice(0, 40)}"; the stream was ended`);
+    if (name !== null && name !== type) throw new MaskingError('the upstream sent an event whose name and data type disagree; the stream was ended');
     if (type === 'content_block_delta') return this.delta(event);
     if (type === 'content_block_start') return this.blockStart(event);
     if (type === 'content_block_stop') {
@@ -101,7 +101,8 @@ export class AnthropicSseMasker implements StreamResponseMasker, SseSink {
     }
     if (type === 'message_stop' || type === 'message_delta') this.closeBlocks();
     if (!PASSED.has(type) && type !== 'message_stop') {
-      throw new MaskingError(`the upstream sent an event of type "${type.slice(0, 40)}", which the gateway does not know; under a masking profile it cannot be checked, so the stream was ended`);
+      // The type is not quoted: under a profile, nothing the upstream chose reaches the client unscanned.
+      throw new MaskingError('the upstream sent an event of a type the gateway does not know; under a masking profile it cannot be checked, so the stream was ended');
     }
     const masked = this.channels.maskJson(event);
     if (type === 'error') this.record.note(`[error] ${JSON.stringify(masked)}`);
@@ -131,12 +132,12 @@ export class AnthropicSseMasker implements StreamResponseMasker, SseSink {
     const prop = TEXT_DELTAS[delta.type];
     if (prop === undefined) {
       if (!WHOLE_DELTAS.has(delta.type)) {
-        throw new MaskingError(`the upstream sent a delta of type "${delta.type.slice(0, 40)}", which the gateway does not know; under a masking profile it cannot be checked, so the stream was ended`);
+        throw new MaskingError('the upstream sent a content_block_delta of a type the gateway does not know; under a masking profile it cannot be checked, so the stream was ended');
       }
       return this.emit('content_block_delta', this.channels.maskJson(event));
     }
     const raw = delta[prop];
-    if (typeof raw !== 'string') throw new MaskingError(`the upstream sent a ${delta.type} without its ${prop}; the stream was ended`);
+    if (typeof raw !== 'string') throw new MaskingError(`the upstream sent a content_block_delta without its ${prop}; the stream was ended`);
     const channel = this.channel(index, prop, delta.type);
     const masked = this.channels.maskJson({ ...event, delta: { ...delta, [prop]: '' } });
     const text = raw === '' ? '' : channel.masker.push(raw);
