@@ -3,6 +3,8 @@ import type { AuditEventRow } from '../store/types.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
 import { registerTrailRoutes } from './audit-trail.ts';
+import { searchFilters } from './replay-schemas.ts';
+import { pageToken, readPageToken, timeRange } from '../audit/search-query.ts';
 
 const auditEventView = z
   .object({
@@ -30,6 +32,44 @@ const listQuery = z
   })
   .strict();
 
+const searchQuery = z
+  .object({
+    ...searchFilters,
+    session: z.string().min(1).max(100).optional().describe('Only requests of this session'),
+    text: z.string().min(1).max(200).optional().describe('Only requests whose target (path, SQL text, tool name) contains this, ignoring case'),
+  })
+  .strict();
+
+const searchHit = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    seq: z.number().int(),
+    kind: z.string(),
+    status: z.enum(['open', 'complete', 'interrupted']),
+    decision: z.string(),
+    rule: z.string().nullable(),
+    reason: z.string().nullable(),
+    method: z.string().nullable(),
+    target: z.string().nullable().describe('Path, SQL text or tool name, as recorded (masked)'),
+    model: z.string().nullable(),
+    responseStatus: z.number().int().nullable(),
+    errorCode: z.string().nullable(),
+    upstreamCode: z.string().nullable(),
+    startedAt: epochMs,
+    completedAt: epochMs.nullable(),
+    latencyMs: z.number().nullable(),
+    session: z.object({
+      principalId: z.string().nullable(),
+      principalName: z.string(),
+      tokenId: z.string().nullable(),
+      agent: z.string().nullable(),
+      connection: z.string(),
+      protocol: z.string(),
+    }),
+  })
+  .meta({ id: 'InteractionHit' });
+
 export function registerAuditRoutes(api: Api, deps: ApiDeps): void {
   const { store } = deps;
   registerTrailRoutes(api, deps);
@@ -45,5 +85,31 @@ export function registerAuditRoutes(api: Api, deps: ApiDeps): void {
     },
     config: { allow: ['auditor'] },
     handler: async (request) => ({ events: await store.listAuditEvents(request.query) }),
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/audit/search',
+    schema: {
+      tags: ['audit'],
+      operationId: 'searchInteractions',
+      summary: 'Recorded requests, newest first, by who, agent, connection, kind, decision, rule, time and target text (bodies: see the session replay)',
+      querystring: searchQuery,
+      response: {
+        200: z
+          .object({ interactions: z.array(searchHit), next: z.string().nullable().describe('Pass as after for the next page; null on the last page') })
+          .describe('The matching requests'),
+        ...errorResponses,
+      },
+    },
+    config: { allow: ['auditor'] },
+    handler: async (request) => {
+      const { limit, after, since, until, ...filters } = request.query;
+      const before = after === undefined ? undefined : readPageToken(after);
+      const rows = await store.searchInteractions({ ...filters, ...timeRange(since, until, Date.now()), limit: limit + 1, ...(before ? { before } : {}) });
+      const interactions = rows.slice(0, limit);
+      const last = interactions.at(-1);
+      return { interactions, next: rows.length > limit && last ? pageToken({ startedAt: last.startedAt, id: last.id }) : null };
+    },
   });
 }

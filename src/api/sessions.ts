@@ -4,6 +4,9 @@ import { verifyChain, type ChainReport } from '../audit/hash-chain.ts';
 import type { InteractionRow, SessionRow, SessionSummary } from '../store/types.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
+import { pageToken, readPageToken, timeRange } from '../audit/search-query.ts';
+import { searchFilters, replayView } from './replay-schemas.ts';
+import { loadReplay } from '../audit/replay-source.ts';
 
 // `satisfies` lists every column: a field the store adds fails to compile here rather than vanish from the API.
 const sessionFields = {
@@ -32,7 +35,8 @@ const sessionSummary = z
     ...sessionFields,
     interactionCount: z.number().int(),
     deniedCount: z.number().int(),
-  } satisfies Record<keyof SessionSummary, z.ZodType>)
+    agent: z.string().nullable().describe('The agent: the name of the token the session came with'),
+  } satisfies Record<keyof SessionSummary | 'agent', z.ZodType>)
   .meta({ id: 'SessionSummary' });
 
 const interactionView = z
@@ -78,10 +82,15 @@ const chainReport = z
 
 const listQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(1000).default(50),
-    offset: z.coerce.number().int().min(0).default(0),
-    principal: z.string().optional().describe('Only sessions of this identity'),
-    connection: z.string().optional().describe('Only sessions on this connection'),
+    ...searchFilters,
+    offset: z.coerce.number().int().min(0).max(5000).default(0).describe('Rows to skip (prefer after: a page token does not shift as sessions arrive)'),
+  })
+  .strict();
+
+const replayQuery = z
+  .object({
+    from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(1).describe('The first interaction (seq) to show; nextSeq of the previous page'),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
 
@@ -93,14 +102,40 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
       tags: ['sessions'],
       operationId: 'listSessions',
       summary: 'Recorded sessions, newest first',
+      description: 'Filters combine; kind, decision and rule keep sessions with at least one such interaction; since/until keep sessions open during part of the range.',
       querystring: listQuery,
-      response: { 200: z.object({ sessions: z.array(sessionSummary) }).describe('The sessions'), ...errorResponses },
+      response: {
+        200: z
+          .object({ sessions: z.array(sessionSummary), next: z.string().nullable().describe('Pass as after for the next page; null on the last page') })
+          .describe('The sessions'),
+        ...errorResponses,
+      },
     },
     config: { allow: ['approver', 'auditor'] },
     handler: async (request) => {
-      const q = request.query;
-      return { sessions: await store.listSessions({ limit: q.limit, offset: q.offset, principalName: q.principal, connection: q.connection }) };
+      const { limit, after, offset, since, until, ...filters } = request.query;
+      const before = after === undefined ? undefined : readPageToken(after);
+      // One more than asked says whether a next page exists.
+      const rows = await store.searchSessions({ ...filters, ...timeRange(since, until, Date.now()), limit: limit + offset + 1, ...(before ? { before } : {}) });
+      const sessions = rows.slice(offset, offset + limit);
+      const last = sessions.at(-1);
+      return { sessions, next: rows.length > offset + limit && last ? pageToken({ startedAt: last.startedAt, id: last.id }) : null };
     },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/sessions/:id/replay',
+    schema: {
+      tags: ['sessions'],
+      operationId: 'replaySession',
+      summary: 'A session as it happened: each request at its time after the start, its decision and rule, approvals, and the answer as recorded (masked)',
+      params: z.object({ id: z.string().min(1).max(100) }),
+      querystring: replayQuery,
+      response: { 200: replayView.describe('One page of the replay'), ...errorResponses },
+    },
+    config: { allow: ['approver', 'auditor'] },
+    handler: async (request) => loadReplay(store, request.params.id, request.query),
   });
 
   api.route({

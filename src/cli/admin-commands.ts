@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
 import { table, time } from './output.ts';
-import { printable } from './oidc-flows.ts';
 import { addTrailCommands } from './audit-commands.ts';
+import { addSearchCommand, sessionsCommand } from './sessions-commands.ts';
 
 type Print = (text: string) => void;
 
@@ -149,44 +149,11 @@ export function adminCommands(print: Print): Command[] {
     }),
   );
 
-  const sessions = new Command('sessions').description('recorded sessions and their interactions');
-  sessions
-    .command('list')
-    .description('list recent sessions, newest first')
-    .option('--principal <name>', 'only this identity')
-    .option('--connection <name>', 'only this connection')
-    .option('--limit <n>', 'how many', '50')
-    .action(
-      action(print, async (opts: { principal?: string; connection?: string; limit: string }) => {
-        const query = new URLSearchParams({ limit: opts.limit, ...(opts.principal ? { principal: opts.principal } : {}), ...(opts.connection ? { connection: opts.connection } : {}) });
-        const { sessions: rows } = await callApi<{ sessions: Record<string, any>[] }>(await clientSettings(), 'GET', `/sessions?${query}`);
-        const view = rows.map((s) => ({ ...s, started: time(s.startedAt), ended: time(s.endedAt), requests: s.interactionCount, denied: s.deniedCount }));
-        return { json: rows, human: table(view, ['id', 'principalName', 'connection', 'protocol', 'started', 'ended', 'requests', 'denied']) };
-      }),
-    );
-  sessions.command('show <id>').description('show a session, each interaction in order, and whether its hash chain verifies').action(
-    action(print, async (id: string) => {
-      const result = await callApi<{ session: Record<string, any>; interactions: Record<string, any>[]; chain: { ok: boolean; problems: string[] } }>(
-        await clientSettings(),
-        'GET',
-        `/sessions/${encodeURIComponent(id)}`,
-      );
-      const s = result.session;
-      let header = `session ${s.id}  ${s.principalName} → ${s.connection} (${s.protocol})  started ${time(s.startedAt)}  ended ${time(s.endedAt)}${s.endReason ? ` (${s.endReason})` : ''}`;
-      // What a PostgreSQL client sent at startup: its own text, so shown without control characters.
-      const startup = Object.entries((s.startup ?? {}) as Record<string, string>);
-      if (startup.length > 0) header += `\nstartup: ${startup.map(([k, v]) => printable(`${k}=${JSON.stringify(v)}`, 300)).join('  ')}`;
-      const rows = result.interactions.map((i) => ({ ...i, at: time(i.startedAt), status: i.responseStatus, ms: i.latencyMs, error: i.errorCode, upstream: i.upstreamCode }));
-      const chain = result.chain.ok ? 'hash chain: verified' : `hash chain: BROKEN\n  ${result.chain.problems.join('\n  ')}`;
-      const bodies = result.interactions
-        .map((i) => `#${i.seq} ${i.method ?? ''} ${i.target ?? ''}\n  request:  ${i.requestBody ?? '-'}\n  response: ${i.responseBody ?? '-'}`)
-        .join('\n');
-      return { json: result, human: [header, table(rows, ['seq', 'at', 'kind', 'decision', 'rule', 'method', 'target', 'model', 'status', 'ms', 'error', 'upstream']), chain, '', bodies].join('\n') };
-    }),
-  );
+  const sessions = sessionsCommand(print);
 
   const audit = new Command('audit').description('admin actions and who made them; the tamper-evident trail');
   addTrailCommands(audit, print);
+  addSearchCommand(audit, print);
   audit
     .command('events')
     .description('list admin actions, newest first: who changed what, who was refused, every use of the break-glass token')

@@ -442,6 +442,20 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX scram_verifiers_principal ON scram_verifiers (principal_id, created_at)',
     ],
   },
+  {
+    version: 21,
+    name: 'audit search and session replay: indexes for the filters',
+    statements: [
+      // Searches by time use interactions_by_started_at (migration 18, retention's).
+      // A session list counts denials per session and keeps sessions with a given decision.
+      'CREATE INDEX interactions_by_session_decision ON interactions (session_id, decision)',
+      'CREATE INDEX sessions_by_principal ON sessions (principal_name, started_at)',
+      'CREATE INDEX sessions_by_connection ON sessions (connection, started_at)',
+      'CREATE INDEX sessions_by_token ON sessions (token_id)',
+      // A replay reads each approval's trail by its id.
+      'CREATE INDEX audit_events_by_target ON audit_events (target, id)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -29,6 +29,8 @@ import {
   type SqlValue,
 } from './rows.ts';
 import type { Engine } from '../util/store-failure.ts';
+import { REPLAY_SQL, auditIdAt, searchInteractionsQuery, searchSessionsQuery, toInteractionHit, toSessionHit } from './search-rows.ts';
+import type { InteractionHit, InteractionSearch, SessionHit, SessionSearch } from './types.ts';
 import { AUDIT_SQL, auditCompletionParams, auditEventParams, listAuditEventsQuery, toAuditEvent } from './audit-rows.ts';
 import { SCIM_SQL, nameKey, scimGroupParams, scimGroupUpdateParams, scimUserParams, scimUserUpdateParams, toMembership, toScimGroup, toScimUser } from './scim-rows.ts';
 import type { ScimGroupRow, ScimMembership, ScimUserRow } from './types.ts';
@@ -740,6 +742,41 @@ export class SqlStore implements Store {
     if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) throw new InvalidArgument('limit must be a non-negative integer');
     const { sql, params } = approvalsOfKindQuery(kind, filter);
     return (await this.db.all(sql, params)).map(toApproval);
+  }
+
+  async searchSessions(filter: SessionSearch): Promise<SessionHit[]> {
+    const { sql, params } = searchSessionsQuery(filter);
+    return (await this.db.all(sql, params)).map(toSessionHit);
+  }
+
+  async searchInteractions(filter: InteractionSearch): Promise<InteractionHit[]> {
+    const { sql, params } = searchInteractionsQuery(filter);
+    return (await this.db.all(sql, params)).map(toInteractionHit);
+  }
+
+  async replayPage(sessionId: string, fromSeq: number, limit: number): Promise<{ interactions: InteractionRow[]; total: number; agent: string | null }> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new InvalidArgument('from must be a non-negative integer');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidArgument('limit must be an integer from 1 to 10000');
+    const interactions = (await this.db.all(REPLAY_SQL.page, [sessionId, fromSeq, limit])).map(toInteraction);
+    const total = Number((await this.one(REPLAY_SQL.count, [sessionId]))?.n ?? 0);
+    const agent = (await this.one(REPLAY_SQL.agentOf, [sessionId]))?.agent_name;
+    return { interactions, total, agent: typeof agent === 'string' ? agent : null };
+  }
+
+  async approvalsAskedBy(interactionIds: readonly string[], from: number, to: number): Promise<Map<string, string>> {
+    const asked = new Map<string, string>();
+    if (interactionIds.length === 0) return asked;
+    const wanted = new Set(interactionIds);
+    for (const r of await this.db.all(REPLAY_SQL.askedIn, [auditIdAt(from), auditIdAt(to + 1)])) {
+      let interaction: unknown;
+      try {
+        interaction = (JSON.parse(r.details_json as string) as Record<string, unknown>).interaction;
+      } catch {
+        continue;
+      }
+      if (typeof interaction === 'string' && wanted.has(interaction) && typeof r.target === 'string') asked.set(interaction, r.target);
+    }
+    return asked;
   }
 
   async appendLedger(row: LedgerEntryRow): Promise<void> {

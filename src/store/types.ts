@@ -418,6 +418,16 @@ export interface Store extends LedgerStore, ToolPinStore {
   dueGrants(now: number): Promise<string[]>;
   /** Approvals of kind `kind` (access requests), newest first. */
   listApprovalsOfKind(kind: string, filter: ApprovalFilter): Promise<ApprovalRow[]>;
+
+  // Audit search and session replay (store/search-rows.ts, migration 21).
+  /** Sessions newest first, filtered, after `before` (the previous page's last session). */
+  searchSessions(filter: SessionSearch): Promise<SessionHit[]>;
+  /** Interactions newest first, without their bodies, filtered, after `before`. */
+  searchInteractions(filter: InteractionSearch): Promise<InteractionHit[]>;
+  /** A session's interactions from seq `fromSeq` on, in seq order, at most `limit`; and how many it has in all. */
+  replayPage(sessionId: string, fromSeq: number, limit: number): Promise<{ interactions: InteractionRow[]; total: number; agent: string | null }>;
+  /** Approval ids asked for by these interactions (approval.created events naming them), asked between `from` and `to`. */
+  approvalsAskedBy(interactionIds: readonly string[], from: number, to: number): Promise<Map<string, string>>;
 }
 
 export type GrantStatus = 'active' | 'expired' | 'revoked';
@@ -622,4 +632,62 @@ export interface LedgerStore {
   listCheckpoints(): Promise<CheckpointRow[]>;
   lastCheckpoint(writer: string): Promise<CheckpointRow | null>;
   getAuditEvent(id: string): Promise<AuditEventRow | null>;
+}
+
+/** Where a newest-first page ended: the last row's start time and id (audit search, session lists). */
+export interface SearchPosition {
+  startedAt: number;
+  id: string;
+}
+
+/** Filters both searches share; each given one must hold. */
+interface SearchFilter {
+  limit: number;
+  /** Rows older than this position: the previous page's last. */
+  before?: SearchPosition;
+  /** The identity's name or id. */
+  principal?: string;
+  /** The agent: today the name of the token the session came with. */
+  agent?: string;
+  connection?: string;
+  kind?: string;
+  decision?: string;
+  rule?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+}
+
+/** Sessions open during [since, until); kind, decision and rule keep sessions with at least one such interaction. */
+export type SessionSearch = SearchFilter;
+
+/** Interactions that started in [since, until). */
+export interface InteractionSearch extends SearchFilter {
+  session?: string;
+  /** Text the target (path, SQL, tool name) contains, case-insensitively. */
+  text?: string;
+}
+
+export type SessionHit = SessionSummary & { agent: string | null };
+
+export type InteractionHit = Omit<InteractionRow, 'requestBody' | 'responseBody'> & {
+  session: Pick<SessionRow, 'principalId' | 'principalName' | 'tokenId' | 'connection' | 'protocol'> & { agent: string | null };
+};
+
+/** Which request wrote an object through the S3 adapter (migration 20). */
+export interface S3ObjectRow {
+  interactionId: string;
+  connection: string;
+  bucket: string;
+  key: string;
+  etag: string | null;
+  versionId: string | null;
+  writtenAt: number;
+}
+
+export interface S3ObjectStore {
+  insertS3Object(row: S3ObjectRow): Promise<void>;
+  /** Writes of one object, newest first; on one connection when given. */
+  listS3ObjectWrites(bucket: string, key: string, connection?: string, limit?: number): Promise<S3ObjectRow[]>;
 }
