@@ -146,8 +146,19 @@ policy:
     for await (const event of stream) if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') joined += event.delta.text;
     assert.ok(!joined.includes(SECRET), joined);
     assert.match(joined, /^key .*end$/s);
-    const sessions = await t.api('GET', '/sessions?connection=anthropic-masked');
-    assert.ok(!JSON.stringify(sessions.json).includes(SECRET));
+    // Recorded and replayed like an OpenAI conversation: the prompt's messages and the reassembled (masked) answer.
+    const sessions = (await t.api('GET', '/sessions?connection=anthropic-masked')).json.sessions as { id: string }[];
+    const shown = await Promise.all(sessions.map(async (s) => (await t.api('GET', `/sessions/${s.id}`)).json));
+    const row = shown.flatMap((s) => s.interactions).find((i: { responseBody?: string }) => i.responseBody?.startsWith('key '));
+    assert.ok(row, 'the streamed answer is recorded as its text');
+    assert.equal(row.kind, 'llm.chat');
+    assert.equal(row.model, 'claude-sonnet-4-5');
+    assert.match(row.responseBody, /^key .*end$/s);
+    const replay = (await t.api('GET', `/sessions/${row.sessionId}/replay`)).json;
+    const text = JSON.stringify(replay);
+    assert.match(text, /"type":"llm"/);
+    assert.match(text, /"role":"user","text":"Hi"/);
+    for (const view of [shown, replay]) assert.ok(!JSON.stringify(view).includes(SECRET));
   });
 
   it('a rule on request.llm.model denies, in Anthropic’s error shape', async () => {
