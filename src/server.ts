@@ -25,6 +25,8 @@ import { buildRuntimeState, RuntimeStateHolder, type RuntimeState } from './runt
 import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
 import { AuditTrail } from './audit/trail.ts';
+import { startAuditExport } from './audit/outbox-start.ts';
+import type { AuditDeliverer } from './audit/outbox.ts';
 import { Pipeline } from './pipeline.ts';
 import { Approvals, type Timers } from './approvals/index.ts';
 import { createApprovalNotifier } from './approvals/notify/index.ts';
@@ -35,7 +37,6 @@ import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
 import { ToolPins } from './adapters/mcp/pins.ts';
-import { createMcpPinAdmin } from './adapters/mcp/pin-admin.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
 import { registerScim } from './api/scim/index.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
@@ -50,6 +51,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Tests: the clock and wake-ups held requests and approval expiry use. */
   readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
+  /** Tests: the audit export's clock; schedule false delivers only on gateway.auditExport.flush(). */
+  readonly auditExport?: { readonly now?: () => number; readonly schedule?: boolean };
 }
 
 export interface Gateway {
@@ -62,6 +65,8 @@ export interface Gateway {
   readonly postgresUrl: string | null;
   readonly store: Store;
   readonly bootstrap: BootstrapResult;
+  /** The audit export sinks' deliverer (audit/outbox.ts); null when no sink is configured. */
+  readonly auditExport: AuditDeliverer | null;
   readonly logger: Logger;
   /** Issues a gth_ token for the admin identity (demo banner, tests); returns the secret. */
   issueAgentToken(input: { connections: readonly string[]; ttlMs: number; name: string }): Promise<string>;
@@ -191,6 +196,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
     const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, Date.now, coordination.replicaId);
     const metrics = createMetrics();
+    const auditExport = await startAuditExport({ sinks: config.audit?.sinks, store, holder: coordination.replicaId, logger, metrics: metrics.auditSinks, baseDir, ...options.auditExport });
+    if (auditExport) closers.push(() => auditExport.stop());
     // On PostgreSQL several replicas may serve the same agents: their limits must count together.
     const counters = store.postgres
       ? createPostgresCounters({ ...store.postgres, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
@@ -316,7 +323,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // MCP sessions end (their processes stopped) before the pipeline's sessions and the store close.
     const pins = new ToolPins({ store, approvals, logger });
-    const mcpPins = createMcpPinAdmin({ connections, pins, store, logger });
     const mcp = createMcpGateway({ pipeline, connections, state: () => runtime.current, logger, trustProxy: config.http.trustProxy, pins });
     closers.push(() => mcp.close(GATEWAY_STOPPED));
     stopAccepting.push(() => mcp.stopAccepting());
@@ -327,7 +333,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, mcpPins, ...federation };
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,
@@ -444,6 +450,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       postgresUrl: postgres?.url ?? null,
       store,
       bootstrap,
+      auditExport,
       logger,
       issueAgentToken: async (input) => {
         const { secret } = await credentials.issue({ principal: toPrincipal(bootstrap.principal), kind: 'agent', ...input });
