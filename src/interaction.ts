@@ -84,6 +84,8 @@ export interface McpFacts {
   readonly arguments: unknown;
   /** What the gateway found in the tool's definition (adapters/mcp/tool-flags.ts): hidden_text, markup_comment, injection_marker, changed, unpinned, … */
   readonly toolFlags?: readonly string[];
+  /** What the gateway found in the description of what the request names: the tool, prompt or resource (adapters/mcp/tool-flags.ts). */
+  readonly descriptionFlags?: readonly string[];
 }
 
 /** Facts policy conditions can read. Only the part for the interaction's protocol is set. */

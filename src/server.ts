@@ -37,6 +37,7 @@ import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
 import { ToolPins } from './adapters/mcp/pins.ts';
+import { createMcpPinAdmin } from './adapters/mcp/pin-admin.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
 import { registerScim } from './api/scim/index.ts';
 import { errorBody, errorHeaders } from './adapters/http/render.ts';
@@ -323,6 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // MCP sessions end (their processes stopped) before the pipeline's sessions and the store close.
     const pins = new ToolPins({ store, approvals, logger });
+    const mcpPins = createMcpPinAdmin({ connections, pins, store, logger });
     const mcp = createMcpGateway({ pipeline, connections, state: () => runtime.current, logger, trustProxy: config.http.trustProxy, pins });
     closers.push(() => mcp.close(GATEWAY_STOPPED));
     stopAccepting.push(() => mcp.stopAccepting());
@@ -333,7 +335,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, ...federation };
+    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, mcpPins, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,

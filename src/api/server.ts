@@ -24,6 +24,7 @@ import { registerUserRoutes } from './users.ts';
 import { registerScimTokenRoutes } from './scim/admin-tokens.ts';
 import { registerApprovalRoutes } from './approvals.ts';
 import { registerAccessRoutes } from './access.ts';
+import { registerMcpPinRoutes } from './mcp-pins.ts';
 
 export type { Api, ApiDeps, Caller } from './types.ts';
 
@@ -116,6 +117,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerScimTokenRoutes(api, deps);
       registerApprovalRoutes(api, deps);
       registerAccessRoutes(api, deps);
+      registerMcpPinRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

@@ -37,6 +37,8 @@ export interface ApiDeps {
   readonly grants?: Grants;
   /** The tamper-evident trail: verify, checkpoints, the public key (audit/trail.ts). */
   readonly auditTrail?: import('../audit/trail.ts').AuditTrail;
+  /** Pinning an MCP connection's tools directly, and reading its pins (adapters/mcp/pin-admin.ts). */
+  readonly mcpPins?: import('../adapters/mcp/pin-admin.ts').McpPinAdmin;
 }
 
 /** Who is calling the admin API and what they may do, resolved per request (server.ts). */

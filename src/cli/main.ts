@@ -6,6 +6,7 @@ import { accessCommands } from './access-commands.ts';
 import { localCommands } from './local-commands.ts';
 import { offlineCommands } from './offline-commands.ts';
 import { loginCommands } from './login.ts';
+import { mcpCommands } from './mcp-commands.ts';
 
 export function buildProgram(print: (text: string) => void = (text) => process.stdout.write(`${text}\n`)): Command {
   const program = new Command('gatehouse')
@@ -22,7 +23,7 @@ export function buildProgram(print: (text: string) => void = (text) => process.s
     // Loaded only to start: the gateway's modules cost the other commands a second of start-up.
     .action(async (opts: { config?: string; demo?: boolean }) => (await import('./start.ts')).runStart(opts));
 
-  for (const command of [...loginCommands(print), ...adminCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...localCommands(print), ...offlineCommands(print)]) program.addCommand(command);
+  for (const command of [...loginCommands(print), ...adminCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...mcpCommands(print), ...localCommands(print), ...offlineCommands(print)]) program.addCommand(command);
   return program;
 }
 

@@ -50,8 +50,12 @@ export const mcpOptionsSchema = z
     callTimeout: durationSchema.default(MCP_DEFAULTS.callTimeout),
     /** A session without any request for this long is closed (and its process stopped). */
     idleTimeout: durationSchema.default(MCP_DEFAULTS.idleTimeout),
-    /** Tool definitions are pinned: a tool the approvers have not approved as it is now is neither listed nor callable (adapters/mcp/pins.ts). */
-    pinTools: z.boolean().default(false),
+    /**
+     * Tool definitions are pinned: a tool the approvers (or an admin, `gatehouse mcp pin`) have not
+     * approved as it is now is neither listed nor callable (adapters/mcp/pins.ts). `false` trusts
+     * whatever the tool server lists at every moment, rug pulls included: an explicit, unsafe opt-out.
+     */
+    pinTools: z.boolean().default(true),
     /** The groups that approve the connection's tool definitions (first pins and every change). */
     approvers: z.array(z.string().min(1).max(200)).min(1).max(20).default(['security']),
     /** An aggregate (`upstream: "aggregate:"`): the MCP connections whose tools it serves as `<connection>__<tool>` (adapters/mcp/aggregate*.ts). */
@@ -67,7 +71,7 @@ export const mcpOptionsSchema = z
 export type McpOptions = z.output<typeof mcpOptionsSchema>;
 
 /** The options of an MCP connection that left the block out. */
-export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}, ...MCP_DEFAULTS, pinTools: false, approvers: ['security'] });
+export const DEFAULT_MCP_OPTIONS: McpOptions = Object.freeze({ args: [], env: {}, ...MCP_DEFAULTS, pinTools: true, approvers: ['security'] });
 
 /**
  * An MCP connection is reached over http(s) (Streamable HTTP) or started as a process (`upstream:
@@ -95,12 +99,11 @@ export function checkMcpShape(
   }
 }
 
-/** An aggregate reaches no server of its own: only its members' credentials, processes and pins count. */
+/** An aggregate reaches no server of its own: only its members' credentials, processes and pins count (its own pinTools is not read). */
 function checkAggregateShape(c: { name?: string; mcp?: McpOptions | undefined; credential?: { type: string } | undefined }, ctx: z.RefinementCtx): void {
   const mcp = c.mcp;
   if (mcp?.aggregate === undefined) return void ctx.addIssue({ code: 'custom', path: ['mcp', 'aggregate'], message: 'an aggregate connection needs mcp.aggregate, the MCP connections it serves' });
   if (c.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an aggregate holds no credential: each connection it serves uses its own' });
   if (mcp.command !== undefined || Object.keys(mcp.env).length > 0) ctx.addIssue({ code: 'custom', path: ['mcp', 'command'], message: 'an aggregate starts no process: mcp.command and mcp.env belong on the connections it serves' });
-  if (mcp.pinTools) ctx.addIssue({ code: 'custom', path: ['mcp', 'pinTools'], message: 'pins are kept per connection: set mcp.pinTools on the connections the aggregate serves' });
   if (c.name !== undefined && mcp.aggregate.includes(c.name)) ctx.addIssue({ code: 'custom', path: ['mcp', 'aggregate'], message: 'an aggregate cannot serve itself' });
 }

@@ -114,7 +114,7 @@ function requestView(kind: string, summary: RequestSummary): CelMap {
     ]);
   }
   if (mcp !== undefined) {
-    entries.push(['mcp', map([['method', mcp.method], ['tool', mcp.tool], ['arguments', toolArguments(mcp.arguments)], ['tool_flags', [...(mcp.toolFlags ?? [])]]])]);
+    entries.push(['mcp', map([['method', mcp.method], ['tool', mcp.tool], ['arguments', toolArguments(mcp.arguments)], ['tool_flags', [...(mcp.toolFlags ?? [])]], ['description_flags', [...(mcp.descriptionFlags ?? [])]]])]);
   }
   return map(entries);
 }

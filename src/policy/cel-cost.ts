@@ -74,6 +74,7 @@ export const INPUT_BOUNDS: Readonly<Record<string, Size>> = {
   'request.mcp.arguments': map(1024, NAME, str(1024)),
   // adapters/mcp/tool-flags.ts: a dozen short names at most.
   'request.mcp.tool_flags': list(16, str(32)),
+  'request.mcp.description_flags': list(16, str(32)),
   time: SCALAR,
   // The caller's live grants for the connection: at most 100 are read (store/grant-rows.ts), each a map of six fields.
   grants: list(100, map(6, str(32), str(500))),

@@ -29,7 +29,7 @@ export const VARIABLES: FieldTree = {
       parse_error: 'leaf',
       flags: 'map',
     },
-    mcp: { method: 'leaf', tool: 'leaf', arguments: 'map', tool_flags: 'leaf' },
+    mcp: { method: 'leaf', tool: 'leaf', arguments: 'map', tool_flags: 'leaf', description_flags: 'leaf' },
   },
   time: 'leaf',
   /** The caller's live just-in-time grants for this connection: a list of maps (policy.md). */

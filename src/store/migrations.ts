@@ -476,6 +476,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX audit_events_by_target ON audit_events (target, id)',
     ],
   },
+  {
+    version: 22,
+    name: 'MCP tool pins: who pinned a list directly (gatehouse mcp pin), trust on first use by an admin',
+    statements: ['ALTER TABLE mcp_tool_pins ADD COLUMN pinned_by TEXT'],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -593,6 +593,8 @@ export interface ToolPinRow {
   pinnedAt: number;
   /** The approval that pinned it. */
   approvalId: string | null;
+  /** The admin who pinned it directly (`gatehouse mcp pin`, migration 22); null when an approval did. */
+  pinnedBy: string | null;
 }
 
 /** MCP tool pins (migration 14). */

@@ -23,6 +23,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { BodyTooLarge, toGatewayError, type GatewayError } from '../../errors.ts';
 import type { AuthContext } from '../../identity/credentials.ts';
+import type { Session } from '../../pipeline.ts';
 import { DEFAULT_MCP_OPTIONS, type McpOptions } from '../../config/mcp.ts';
 import { writeResponse, type McpSession } from './session.ts';
 import { mergeTools, type ToolRoute } from './aggregate-names.ts';
@@ -67,6 +68,8 @@ export class AggregateSession {
   constructor(
     readonly name: string,
     public auth: AuthContext,
+    /** The aggregate's own recorded session: revocation ends it, and it ends with this one. */
+    private readonly session: Session,
     private readonly served: readonly string[],
     private readonly options: McpOptions,
     private readonly deps: AggregateSessionDeps,
@@ -84,6 +87,7 @@ export class AggregateSession {
       onsessioninitialized: onInitialized,
       onsessionclosed: () => void this.close('the agent ended the MCP session'),
     });
+    session.ended.addEventListener('abort', () => void this.close(String((session.ended.reason as Error)?.message ?? 'session ended')), { once: true });
   }
 
   private lastTools: Record<string, unknown>[] = [];
@@ -130,6 +134,7 @@ export class AggregateSession {
       await m.value.session.close(reason);
     }));
     await this.server.close().catch(() => undefined);
+    await this.session.close(reason).catch((err: unknown) => this.deps.logger.error({ err }, 'could not close an aggregate MCP session'));
     this.onClosed(this);
   }
 

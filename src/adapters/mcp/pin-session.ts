@@ -93,6 +93,6 @@ export class SessionTools {
       await this.refreshing;
     }
     const flags = this.verdicts.get(mcp.tool)?.flags ?? ['unlisted'];
-    return { ...draft, summary: { ...draft.summary, mcp: { ...mcp, toolFlags: flags } } };
+    return { ...draft, summary: { ...draft.summary, mcp: { ...mcp, toolFlags: flags, descriptionFlags: flags } } };
   }
 }

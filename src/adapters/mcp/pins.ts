@@ -34,6 +34,8 @@ export interface ToolPinRow {
   definitionJson: string;
   pinnedAt: number;
   approvalId: string | null;
+  /** Who pinned it directly (an admin, `gatehouse mcp pin`); null when an approval did. */
+  pinnedBy: string | null;
 }
 
 /** The store's pin methods (migration 14). */
@@ -59,6 +61,17 @@ export interface ToolVerdict {
   readonly blocked: string | null;
 }
 
+/** What an admin's direct pinning did. */
+export interface PinnedList {
+  readonly pinned: { readonly tool: string; readonly hash: string; readonly flags: readonly ToolFlag[] }[];
+  /** Pins of tools the server no longer lists, dropped. */
+  readonly removed: string[];
+  /** Names the server listed more than once: pinned for neither. */
+  readonly duplicates: string[];
+  /** Entries not pinned: duplicates, and entries without a usable name or that cannot be pinned. */
+  readonly skipped: number;
+}
+
 export interface PinSettings {
   readonly connection: string;
   readonly pinTools: boolean;
@@ -75,8 +88,8 @@ interface Candidate {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-const approveHint = (id: string, approvers: readonly string[]) =>
-  `approval ${id} asks a member of ${approvers.join(', ')} to approve it (gatehouse approvals approve ${id}); list the tools again once approved`;
+const approveHint = (id: string, approvers: readonly string[], connection: string) =>
+  `approval ${id} asks a member of ${approvers.join(', ')} to approve it (gatehouse approvals approve ${id}), or an admin pins the list as the tool server shows it now (gatehouse mcp pin ${connection}); list the tools again once approved`;
 
 /** Tool entries a list can carry: an object with a well-formed name of 1 to 256 characters without NUL, pinnable. */
 function candidates(tools: unknown, logger: Logger, connection: string): Candidate[] {
@@ -106,7 +119,6 @@ function withoutName(json: string): string {
 
 export class ToolPins {
   private readonly now: () => number;
-  /** Reviews of one connection run one at a time on this replica, so two lists do not ask twice. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: ToolPinsDeps) {
@@ -120,12 +132,44 @@ export class ToolPins {
   review(settings: PinSettings, tools: unknown, complete: boolean): Promise<ToolVerdict[]> {
     const found = candidates(tools, this.deps.logger, settings.connection);
     if (!settings.pinTools) return Promise.resolve(found.map((c) => ({ tool: c.tool, flags: duplicates(found).has(c.name) ? [...c.flags, 'duplicate_name'] : c.flags, blocked: null })));
-    const previous = this.queues.get(settings.connection) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.pinned(settings, found, complete));
+    return this.queued(settings.connection, () => this.pinned(settings, found, complete));
+  }
+
+  /**
+   * Trust on first use by an admin (`gatehouse mcp pin`): the connection's pins become exactly this
+   * list, the server's whole list as the gateway just read it. A name listed twice is pinned for
+   * neither; a definition that cannot be pinned is skipped; a pin whose tool is no longer listed goes.
+   */
+  pinList(connection: string, tools: unknown, by: string): Promise<PinnedList> {
+    return this.queued(connection, async () => {
+      const found = candidates(tools, this.deps.logger, connection);
+      const twice = duplicates(found);
+      const listed = Array.isArray(tools) ? tools.length : 0;
+      const pinned: PinnedList['pinned'] = [];
+      for (const c of found) {
+        if (twice.has(c.name)) continue;
+        await this.deps.store.putToolPin({ connection, tool: c.name, hash: c.hash, definitionJson: c.json, pinnedAt: this.now(), approvalId: null, pinnedBy: by });
+        pinned.push({ tool: c.name, hash: c.hash, flags: c.flags });
+      }
+      const keep = new Set(pinned.map((p) => p.tool));
+      const removed: string[] = [];
+      for (const pin of await this.deps.store.listToolPins(connection)) {
+        if (!keep.has(pin.tool) && (await this.deps.store.deleteToolPin(connection, pin.tool))) removed.push(pin.tool);
+      }
+      const skipped = listed - pinned.length;
+      this.deps.logger.info({ connection, tools: pinned.length, removed: removed.length, skipped, by }, 'MCP tools pinned by an admin');
+      return { pinned, removed, duplicates: [...twice], skipped };
+    });
+  }
+
+  /** Reviews and pinnings of one connection run one at a time on this replica, so two lists do not ask twice. */
+  private queued<T>(connection: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(connection) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(work);
     const tail = run.catch(() => undefined);
-    this.queues.set(settings.connection, tail);
+    this.queues.set(connection, tail);
     void tail.then(() => {
-      if (this.queues.get(settings.connection) === tail) this.queues.delete(settings.connection);
+      if (this.queues.get(connection) === tail) this.queues.delete(connection);
     });
     return run;
   }
@@ -189,7 +233,7 @@ export class ToolPins {
     if (denied) return `the first pins of connection "${settings.connection}" were denied (approval ${denied}); nothing is usable until the tool server's list changes or an approver is asked again after 7 days`;
     const outcome = await this.deps.approvals.hold(this.request(settings, 'mcp.tool_pin', fingerprint, summary), { waitMs: 0 });
     if (outcome.state !== 'approved') {
-      return `the tools of connection "${settings.connection}" are not pinned yet: ${approveHint(outcome.id, settings.approvers)}`;
+      return `the tools of connection "${settings.connection}" are not pinned yet: ${approveHint(outcome.id, settings.approvers, settings.connection)}`;
     }
     for (const c of tools) await this.pin(settings.connection, c, outcome.id);
     this.deps.logger.info({ connection: settings.connection, tools: tools.length, approvalId: outcome.id }, 'MCP tools pinned');
@@ -219,7 +263,7 @@ export class ToolPins {
     const outcome = await this.deps.approvals.hold(this.request(settings, 'mcp.tool_change', fingerprint, summary), { waitMs: 0 });
     if (outcome.state !== 'approved') {
       const what = pin ? 'changed since it was approved' : renamedFrom !== null ? `is "${renamedFrom}" renamed, which needs approving` : 'is new and not approved yet';
-      return `tool "${c.name}" ${what}: ${approveHint(outcome.id, settings.approvers)}`;
+      return `tool "${c.name}" ${what}: ${approveHint(outcome.id, settings.approvers, settings.connection)}`;
     }
     await this.pin(settings.connection, c, outcome.id);
     this.deps.logger.info({ connection: settings.connection, tool: c.name, approvalId: outcome.id }, 'MCP tool definition pinned');
@@ -242,7 +286,7 @@ export class ToolPins {
   }
 
   private pin(connection: string, c: Candidate, approvalId: string): Promise<void> {
-    return this.deps.store.putToolPin({ connection, tool: c.name, hash: c.hash, definitionJson: c.json, pinnedAt: this.now(), approvalId });
+    return this.deps.store.putToolPin({ connection, tool: c.name, hash: c.hash, definitionJson: c.json, pinnedAt: this.now(), approvalId, pinnedBy: null });
   }
 
   private request(settings: PinSettings, kind: string, fingerprint: string, summary: Record<string, unknown>): HoldRequest {

@@ -137,7 +137,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
     // A standing event stream opened during a drain would hold the drain open until its deadline.
     if (stopping && method === 'GET') throw new GatewayStopping('this gateway replica is stopping: no new event stream; retry, and the load balancer sends you to another');
-    if (mcp.aggregate !== undefined) return aggregates.route({ req, res, name, mcp: { ...mcp, aggregate: mcp.aggregate }, auth, body, login: { secret: credentialOf(req), clientAddr } });
+    if (mcp.aggregate !== undefined) return aggregates.route({ req, res, name, mcp: { ...mcp, aggregate: mcp.aggregate }, auth, connection, body, login: { secret: credentialOf(req), clientAddr } });
     const header = req.headers['mcp-session-id'];
     if (header !== undefined) {
       const id = Array.isArray(header) ? '' : header;
@@ -210,6 +210,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
   const aggregates = createAggregates({
     logger,
+    pipeline,
     admit,
     stopping: () => stopping,
     // A served connection is logged in to as if the agent came to /mcp/<it>: scope checked, refusals recorded.

@@ -30,6 +30,7 @@ import { openUpstream, type Upstream } from './upstream.ts';
 import { allowedTools } from './tool-filter.ts';
 import type { ToolPins } from './pins.ts';
 import { SessionTools } from './pin-session.ts';
+import { isCatalogList, SessionCatalog } from './catalog.ts';
 
 type Id = string | number;
 type Reply = { readonly result: Record<string, unknown> } | { readonly error: { code: number; message: string; data?: unknown } };
@@ -66,6 +67,7 @@ export class McpSession {
   private serverRequests = 0;
   private readonly echoes: readonly string[];
   private readonly tools: SessionTools;
+  private readonly catalog: SessionCatalog;
 
   constructor(
     readonly session: Session,
@@ -79,8 +81,9 @@ export class McpSession {
     this.tools = new SessionTools(
       deps.pins,
       () => ({ connection: connection.name, pinTools: options.pinTools, approvers: options.approvers, mask: deps.state().redact }),
-      () => this.listUpstream(),
+      () => this.listUpstream('tools/list'),
     );
+    this.catalog = new SessionCatalog(session, deps.state, (method) => this.listUpstream(method));
     this.agent = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: onInitialized,
@@ -199,7 +202,7 @@ export class McpSession {
       const bytesIn = Buffer.byteLength(JSON.stringify(message));
       await this.deps.pipeline.run(
         this.session,
-        () => this.tools.withFlags(toRequestDraft(message, bytesIn, 'client')),
+        async () => this.catalog.withFlags(await this.tools.withFlags(toRequestDraft(message, bytesIn, 'client'))),
         async (admission) => {
           const reply = await this.askUpstream(message, admission, (id) => (run.upstreamId = id));
           answer = reply.message;
@@ -238,14 +241,15 @@ export class McpSession {
       const reviewed = await this.tools.review(result, message.params?.cursor);
       result = { ...result, tools: allowedTools(this.deps.state(), this.session, reviewed.tools, reviewed.flagsOf) };
     }
+    if (isCatalogList(message.method)) result = this.catalog.review(message.method, result, message.params?.cursor);
     const out = maskResult(admission, result, this.echoes);
     return { message: { jsonrpc: '2.0', id: message.id, result: out.value as Record<string, unknown> }, outcome: { responseStatus: 200, responseBody: out.transcript, bytesOut: out.bytes } };
   }
 
-  /** The tool server's tool list, asked by the gateway itself (after notifications/tools/list_changed). */
-  private async listUpstream(): Promise<Record<string, unknown>> {
-    const reply = await this.request('tools/list', {}, this.session.ended, () => undefined);
-    if ('error' in reply) throw new UpstreamError('upstream_unreachable', 'the MCP server refused to list its tools');
+  /** A list of the tool server's, asked by the gateway itself (tools after notifications/tools/list_changed; any before a first use). */
+  private async listUpstream(method: 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list'): Promise<Record<string, unknown>> {
+    const reply = await this.request(method, {}, this.session.ended, () => undefined);
+    if ('error' in reply) throw new UpstreamError('upstream_unreachable', `the MCP server refused ${method}`);
     return reply.result;
   }
 

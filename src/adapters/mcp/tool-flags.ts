@@ -64,15 +64,24 @@ function codePoints(text: string): number {
 
 /** The flags of one tool's definition as the tool server sent it. */
 export function toolFlags(tool: Record<string, unknown>): ToolFlag[] {
+  const flags = descriptionFlags(tool);
+  if (typeof tool.name !== 'string' || !STANDARD_NAME.test(tool.name)) flags.push('nonstandard_name');
+  return flags;
+}
+
+/**
+ * The flags of any entry a list shows the model (a tool, a prompt, a resource or resource
+ * template): every string in it scanned alike. MCP recommends a name alphabet for tools only.
+ */
+export function descriptionFlags(entry: Record<string, unknown>): ToolFlag[] {
   const flags: ToolFlag[] = [];
   const strings: string[] = [];
-  collectStrings(tool, strings, 0);
+  collectStrings(entry, strings, 0);
   if (strings.some((s) => HIDDEN.test(s))) flags.push('hidden_text');
   if (strings.some((s) => COMMENT.test(s))) flags.push('markup_comment');
   // One folded reading of the whole definition: a marker split across two fields is not one.
   const folded = strings.map((s) => foldedText(s)).join('\n');
   if (compiledMarkers().some((re) => re.matcher(folded).find())) flags.push('injection_marker');
-  if (typeof tool.description === 'string' && codePoints(tool.description) > DESCRIPTION_LIMIT) flags.push('long_description');
-  if (typeof tool.name !== 'string' || !STANDARD_NAME.test(tool.name)) flags.push('nonstandard_name');
+  if (typeof entry.description === 'string' && codePoints(entry.description) > DESCRIPTION_LIMIT) flags.push('long_description');
   return flags;
 }

@@ -37,6 +37,9 @@ function authHeaders(credential: UpstreamCredential | undefined): Record<string,
     case 'entra':
       // Config refuses an entra credential outside azure-openai connections.
       return {};
+    default:
+      // Other kinds (aws signing …) belong to other connection types; config refuses them here.
+      return {};
   }
 }
 

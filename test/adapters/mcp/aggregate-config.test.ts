@@ -29,7 +29,6 @@ describe('aggregate connections in gatehouse.yaml', () => {
     ['a credential', aggregate('    credential: ${TOKEN}\n    mcp: { aggregate: [a] }\n'), /holds no credential/],
     ['a command', aggregate('    mcp: { aggregate: [a], command: /bin/sh }\n'), /starts no process/],
     ['env', aggregate('    mcp: { aggregate: [a], env: { A: b } }\n'), /starts no process/],
-    ['pinTools', aggregate('    mcp: { aggregate: [a], pinTools: true }\n'), /pins are kept per connection/],
     ['aggregate on an HTTP server', `  - name: tools\n    type: mcp\n    upstream: https://x.example/mcp\n    mcp: { aggregate: [a] }\n`, /upstream: "aggregate:"/],
     ['aggregate on a stdio server', `  - name: tools\n    type: mcp\n    upstream: "stdio:"\n    mcp: { command: /bin/tool, aggregate: [a] }\n`, /upstream: "aggregate:"/],
     ['aggregate on another type', `  - name: tools\n    type: http\n    upstream: https://x.example/\n    mcp: { aggregate: [a] }\n`, /only a connection of type mcp/],

@@ -66,14 +66,19 @@ describe('MCP aggregate endpoint', () => {
   - name: conn-a
     type: mcp
     upstream: ${a.url}
+    mcp:
+      pinTools: false
   - name: conn-b
     type: mcp
     upstream: ${b.url}
     mcp:
       maxMessageBytes: 4kb
+      pinTools: false
   - name: conn-a_
     type: mcp
     upstream: ${a.url}
+    mcp:
+      pinTools: false
   - name: both
     type: mcp
     upstream: "aggregate:"

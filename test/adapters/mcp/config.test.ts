@@ -23,12 +23,12 @@ describe('mcp connections in gatehouse.yaml', () => {
     const config = load(`  - name: tools\n    type: mcp\n    upstream: https://mcp.example.com/mcp\n    credential: \${TOKEN}\n`);
     assert.equal(config.connections[0]!.type, 'mcp');
     assert.equal(config.connections[0]!.mcp, undefined);
-    assert.deepEqual(DEFAULT_MCP_OPTIONS, { args: [], env: {}, maxSessions: 16, maxMessageBytes: 1024 * 1024, callTimeout: 60_000, idleTimeout: 1_800_000, pinTools: false, approvers: ['security'] });
+    assert.deepEqual(DEFAULT_MCP_OPTIONS, { args: [], env: {}, maxSessions: 16, maxMessageBytes: 1024 * 1024, callTimeout: 60_000, idleTimeout: 1_800_000, pinTools: true, approvers: ['security'] });
   });
 
   test('a stdio server with command, args, env and bounds', () => {
     const config = load(`  - name: local\n    type: mcp\n    upstream: "stdio:"\n    mcp:\n      command: /usr/bin/tool\n      args: [serve]\n      env:\n        API_KEY: \${TOKEN}\n      maxSessions: 3\n      maxMessageBytes: 64kb\n      callTimeout: 10s\n      idleTimeout: 5m\n`);
-    assert.deepEqual(config.connections[0]!.mcp, { command: '/usr/bin/tool', args: ['serve'], env: { API_KEY: 'secret-value-123' }, maxSessions: 3, maxMessageBytes: 65536, callTimeout: 10_000, idleTimeout: 300_000, pinTools: false, approvers: ['security'] });
+    assert.deepEqual(config.connections[0]!.mcp, { command: '/usr/bin/tool', args: ['serve'], env: { API_KEY: 'secret-value-123' }, maxSessions: 3, maxMessageBytes: 65536, callTimeout: 10_000, idleTimeout: 300_000, pinTools: true, approvers: ['security'] });
   });
 
   for (const [what, yaml, message] of [

@@ -36,11 +36,30 @@ export interface McpFixture {
   close(): Promise<void>;
 }
 
-export async function startMcpFixture(options: TestGatewayOptions & { extraMcp?: string } = {}): Promise<McpFixture> {
+/**
+ * Pins connections' tools as an admin does (`gatehouse mcp pin`, POST …/mcp/pins): pinning is on by
+ * default, so a connection shows no tool until its list is pinned.
+ */
+export async function pinTools(t: TestGateway, ...connections: string[]): Promise<void> {
+  for (const connection of connections) {
+    const { status, json } = await t.api('POST', `/connections/${connection}/mcp/pins`, {});
+    if (status !== 200) throw new Error(`pinning ${connection}: ${status} ${JSON.stringify(json)}`);
+  }
+}
+
+/** `pin` (default: tools and local) names the connections pinned by an admin before the test. */
+export async function startMcpFixture(options: TestGatewayOptions & { extraMcp?: string; pin?: readonly string[] } = {}): Promise<McpFixture> {
   process.env.MCP_UPSTREAM_TOKEN = MCP_UPSTREAM_TOKEN;
   process.env.TOOL_API_KEY = STDIO_SECRET;
   const upstream = await startMcpToolServer();
   const t = await startTestGateway({ ...options, extraConnections: mcpConnections(upstream.url, options.extraMcp) + (options.extraConnections ?? '') });
+  try {
+    await pinTools(t, ...(options.pin ?? ['tools', 'local']));
+  } catch (err) {
+    await t.close();
+    await upstream.close();
+    throw err;
+  }
   return {
     t,
     upstream,

@@ -68,6 +68,7 @@ describe('MCP gateway under hostile input', () => {
     mcp:
       maxMessageBytes: 64kb
       callTimeout: 1s
+      pinTools: false       # the wire is under test here, not pinning: the hostile list is used as sent
 `,
     });
     ada = await f.t.token({ user: 'ada', groups: ['engineering'], connections: ['tools', 'hostile'] });

@@ -9,7 +9,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 
 export type RawTool = Record<string, unknown>;
 
@@ -29,7 +37,14 @@ export const tool = (name: string, description: string, properties: Record<strin
   inputSchema: { type: 'object', properties },
 });
 
-export async function startPinToolServer(initial: RawTool[]): Promise<PinToolServer> {
+/** Prompts, resources and resource templates the server lists as given (descriptions and all); `used` records each get and read. */
+export interface Catalog {
+  readonly prompts?: RawTool[];
+  readonly resources?: RawTool[];
+  readonly templates?: RawTool[];
+}
+
+export async function startPinToolServer(initial: RawTool[], catalog: Catalog = {}): Promise<PinToolServer> {
   let tools = initial;
   let listed = 0;
   const calls: string[] = [];
@@ -41,7 +56,18 @@ export async function startPinToolServer(initial: RawTool[]): Promise<PinToolSer
       let transport = typeof id === 'string' ? transports.get(id) : undefined;
       if (!transport) {
         if (id !== undefined) return void res.writeHead(404).end();
-        const server = new Server({ name: 'pin-test-tools', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+        const server = new Server({ name: 'pin-test-tools', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, prompts: {}, resources: {} } });
+        server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: catalog.prompts ?? [] }) as never);
+        server.setRequestHandler(GetPromptRequestSchema, (request) => {
+          calls.push(`prompt:${request.params.name}`);
+          return { messages: [{ role: 'user', content: { type: 'text', text: `prompt ${request.params.name}` } }] };
+        });
+        server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: catalog.resources ?? [] }) as never);
+        server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: catalog.templates ?? [] }) as never);
+        server.setRequestHandler(ReadResourceRequestSchema, (request) => {
+          calls.push(`read:${request.params.uri}`);
+          return { contents: [{ uri: request.params.uri, text: `contents of ${request.params.uri}` }] };
+        });
         server.setRequestHandler(ListToolsRequestSchema, () => {
           listed++;
           return { tools } as never;

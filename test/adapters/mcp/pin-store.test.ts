@@ -1,5 +1,5 @@
 /**
- * The tool pins (migration 14) on both engines: a pin replaced whole, pins per connection, names and
+ * The tool pins (migrations 14 and 22) on both engines: a pin replaced whole, pins per connection, names and
  * definitions kept exactly (Unicode outside the BMP, quotes, a 256 KiB definition), deletion once.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ const row = (over: Partial<ToolPinRow> = {}): ToolPinRow => ({
   definitionJson: '{"description":"Echoes","name":"echo"}',
   pinnedAt: 1_700_000_000_000,
   approvalId: 'apr_1',
+  pinnedBy: null,
   ...over,
 });
 
@@ -44,7 +45,7 @@ function contract(engine: string, open: () => Promise<Store>) {
     });
 
     test('names and definitions come back exactly as stored', async () => {
-      const odd = row({ connection: 'odd', tool: "dеploy 🙂 'x' \"y\" \\ %_", definitionJson: JSON.stringify({ name: 'x', description: `${'é'.repeat(1000)}🙂\u200B`.repeat(200) }), approvalId: null });
+      const odd = row({ connection: 'odd', tool: "dеploy 🙂 'x' \"y\" \\ %_", definitionJson: JSON.stringify({ name: 'x', description: `${'é'.repeat(1000)}🙂\u200B`.repeat(200) }), approvalId: null, pinnedBy: "root (adm_1) 'x'" });
       await store.putToolPin(odd);
       await store.putToolPin(row({ connection: 'odd', tool: 'deploy' }));
       const back = await store.listToolPins('odd');

@@ -71,6 +71,8 @@ describe('MCP tool pinning', () => {
   - name: open
     type: mcp
     upstream: ${open.url}
+    mcp:
+      pinTools: false
   - name: local-pinned
     type: mcp
     upstream: "stdio:"
