@@ -54,6 +54,22 @@ async function optionalConfig(file: string | undefined): Promise<GatewayConfig |
   }
 }
 
+
+/** A gatehouse.yaml (connections, listeners, a policy section) rather than a file of rules. */
+function isMainConfig(content: unknown): boolean {
+  if (!content || typeof content !== 'object' || Array.isArray(content)) return false;
+  return ['policy', 'connections', 'http', 'store', 'identity'].some((key) => key in content);
+}
+
+/** The policy of a config and extra rule files checked as `start` would compile it; also the rules, for config check. */
+export async function policyCheckOf(config: GatewayConfig | null, configFile: string, extra: PolicyFile[] = []) {
+  const { checkPolicy, loadPolicyFiles } = await policyModule();
+  const dir = config?.policy.dir ? await loadPolicyFiles(resolve(dirname(resolve(configFile)), config.policy.dir)) : [];
+  const result = checkPolicy(config?.policy ?? {}, { files: [...dir, ...extra], knownMaskProfiles: (await profilesOf(config)).names });
+  const rulesOf = (content: unknown): unknown[] => (Array.isArray(content) ? content : Array.isArray((content as { rules?: unknown })?.rules) ? (content as { rules: unknown[] }).rules : []);
+  return { ...result, rules: [...(config?.policy.rules ?? []), ...[...dir, ...extra].flatMap((f) => rulesOf(f.content))] };
+}
+
 export function localCommands(print: Print): Command[] {
   const mask = new Command('mask').description('try masking profiles locally');
   mask
@@ -79,12 +95,17 @@ export function localCommands(print: Print): Command[] {
     .description('validate the policy in the config (and extra rule FILES): schema, CEL, packs, unreachable rules')
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (files: string[], opts: { config?: string }, command: Command) => {
-      const config = await optionalConfig(opts.config);
-      const { checkPolicy, formatProblem, loadPolicyFiles } = await policyModule();
-      const extra: PolicyFile[] = await Promise.all(files.map(async (file) => ({ file, content: YAML.parse(await readFile(file, 'utf8')) })));
-      const dir = config?.policy.dir ? await loadPolicyFiles(resolve(dirname(resolve(opts.config ?? 'gatehouse.yaml')), config.policy.dir)) : [];
-      const result = checkPolicy(config?.policy ?? {}, { files: [...dir, ...extra], knownMaskProfiles: (await profilesOf(config)).names });
-      if (command.optsWithGlobals().json) print(JSON.stringify(result, null, 2));
+      const read = await Promise.all(files.map(async (file) => ({ file, content: YAML.parse(await readFile(file, 'utf8')) as unknown })));
+      // The main config given as a FILE is read as the config, not refused as a malformed rule file.
+      const mains = read.filter((f) => isMainConfig(f.content));
+      if (mains.length > 1 || (mains.length === 1 && opts.config)) throw new InvalidArgument('give one main config: with --config, or as the only gatehouse.yaml among the FILES');
+      const configFile = opts.config ?? mains[0]?.file;
+      const config = await optionalConfig(configFile);
+      const extra: PolicyFile[] = read.filter((f) => !isMainConfig(f.content)) as PolicyFile[];
+      if (!config && extra.length === 0) throw new InvalidArgument('nothing to check: no ./gatehouse.yaml here; pass --config FILE or rule FILES');
+      const { formatProblem } = await policyModule();
+      const result = await policyCheckOf(config, configFile ?? 'gatehouse.yaml', extra);
+      if (command.optsWithGlobals().json) print(JSON.stringify({ errors: result.errors, warnings: result.warnings }, null, 2));
       else {
         for (const e of result.errors) print(`error: ${formatProblem(e)}`);
         for (const w of result.warnings) print(`warning: ${formatProblem(w)}`);

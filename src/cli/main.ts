@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { GatewayError } from '../errors.ts';
 import { adminCommands } from './admin-commands.ts';
@@ -5,12 +6,19 @@ import { approvalsCommands } from './approvals-commands.ts';
 import { accessCommands } from './access-commands.ts';
 import { localCommands } from './local-commands.ts';
 import { offlineCommands } from './offline-commands.ts';
+import { configCommands } from './config-check.ts';
 import { loginCommands } from './login.ts';
 import { mcpCommands } from './mcp-commands.ts';
+
+/** From package.json, two folders up from both src/cli and dist/cli. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export function buildProgram(print: (text: string) => void = (text) => process.stdout.write(`${text}\n`)): Command {
   const program = new Command('gatehouse')
     .description('Access gateway for AI agents: authenticate, decide, mask, forward and record every request.\n\nCommands other than start and the local checks talk to a running gateway: set GATEHOUSE_URL and GATEHOUSE_TOKEN (an admin token) or run `gatehouse login`.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--json', 'print machine-readable JSON')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
@@ -23,7 +31,7 @@ export function buildProgram(print: (text: string) => void = (text) => process.s
     // Loaded only to start: the gateway's modules cost the other commands a second of start-up.
     .action(async (opts: { config?: string; demo?: boolean }) => (await import('./start.ts')).runStart(opts));
 
-  for (const command of [...loginCommands(print), ...adminCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...mcpCommands(print), ...localCommands(print), ...offlineCommands(print)]) program.addCommand(command);
+  for (const command of [...loginCommands(print), ...adminCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...mcpCommands(print), ...localCommands(print), ...configCommands(print), ...offlineCommands(print)]) program.addCommand(command);
   return program;
 }
 

@@ -8,7 +8,6 @@ import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
-import { auditSinksSchema } from './audit-sinks.ts';
 
 const duration = durationSchema;
 
@@ -313,8 +312,6 @@ export const configSchema = z
     /** The tamper-evident trail's signed checkpoints (audit/trail.ts, docs/audit.md). */
     audit: z
       .object({
-        /** Export sinks: every audit event delivered at least once, in order (audit/outbox.ts, docs/audit-export.md). */
-        sinks: auditSinksSchema.optional(),
         checkpoints: z
           .object({
             key: z.string().min(1).optional(),

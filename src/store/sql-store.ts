@@ -43,7 +43,6 @@ import type { GrantFilter, GrantRow } from './types.ts';
 import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint, toLedgerEntry } from './ledger-rows.ts';
 import type { CheckpointRow, LedgerEntryRow } from './types.ts';
 import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
-import { SINK_SQL } from './sink-cursor-rows.ts';
 import type { ToolPinRow } from './types.ts';
 import type { SealedValue } from './types.ts';
 import type {
@@ -822,22 +821,6 @@ export class SqlStore implements Store {
 
   async deleteToolPin(connection: string, tool: string): Promise<boolean> {
     return (await this.db.run(TOOL_PIN_SQL.delete, [connection, tool])) > 0;
-  }
-
-  async sinkCursors(sink: string): Promise<Map<string, number>> {
-    return new Map((await this.db.all(SINK_SQL.cursors, [sink])).map((r) => [r.writer as string, Number(r.seq)]));
-  }
-
-  async advanceSinkCursor(sink: string, writer: string, seq: number, at: number): Promise<void> {
-    await this.db.run(SINK_SQL.advance, [sink, writer, seq, at]);
-  }
-
-  async takeSinkLease(sink: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
-    return (await this.db.run(SINK_SQL.takeLease, [sink, holder, now + ttlMs, now])) > 0;
-  }
-
-  async releaseSinkLease(sink: string, holder: string): Promise<void> {
-    await this.db.run(SINK_SQL.releaseLease, [sink, holder]);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -48,8 +48,13 @@ test('the same response posted to both replicas at once is accepted once', async
   assert.ok(results.filter((r) => r.status === 401).every((r) => r.json.error.code === 'saml_replayed'));
 });
 
-test('a replica with another master key does not recognise the request ids of the others', async () => {
-  const stranger = await startTestGateway({ databaseUrl: pg.url, masterKey: randomBytes(32), extraYaml: samlYaml(idp) });
+test('a replica with another master key is refused at start, naming the cause', async () => {
+  await assert.rejects(startTestGateway({ databaseUrl: pg.url, masterKey: randomBytes(32), extraYaml: samlYaml(idp) }), /GATEHOUSE_MASTER_KEY is not the key this store was sealed with/);
+});
+
+test('a gateway with another master key does not recognise the request ids of these replicas', async () => {
+  // Request ids carry a MAC, not a store row: another key (on a store of its own) cannot accept them.
+  const stranger = await startTestGateway({ masterKey: randomBytes(32), extraYaml: samlYaml(idp) });
   try {
     const { requestId } = await startLogin(a.url);
     const result = await postAcs(stranger.url, { SAMLResponse: b64(signedResponse({ idp, inResponseTo: requestId, nameId: 'wes@example.com' })) });
