@@ -3,7 +3,7 @@ import type { AuditEventRow } from '../store/types.ts';
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
 import { registerTrailRoutes } from './audit-trail.ts';
-import { searchFilters } from './replay-schemas.ts';
+import { filterText, searchFilters } from './replay-schemas.ts';
 import { pageToken, readPageToken, timeRange } from '../audit/search-query.ts';
 
 const auditEventView = z
@@ -35,8 +35,8 @@ const listQuery = z
 const searchQuery = z
   .object({
     ...searchFilters,
-    session: z.string().min(1).max(100).optional().describe('Only requests of this session'),
-    text: z.string().min(1).max(200).optional().describe('Only requests whose target (path, SQL text, tool name) contains this, ignoring case'),
+    session: filterText(100).optional().describe('Only requests of this session'),
+    text: filterText(200).optional().describe('Only requests whose target (path, SQL text, tool name) contains this, ignoring case'),
   })
   .strict();
 

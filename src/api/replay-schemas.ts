@@ -7,12 +7,20 @@ import { epochMs } from './schemas.ts';
 /** The decisions an interaction is recorded with. */
 export const DECISIONS = ['allow', 'deny', 'approve', 'limit'] as const;
 
-const name = (what: string) => z.string().min(1).max(256).optional().describe(what);
+/** Text a filter compares: no control characters (PostgreSQL refuses NUL, and none belongs in a name). */
+export const filterText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
+
+const name = (what: string) => filterText(256).optional().describe(what);
 
 /** The filters both searches take, as query parameters; each given one must hold. */
 export const searchFilters = {
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  after: z.string().min(1).max(300).optional().describe('The next token of the previous page'),
+  after: filterText(300).optional().describe('The next token of the previous page'),
   principal: name('Only this identity (name or id)'),
   agent: name('Only this agent (today: the name of the token it used)'),
   connection: name('Only this connection'),
@@ -24,8 +32,8 @@ export const searchFilters = {
     .describe('Only this interaction kind: llm.chat, sql.query, mcp.tool_call, http.request …'),
   decision: z.enum(DECISIONS).optional().describe('Only this decision'),
   rule: name('Only interactions this policy rule decided'),
-  since: z.string().min(1).max(40).optional().describe('From this time: a duration back from now (7d, 12h), an ISO 8601 date or time, or epoch ms'),
-  until: z.string().min(1).max(40).optional().describe('Before this time, written as since is'),
+  since: filterText(40).optional().describe('From this time: a duration back from now (7d, 12h), an ISO 8601 date or time, or epoch ms'),
+  until: filterText(40).optional().describe('Before this time, written as since is'),
 };
 
 const message = z.object({ role: z.string(), text: z.string() });

@@ -5,7 +5,7 @@ import type { InteractionRow, SessionRow, SessionSummary } from '../store/types.
 import type { Api, ApiDeps } from './types.ts';
 import { epochMs, errorResponses } from './schemas.ts';
 import { pageToken, readPageToken, timeRange } from '../audit/search-query.ts';
-import { searchFilters, replayView } from './replay-schemas.ts';
+import { filterText, searchFilters, replayView } from './replay-schemas.ts';
 import { loadReplay } from '../audit/replay-source.ts';
 
 // `satisfies` lists every column: a field the store adds fails to compile here rather than vanish from the API.
@@ -130,7 +130,7 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
       tags: ['sessions'],
       operationId: 'replaySession',
       summary: 'A session as it happened: each request at its time after the start, its decision and rule, approvals, and the answer as recorded (masked)',
-      params: z.object({ id: z.string().min(1).max(100) }),
+      params: z.object({ id: filterText(100) }),
       querystring: replayQuery,
       response: { 200: replayView.describe('One page of the replay'), ...errorResponses },
     },
@@ -145,7 +145,7 @@ export function registerSessionRoutes(api: Api, { store }: ApiDeps): void {
       tags: ['sessions'],
       operationId: 'getSession',
       summary: 'A session, its interactions in order, and whether its hash chain verifies',
-      params: z.object({ id: z.string().min(1) }),
+      params: z.object({ id: filterText(100) }),
       response: { 200: z.object({ session: sessionView, interactions: z.array(interactionView), chain: chainReport }).describe('The session'), ...errorResponses },
     },
     config: { allow: ['approver', 'auditor'] },
