@@ -7,7 +7,7 @@
 import type { GatewayError } from './errors.ts';
 import type { ConnectionInfo, ConnectionType, Decision, Interaction, InteractionKind, RequestSummary } from './interaction.ts';
 import type { AuthContext } from './identity/credentials.ts';
-import type { RequestBody, ResponseMasker, ResponseTarget } from './masking/index.ts';
+import type { RequestBody, ResponseMasker, ResponseTarget, TextStreamMasker } from './masking/index.ts';
 
 /** How a request is described in the record when it is refused before its draft exists. */
 export interface RequestLine {
@@ -71,6 +71,11 @@ export interface Admission {
    * (`masking_failed`) when a profile applies and the response cannot be scanned: withhold it.
    */
   responseMasker(target: ResponseTarget): ResponseMasker;
+  /**
+   * A masker for text that arrives in pieces (an object body streamed through), with the
+   * profile's hold-back; null when no profile applies.
+   */
+  textStream(): TextStreamMasker | null;
   /** Masks one text (a database notice or error message) under the profile. */
   maskText(text: string): string;
   /** Masks one result row by column name and content. */

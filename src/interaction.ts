@@ -23,7 +23,7 @@ export interface CredentialInfo {
   readonly expiresAt: number | null;
 }
 
-export type ConnectionType = 'openai' | 'http' | 'postgres' | 'mcp' | 'anthropic' | 'gemini' | 'azure-openai' | 'bedrock';
+export type ConnectionType = 'openai' | 'http' | 'postgres' | 'mcp' | 'anthropic' | 'gemini' | 'azure-openai' | 'bedrock' | 's3';
 
 export interface ConnectionInfo {
   readonly name: string;
@@ -40,7 +40,8 @@ export type InteractionKind =
   | 'http.request'
   | 'sql.query'
   | 'mcp.tool_call'
-  | 'mcp.other';
+  | 'mcp.other'
+  | 's3.request';
 
 export interface HttpFacts {
   readonly method: string;
@@ -88,12 +89,26 @@ export interface McpFacts {
   readonly descriptionFlags?: readonly string[];
 }
 
+/** An object-storage request (adapters/s3): the S3 operation and what it names. */
+export interface S3Facts {
+  /** GetObject, PutObject, DeleteObject, ListObjectsV2, CreateMultipartUpload, UploadPart, … */
+  readonly operation: string;
+  readonly bucket: string | null;
+  readonly key: string | null;
+  /** The listing prefix (ListObjects), '' when none. */
+  readonly prefix: string;
+  /** Bytes of the object or part as the client declared them; null when unknown. */
+  readonly size: number | null;
+  readonly contentType: string;
+}
+
 /** Facts policy conditions can read. Only the part for the interaction's protocol is set. */
 export interface RequestSummary {
   readonly http?: HttpFacts;
   readonly llm?: LlmFacts;
   readonly sql?: SqlFacts;
   readonly mcp?: McpFacts;
+  readonly s3?: S3Facts;
   /** Masking entity types found in the request (e.g. 'email', 'aws_access_key'). */
   readonly entities: readonly string[];
 }

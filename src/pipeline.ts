@@ -526,6 +526,7 @@ export class Pipeline {
       signal,
       responseMasker: (target: ResponseTarget): ResponseMasker => guard('response', () => responseMaskerFor(profile, target, limits)),
       maskText: (text) => (profile ? guard('text', () => profile.maskText(text).text) : text),
+      textStream: () => (profile ? guard('stream', () => profile.createTextStream()) : null),
       maskRow: (columns, values) => (profile ? guard('row', () => profile.maskRow(columns, values).values) : [...values]),
     };
   }

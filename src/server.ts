@@ -34,6 +34,8 @@ import { createMetrics } from './metrics.ts';
 import { createHttpProxy, PROXY_PREFIX } from './adapters/http/server.ts';
 import { UpstreamPools } from './adapters/http/upstream.ts';
 import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
+import { createS3Gateway, S3_PREFIX } from './adapters/s3/server.ts';
+import { loadS3CredentialKey } from './api/s3-credentials.ts';
 import { ToolPins } from './adapters/mcp/pins.ts';
 import { createMcpPinAdmin } from './adapters/mcp/pin-admin.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
@@ -50,6 +52,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Tests: the clock and wake-ups held requests and approval expiry use. */
   readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
+  /** Tests: the clock S3 signatures and presigned URLs are checked against. */
+  readonly s3?: { readonly now?: () => number };
 }
 
 export interface Gateway {
@@ -314,6 +318,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       upstreamTimeoutMs: config.http.upstreamTimeout,
       trustProxy: config.http.trustProxy,
     });
+    // Object storage: S3 clients sign with credentials derived under a key sealed in the store.
+    const s3Key = await loadS3CredentialKey(store, box);
+    const s3Options = new Map(config.connections.flatMap((c) => (c.s3 ? [[c.name, { allowUnmaskedRanges: c.s3.allowUnmaskedRanges, virtualHost: c.s3.addressing === 'virtual' }] as const] : [])));
+    const s3 = createS3Gateway({
+      pipeline,
+      connections,
+      pools,
+      logger,
+      key: s3Key,
+      upstreamTimeoutMs: config.http.upstreamTimeout,
+      trustProxy: config.http.trustProxy,
+      link: (row) => store.insertS3Object(row),
+      options: (c) => s3Options.get(c.name) ?? { allowUnmaskedRanges: false, virtualHost: false },
+      ...(options.s3?.now ? { now: options.s3.now } : {}),
+    });
+    closers.push(() => s3.close());
     // MCP sessions end (their processes stopped) before the pipeline's sessions and the store close.
     const pins = new ToolPins({ store, approvals, logger });
     const mcpPins = createMcpPinAdmin({ connections, pins, store, logger });
@@ -327,7 +347,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, mcpPins, ...federation };
+    const apiDeps = { store, s3Key, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, mcpPins, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,
@@ -369,6 +389,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (config.admin.listen) {
       const dataPlane = createServer((req, res) => {
         if (req.url?.startsWith(PROXY_PREFIX)) return proxy(req, res);
+        if (req.url?.startsWith(S3_PREFIX)) return s3.handle(req, res);
         if (req.url?.startsWith(MCP_PREFIX)) return mcp.handle(req, res);
         if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found on the data-plane listener', code: 'not_found' } }));
@@ -389,7 +410,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       trackRequests(admin.server);
     } else {
       const app = await buildAdminApp((handler) =>
-        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : req.url?.startsWith(MCP_PREFIX) ? mcp.handle(req, res) : handler(req, res))),
+        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : req.url?.startsWith(S3_PREFIX) ? s3.handle(req, res) : req.url?.startsWith(MCP_PREFIX) ? mcp.handle(req, res) : handler(req, res))),
       );
       await app.ready();
       url = await listen(app.server, config.http.listen.host, config.http.listen.port);

@@ -98,10 +98,23 @@ const credentialSchema = z.union([
       tokenUrl: z.url({ protocol: /^https?$/ }).optional(),
     })
     .strict(),
+  /**
+   * bedrock and s3: an AWS access key the gateway signs upstream requests with (Signature V4).
+   * `region` is the signing region; `sessionToken` for temporary keys.
+   */
+  z
+    .object({
+      type: z.literal('aws'),
+      accessKeyId: z.string().min(1),
+      secretAccessKey: z.string().min(1),
+      region: z.string().regex(/^[a-z0-9-]{1,40}$/, 'an AWS region such as us-east-1').default('us-east-1'),
+      sessionToken: z.string().min(1).optional(),
+    })
+    .strict(),
 ]);
 export type UpstreamCredential = z.output<typeof credentialSchema>;
 
-export const CONNECTION_TYPES = ['openai', 'http', 'postgres', 'mcp', 'anthropic', 'gemini', 'azure-openai', 'bedrock'] as const;
+export const CONNECTION_TYPES = ['openai', 'http', 'postgres', 'mcp', 'anthropic', 'gemini', 'azure-openai', 'bedrock', 's3'] as const;
 
 /** Inference providers spoken natively (src/providers/): each has its own API, credential form and stream format. */
 export const PROVIDER_TYPES = ['anthropic', 'gemini', 'azure-openai', 'bedrock'] as const;
@@ -111,7 +124,7 @@ export const PROVIDER_TYPES = ['anthropic', 'gemini', 'azure-openai', 'bedrock']
  * postgres://host:port/dbname?sslmode=… with a basic (username + password) credential for postgres.
  */
 export function checkConnectionShape(
-  c: { type: (typeof CONNECTION_TYPES)[number]; upstream: string; credential?: UpstreamCredential | undefined; mcp?: z.output<typeof mcpOptionsSchema> | undefined },
+  c: { type: (typeof CONNECTION_TYPES)[number]; upstream: string; credential?: UpstreamCredential | undefined; mcp?: z.output<typeof mcpOptionsSchema> | undefined; s3?: { allowUnmaskedRanges: boolean; addressing: 'path' | 'virtual' } | undefined },
   ctx: z.RefinementCtx,
 ): void {
   checkMcpShape(c, ctx);
@@ -126,6 +139,12 @@ export function checkConnectionShape(
     }
   } else if (protocol !== 'http:' && protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected an http:// or https:// URL' });
+  }
+  if (c.type === 's3' && c.credential?.type !== 'aws') {
+    ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an s3 connection needs { type: aws, accessKeyId, secretAccessKey, region }' });
+  }
+  if (c.s3 !== undefined && c.type !== 's3') {
+    ctx.addIssue({ code: 'custom', path: ['s3'], message: 's3 options are for s3 connections only' });
   }
   if (c.credential?.type === 'entra' && c.type !== 'azure-openai') {
     ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an entra credential is for azure-openai connections only' });
@@ -146,6 +165,16 @@ const connectionFields = {
   passCookies: z.boolean().default(false),
   /** MCP connections: stdio command, session cap, message and time bounds (config/mcp.ts). */
   mcp: mcpOptionsSchema.optional(),
+  /** s3 connections (adapters/s3): Range reads of masked types, and how the upstream addresses buckets. */
+  s3: z
+    .object({
+      /** Under a masking profile a Range GET is refused (masking needs the context); true sends ranges unmasked. */
+      allowUnmaskedRanges: z.boolean().default(false),
+      /** `path` (https://host/bucket/key) or `virtual` (https://bucket.host/key) towards the upstream. */
+      addressing: z.enum(['path', 'virtual']).default('path'),
+    })
+    .strict()
+    .optional(),
 };
 
 /** The admin API's body for PUT /connections/:name. */

@@ -84,7 +84,9 @@ export function credentialValues(credential: UpstreamCredential | undefined): re
   if (credential === undefined) return [];
   let values = cache.get(credential);
   if (values === undefined) {
-    const secrets = [credential.type === 'entra' ? credential.clientSecret : credential.value];
+    const secrets = [credential.type === 'entra' ? credential.clientSecret : credential.type === 'aws' ? credential.secretAccessKey : credential.value];
+    // A temporary AWS key's session token is sent upstream as it is (x-amz-security-token): it can come back.
+    if (credential.type === 'aws' && credential.sessionToken !== undefined) secrets.push(credential.sessionToken);
     // The password alone is covered by its own forms; the pair as Basic sends it is covered too,
     // so the username next to it goes with it.
     if (credential.type === 'basic') secrets.push(`${credential.username}:${credential.value}`);

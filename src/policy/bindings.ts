@@ -80,7 +80,7 @@ function requestView(kind: string, summary: RequestSummary): CelMap {
     ['kind', kind],
     ['entities', summary.entities],
   ];
-  const { http, llm, sql, mcp } = summary;
+  const { http, llm, sql, mcp, s3 } = summary;
   // Absent families stay absent: `has(request.sql)` is false and reading it fails the condition.
   if (http !== undefined) {
     entries.push(['http', map([['method', http.method], ['path', http.path], ['query', http.query], ['headers', record(http.headers)]])]);
@@ -115,6 +115,12 @@ function requestView(kind: string, summary: RequestSummary): CelMap {
   }
   if (mcp !== undefined) {
     entries.push(['mcp', map([['method', mcp.method], ['tool', mcp.tool], ['arguments', toolArguments(mcp.arguments)], ['tool_flags', [...(mcp.toolFlags ?? [])]], ['description_flags', [...(mcp.descriptionFlags ?? [])]]])]);
+  }
+  if (s3 !== undefined) {
+    entries.push([
+      's3',
+      map([['operation', s3.operation], ['bucket', s3.bucket], ['key', s3.key], ['prefix', s3.prefix], ['size', int(s3.size)], ['content_type', s3.contentType]]),
+    ]);
   }
   return map(entries);
 }

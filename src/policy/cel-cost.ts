@@ -74,6 +74,13 @@ export const INPUT_BOUNDS: Readonly<Record<string, Size>> = {
   'request.mcp.arguments': map(1024, NAME, str(1024)),
   // adapters/mcp/tool-flags.ts: a dozen short names at most.
   'request.mcp.tool_flags': list(16, str(32)),
+  // adapters/s3: object keys are at most 1024 bytes, bucket names 63 characters.
+  'request.s3.operation': str(64),
+  'request.s3.bucket': str(63),
+  'request.s3.key': str(1024),
+  'request.s3.prefix': str(1024),
+  'request.s3.size': SCALAR,
+  'request.s3.content_type': NAME,
   'request.mcp.description_flags': list(16, str(32)),
   time: SCALAR,
   // The caller's live grants for the connection: at most 100 are read (store/grant-rows.ts), each a map of six fields.

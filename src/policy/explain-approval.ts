@@ -25,7 +25,7 @@ export interface ApprovalPreview {
   readonly error: { readonly status: 403; readonly type: 'permission_error'; readonly code: 'approval_required'; readonly sqlstate: '42501' };
 }
 
-const PROTOCOL: Record<ConnectionType, Protocol> = { openai: 'http', http: 'http', postgres: 'postgres', mcp: 'mcp', anthropic: 'http', gemini: 'http', 'azure-openai': 'http', bedrock: 'http' };
+const PROTOCOL: Record<ConnectionType, Protocol> = { openai: 'http', http: 'http', postgres: 'postgres', mcp: 'mcp', anthropic: 'http', gemini: 'http', 'azure-openai': 'http', bedrock: 'http', s3: 'http' };
 
 const human = (ms: number) => {
   const text = formatDuration(ms);

@@ -11,6 +11,7 @@ const INTERACTION_KIND_RECORD: Record<InteractionKind, true> = {
   'sql.query': true,
   'mcp.tool_call': true,
   'mcp.other': true,
+  's3.request': true,
 };
 const PRINCIPAL_KIND_RECORD: Record<PrincipalKind, true> = { user: true, service_account: true, admin: true };
 

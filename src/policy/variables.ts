@@ -30,6 +30,7 @@ export const VARIABLES: FieldTree = {
       flags: 'map',
     },
     mcp: { method: 'leaf', tool: 'leaf', arguments: 'map', tool_flags: 'leaf', description_flags: 'leaf' },
+    s3: { operation: 'leaf', bucket: 'leaf', key: 'leaf', prefix: 'leaf', size: 'leaf', content_type: 'leaf' },
   },
   time: 'leaf',
   /** The caller's live just-in-time grants for this connection: a list of maps (policy.md). */

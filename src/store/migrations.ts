@@ -461,6 +461,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'MCP tool pins: who pinned a list directly (gatehouse mcp pin), trust on first use by an admin',
     statements: ['ALTER TABLE mcp_tool_pins ADD COLUMN pinned_by TEXT'],
   },
+  {
+    version: 20,
+    name: 'object storage: which request wrote which object',
+    statements: [
+      `CREATE TABLE s3_object_writes (
+        interaction_id TEXT PRIMARY KEY,
+        connection TEXT NOT NULL,
+        bucket TEXT NOT NULL,
+        object_key TEXT NOT NULL,
+        etag TEXT,
+        version_id TEXT,
+        written_at BIGINT NOT NULL
+      )`,
+      'CREATE INDEX s3_object_writes_by_key ON s3_object_writes (bucket, object_key, written_at)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

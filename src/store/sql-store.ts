@@ -43,6 +43,8 @@ import type { GrantFilter, GrantRow } from './types.ts';
 import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint, toLedgerEntry } from './ledger-rows.ts';
 import type { CheckpointRow, LedgerEntryRow } from './types.ts';
 import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
+import { S3_OBJECT_SQL, s3ObjectParams, toS3Object } from './s3-object-rows.ts';
+import type { S3ObjectRow } from './types.ts';
 import type { ToolPinRow } from './types.ts';
 import type { SealedValue } from './types.ts';
 import type {
@@ -821,6 +823,15 @@ export class SqlStore implements Store {
 
   async deleteToolPin(connection: string, tool: string): Promise<boolean> {
     return (await this.db.run(TOOL_PIN_SQL.delete, [connection, tool])) > 0;
+  }
+
+  async insertS3Object(row: S3ObjectRow): Promise<void> {
+    await this.db.run(S3_OBJECT_SQL.insert, s3ObjectParams(row));
+  }
+
+  async listS3ObjectWrites(bucket: string, key: string, connection?: string, limit = 100): Promise<S3ObjectRow[]> {
+    const rows = connection === undefined ? await this.db.all(S3_OBJECT_SQL.list, [bucket, key, limit]) : await this.db.all(S3_OBJECT_SQL.listOnConnection, [bucket, key, connection, limit]);
+    return rows.map(toS3Object);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

@@ -235,7 +235,7 @@ export interface AuditEventFilter {
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
-export interface Store extends LedgerStore, ToolPinStore {
+export interface Store extends LedgerStore, ToolPinStore, S3ObjectStore {
   readonly engine: 'sqlite' | 'postgres';
   /**
    * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
