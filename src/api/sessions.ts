@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bodyDigestsView } from './audit-trail.ts';
 import { NotFound } from '../errors.ts';
 import { verifyChain, type ChainReport } from '../audit/hash-chain.ts';
 import type { InteractionRow, SessionRow, SessionSummary } from '../store/types.ts';
@@ -68,6 +69,8 @@ const interactionView = z
     latencyMs: z.number().nullable(),
     prevHash: z.string().nullable(),
     hash: z.string().nullable(),
+    bodyDigests: bodyDigestsView.nullable().optional(),
+    bodiesPurgedAt: epochMs.nullable().optional().describe('When retention removed the bodies (audit.retention.bodies)'),
   } satisfies Record<keyof InteractionRow, z.ZodType>)
   .meta({ id: 'Interaction' });
 

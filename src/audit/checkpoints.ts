@@ -10,7 +10,7 @@ import { appendFile } from 'node:fs/promises';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.ts';
-import type { CheckpointRow, LedgerStore } from '../store/types.ts';
+import type { CheckpointRow, LedgerStore, PeerHead, Store } from '../store/types.ts';
 import type { Ledger } from './ledger.ts';
 
 export interface SigningKey {
@@ -53,8 +53,15 @@ export function parsePublicKeys(text: string): Map<string, KeyObject> {
 
 type Unsigned = Omit<CheckpointRow, 'signature' | 'hash'>;
 
+/**
+ * v2 also signs the other writers' heads the writer saw (cross-linking): one writer's chain cut
+ * short, or gone whole, is then caught by another's later checkpoint. v1 (no peers) is how
+ * checkpoints were signed before; an empty peer list is v2, so the two never read alike.
+ */
 function canonical(c: Unsigned): string {
-  return JSON.stringify(['gatehouse.checkpoint.v1', c.writer, c.seq, c.headHash, c.at, c.prevCheckpointHash, c.keyId]);
+  if (c.peers === undefined || c.peers === null) return JSON.stringify(['gatehouse.checkpoint.v1', c.writer, c.seq, c.headHash, c.at, c.prevCheckpointHash, c.keyId]);
+  const peers = c.peers.map((p) => [p.writer, p.seq, p.hash]);
+  return JSON.stringify(['gatehouse.checkpoint.v2', c.writer, c.seq, c.headHash, c.at, c.prevCheckpointHash, c.keyId, peers]);
 }
 
 export function signCheckpoint(c: Unsigned, key: SigningKey): CheckpointRow {
@@ -83,7 +90,7 @@ export function checkpointProblem(c: CheckpointRow, keys: ReadonlyMap<string, Ke
 }
 
 export interface CheckpointerOptions {
-  readonly store: Pick<LedgerStore, 'ledgerHead' | 'lastCheckpoint' | 'insertCheckpoint'>;
+  readonly store: Pick<LedgerStore, 'ledgerHead' | 'lastCheckpoint' | 'insertCheckpoint'> & Pick<Store, 'ledgerHeads'>;
   readonly ledger: Ledger;
   readonly key: SigningKey;
   /** A file that every checkpoint is appended to as one JSON line, outside the database. */
@@ -107,11 +114,14 @@ export class Checkpointer {
   private async take(): Promise<CheckpointRow | null> {
     const { store, ledger, key, sink } = this.options;
     await ledger.settled();
-    const head = await store.ledgerHead(ledger.writer);
+    const heads = await store.ledgerHeads();
+    const head = heads.find((h) => h.writer === ledger.writer);
+    const peers: PeerHead[] = heads.filter((h) => h.writer !== ledger.writer).map((h) => ({ writer: h.writer, seq: h.seq, hash: h.hash }));
     const last = await store.lastCheckpoint(ledger.writer);
+    // One checkpoint per head (the store keys them so): a writer that appended nothing since signs nothing.
     if (!head || (last && last.seq >= head.seq)) return null;
     const row = signCheckpoint(
-      { writer: ledger.writer, seq: head.seq, headHash: head.hash, at: (this.options.now ?? Date.now)(), prevCheckpointHash: last?.hash ?? null, keyId: key.keyId },
+      { writer: ledger.writer, seq: head.seq, headHash: head.hash, at: (this.options.now ?? Date.now)(), prevCheckpointHash: last?.hash ?? null, keyId: key.keyId, peers },
       key,
     );
     await store.insertCheckpoint(row);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { InteractionRow } from '../store/types.ts';
+import { bodiesState } from './retention-bodies.ts';
 
 /**
  * The fields a recorded interaction is sealed over, in a fixed order. Fields added after chains
@@ -9,9 +10,12 @@ import type { InteractionRow } from '../store/types.ts';
  * that is absent. Add new fields to `later` the same way; never move one into the array.
  */
 function sealedFields(row: InteractionRow): unknown[] {
+  // Rows with digests (migration 18) seal each body by its digest (an object where older rows have
+  // a string, so neither can pass for the other): retention can drop the text and the seal holds.
+  const digests = row.bodyDigests ?? null;
   const fields: unknown[] = [
-    row.id, row.sessionId, row.seq, row.kind, row.status, row.decision, row.rule, row.reason,
-    row.method, row.target, row.model, row.summary, row.requestBody, row.responseStatus, row.responseBody,
+    row.id, row.sessionId, row.seq, row.kind, row.status, row.decision, row.rule, row.reason, row.method, row.target, row.model,
+    row.summary, digests ? digests.request : row.requestBody, row.responseStatus, digests ? digests.response : row.responseBody,
     row.errorCode, row.bytesIn, row.bytesOut, row.startedAt, row.completedAt, row.latencyMs,
   ];
   const later: Record<string, unknown> = {};
@@ -47,7 +51,10 @@ export function verifyChain(rows: readonly InteractionRow[]): ChainReport {
   const sealed = rows.filter((r) => r.hash !== null);
   const byPrev = new Map<string, InteractionRow[]>();
   for (const row of sealed) {
-    if (sealInteraction(row, row.prevHash) !== row.hash) problems.push(`interaction ${row.id} (seq ${row.seq}) was altered after recording`);
+    const bodies = bodiesState(row);
+    // A body gone without the purge mark was removed by hand; verify-trail checks the mark against the purge record.
+    const bodiesOk = bodies === 'intact' || (bodies === 'purged' && typeof row.bodiesPurgedAt === 'number');
+    if (sealInteraction(row, row.prevHash) !== row.hash || !bodiesOk) problems.push(`interaction ${row.id} (seq ${row.seq}) was altered after recording`);
     const key = row.prevHash ?? 'genesis';
     byPrev.set(key, [...(byPrev.get(key) ?? []), row]);
   }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
-import type { CheckpointRow } from '../store/types.ts';
+import type { CheckpointRow, PeerHead } from '../store/types.ts';
 import { parsePublicKeys } from './checkpoints.ts';
 import { verifyTrail, type TrailReport } from './verify-trail.ts';
 
@@ -41,13 +41,26 @@ export function parseCheckpointLines(text: string, file: string): CheckpointRow[
       TEXT_FIELDS.every((f) => typeof c[f] === 'string') &&
       Number.isSafeInteger(c.seq) && Number.isSafeInteger(c.at) &&
       (c.prevCheckpointHash === null || typeof c.prevCheckpointHash === 'string');
-    if (!shaped) throw new ConfigError(`line ${i + 1} of ${file} is not a checkpoint (writer, seq, headHash, at, prevCheckpointHash, keyId, signature, hash)`);
+    const peers = !shaped || c.peers === undefined || c.peers === null ? null : readPeers(c.peers);
+    if (!shaped || peers === undefined) throw new ConfigError(`line ${i + 1} of ${file} is not a checkpoint (writer, seq, headHash, at, prevCheckpointHash, keyId, signature, hash, peers)`);
     rows.push({
       writer: c.writer as string, seq: c.seq as number, headHash: c.headHash as string, at: c.at as number,
       prevCheckpointHash: c.prevCheckpointHash as string | null, keyId: c.keyId as string, signature: c.signature as string, hash: c.hash as string,
+      ...(peers ? { peers } : {}),
     });
   });
   return rows;
+}
+
+/** The other writers' heads a checkpoint signed; undefined when the value is not a list of them. */
+function readPeers(value: unknown): PeerHead[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const peers: PeerHead[] = [];
+  for (const p of value as Record<string, unknown>[]) {
+    if (typeof p !== 'object' || p === null || typeof p.writer !== 'string' || !Number.isSafeInteger(p.seq) || typeof p.hash !== 'string') return undefined;
+    peers.push({ writer: p.writer, seq: p.seq as number, hash: p.hash });
+  }
+  return peers;
 }
 
 async function readText(file: string, what: string): Promise<string> {

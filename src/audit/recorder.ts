@@ -3,6 +3,7 @@ import type { RecordedErrorCode } from '../errors.ts';
 import type { InteractionRow, SessionRow, Store } from '../store/types.ts';
 import { newId } from '../identity/token-format.ts';
 import { sealInteraction } from './hash-chain.ts';
+import { boundBody, headBytes, type BoundBody } from './retention-bodies.ts';
 
 export interface OpenSession {
   readonly principalId: string | null;
@@ -12,6 +13,8 @@ export interface OpenSession {
   readonly protocol: string;
   readonly clientAddr: string | null;
   readonly startup?: Readonly<Record<string, string>> | null;
+  /** The agent whose credential opened it (inventory usage reads it). */
+  readonly agentId?: string | null;
 }
 
 export interface RecordedSession {
@@ -82,19 +85,6 @@ export function clipUpstreamCode(code: string | null | undefined): string | null
   return code.slice(0, UPSTREAM_CODE_MAX_CHARS).replace(/[\uD800-\uDBFF]$/, '');
 }
 
-/** Cuts a recorded body to the configured size, saying how much was left out. */
-export function clipBody(text: string | null, maxBytes: number): string | null {
-  if (text === null || text.length <= maxBytes / 4) return text;
-  const bytes = Buffer.byteLength(text);
-  if (bytes <= maxBytes) return text;
-  return `${headBytes(text, maxBytes)}…[truncated ${bytes - maxBytes} bytes]`;
-}
-
-function headBytes(text: string, bytes: number): string {
-  // A character cut in two decodes to U+FFFD at the end: dropped rather than kept as a wrong character.
-  return Buffer.from(text).subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
-}
-
 /**
  * A body is redacted only as far as it will be kept, plus this much: a secret that starts just
  * before the cut is still whole when scanned, and a 10 MB body costs a 64 KB scan, not a 10 MB one.
@@ -163,15 +153,13 @@ export class Recorder {
     private readonly replicaId: string | null = null,
   ) {}
 
-  private body(text: string | null, options: OpenOptions): string | null {
-    if (text === null) return null;
-    if (options.secretsMasked) return clipBody(text, this.maxBodyBytes);
+  /** The body as stored (bounded, with its digest and, when cut, the marker). */
+  private body(text: string | null, options: OpenOptions): BoundBody {
+    if (text === null || options.secretsMasked) return boundBody(text, this.maxBodyBytes);
     const scanned = this.maxBodyBytes + REDACT_MARGIN_BYTES;
-    if (text.length <= scanned / 4) return clipBody(this.redactOnce(text, options.redact), this.maxBodyBytes);
-    const bytes = Buffer.byteLength(text);
-    if (bytes <= scanned) return clipBody(this.redactOnce(text, options.redact), this.maxBodyBytes);
-    const head = this.redactOnce(headBytes(text, scanned), options.redact);
-    return `${headBytes(head, this.maxBodyBytes)}…[truncated ${bytes - this.maxBodyBytes} bytes]`;
+    if (text.length <= scanned / 4 || Buffer.byteLength(text) <= scanned) return boundBody(this.redactOnce(text, options.redact), this.maxBodyBytes);
+    // Only the head is redacted; the marker's digest is of the whole body as it arrived.
+    return boundBody(this.redactOnce(headBytes(text, scanned), options.redact), this.maxBodyBytes, text);
   }
 
   /** A short field (target, model, a summary string): redacted as written and, when percent-encoded, as read. */
@@ -220,6 +208,7 @@ export class Recorder {
   async open(sessionId: string, draft: InteractionDraft, options: OpenOptions): Promise<OpenInteraction> {
     const seq = (this.seqs.get(sessionId) ?? 0) + 1;
     this.seqs.set(sessionId, seq);
+    const request = this.body(draft.requestBody, options);
     const row: InteractionRow = {
       id: options.id ?? newId('int'),
       sessionId,
@@ -233,7 +222,7 @@ export class Recorder {
       model: this.nullableField(draft.model, options.redact),
       reason: this.nullableField(draft.reason, options.redact),
       summary: redactJson(draft.summary, (text) => this.field(text, options.redact)) as Record<string, unknown>,
-      requestBody: this.body(draft.requestBody, options),
+      requestBody: request.text,
       responseStatus: null,
       responseBody: null,
       errorCode: null,
@@ -244,6 +233,7 @@ export class Recorder {
       latencyMs: null,
       prevHash: null,
       hash: null,
+      bodyDigests: { request: request.digest, response: null },
     };
     await this.store.insertInteraction(row);
     let done = false;
@@ -259,21 +249,24 @@ export class Recorder {
 
   private async complete(row: InteractionRow, outcome: InteractionOutcome, options: OpenOptions): Promise<void> {
     const completedAt = this.now();
+    const request = outcome.requestBody === undefined ? { text: row.requestBody, digest: row.bodyDigests?.request ?? null } : this.body(outcome.requestBody, options);
+    const response = this.body(outcome.responseBody, options);
     const final: InteractionRow = {
       ...row,
       status: outcome.status,
       decision: outcome.decision ?? row.decision,
       rule: outcome.rule === undefined ? row.rule : outcome.rule,
       reason: outcome.reason === undefined ? row.reason : this.nullableField(outcome.reason, options.redact),
-      requestBody: outcome.requestBody === undefined ? row.requestBody : this.body(outcome.requestBody, options),
+      requestBody: request.text,
       bytesIn: outcome.bytesIn ?? row.bytesIn,
       responseStatus: outcome.responseStatus,
-      responseBody: this.body(outcome.responseBody, options),
+      responseBody: response.text,
       errorCode: outcome.errorCode,
       upstreamCode: this.nullableField(clipUpstreamCode(outcome.upstreamCode), options.redact),
       bytesOut: outcome.bytesOut,
       completedAt,
       latencyMs: completedAt - row.startedAt,
+      bodyDigests: { request: request.digest, response: response.digest },
     };
     // Sealing and taking the chain head happen in one synchronous step, so overlapping completions
     // in a session still form one chain.
@@ -297,6 +290,7 @@ export class Recorder {
         latencyMs: final.latencyMs,
         prevHash,
         hash,
+        bodyDigests: final.bodyDigests,
       });
     } catch (err) {
       // The write-ahead row stays 'open' and becomes 'interrupted' at the next start: never lost.

@@ -13,6 +13,8 @@ import { chainedStore } from './chained-store.ts';
 import { Checkpointer, loadSigningKey, parsePublicKeys, type SigningKey } from './checkpoints.ts';
 import { Ledger, LOCAL_WRITER } from './ledger.ts';
 import { verifyTrail, type TrailReport } from './verify-trail.ts';
+import { Purger, type PurgeReport } from './purge.ts';
+import type { AuditRetentionConfig } from '../config/audit-retention.ts';
 import { newId } from '../util/ids.ts';
 
 /** `audit` in gatehouse.yaml (config/schema.ts). */
@@ -28,6 +30,8 @@ export interface AuditTrailConfig {
     /** Files of public keys retired by a rotation: their checkpoints still verify. */
     readonly trustedKeys?: readonly string[];
   };
+  /** How long each kind of record is kept; without it nothing is purged. */
+  readonly retention?: AuditRetentionConfig;
 }
 
 export interface TrailStart {
@@ -39,7 +43,15 @@ export interface TrailStart {
   /** Where relative paths in the config are read from. */
   readonly baseDir: string;
   readonly now?: () => number;
+  /**
+   * PostgreSQL: how long this process holds its writer chain without renewing it. A restarted
+   * replica carries on a chain whose holder stopped (released it) or went silent this long,
+   * rather than starting one more chain per start.
+   */
+  readonly writerLeaseMs?: number;
 }
+
+const WRITER_LEASE_MS = 60_000;
 
 export class AuditTrail {
   private base: Store | null = null;
@@ -49,6 +61,9 @@ export class AuditTrail {
   private checkpointer: Checkpointer | null = null;
   private key: SigningKey | null = null;
   private trusted = new Map<string, KeyObject>();
+  private purger: Purger | null = null;
+  private lease: { holder: string; ttlMs: number; timer: NodeJS.Timeout } | null = null;
+  private checkpointConfig: { sink?: string; every: number } | null = null;
 
   constructor(private readonly logger: Logger) {}
 
@@ -60,7 +75,10 @@ export class AuditTrail {
 
   async start(options: TrailStart): Promise<void> {
     const store = this.store();
-    const writer = options.writer ?? (store.postgres ? options.replicaId : LOCAL_WRITER);
+    const clock = options.now ?? Date.now;
+    const ttlMs = options.writerLeaseMs ?? WRITER_LEASE_MS;
+    const leased = options.writer === undefined && store.postgres !== null;
+    const writer = options.writer ?? (leased ? await store.claimLedgerWriter(options.replicaId, options.replicaId, clock(), ttlMs) : LOCAL_WRITER);
     const at = (path: string) => (isAbsolute(path) ? path : resolve(options.baseDir, path));
     const cp = options.config?.checkpoints;
     if (cp) {
@@ -70,12 +88,55 @@ export class AuditTrail {
       for (const file of cp.trustedKeys ?? []) for (const [id, key] of parsePublicKeys(await readKeyFile(at(file)))) this.trusted.set(id, key);
     }
     this.now = options.now;
-    this.ledger = await Ledger.open(store, writer, this.logger, options.now);
-    if (cp && this.key) {
-      this.checkpointer = new Checkpointer({ store, ledger: this.ledger, key: this.key, sink: cp.sink ? at(cp.sink) : undefined, logger: this.logger, now: options.now });
-      this.checkpointer.start(cp.every);
+    this.checkpointConfig = cp ? { sink: cp.sink ? at(cp.sink) : undefined, every: cp.every } : null;
+    await this.openWriter(writer);
+    if (leased) {
+      const timer = setInterval(() => void this.renewWriter(), Math.max(1_000, Math.floor(ttlMs / 3)));
+      timer.unref();
+      this.lease = { holder: options.replicaId, ttlMs, timer };
+    }
+    const retention = options.config?.retention;
+    if (retention && options.writer === undefined) {
+      this.purger = new Purger({ store: this.wrapped(), retention, logger: this.logger, now: options.now, checkpoint: () => this.checkpoint(), replicaId: store.postgres ? options.replicaId : null });
+      this.purger.start();
+    }
+  }
+
+  /** Opens `writer`'s chain where it ends, and its checkpoints. */
+  private async openWriter(writer: string): Promise<void> {
+    const store = this.store();
+    this.ledger = await Ledger.open(store, writer, this.logger, this.now);
+    if (this.checkpointConfig && this.key) {
+      this.checkpointer = new Checkpointer({ store, ledger: this.ledger, key: this.key, sink: this.checkpointConfig.sink, logger: this.logger, now: this.now });
+      this.checkpointer.start(this.checkpointConfig.every);
     }
     this.logger.info({ writer, seq: this.ledger.position.seq, checkpoints: this.key ? this.key.keyId : 'off' }, 'audit ledger open');
+  }
+
+  /**
+   * Keeps this process's hold on its chain. Lost (a pause longer than the lease let another
+   * process take the chain over), it moves to a chain of its own: two appenders on one chain
+   * would collide on every seq.
+   */
+  private async renewWriter(): Promise<void> {
+    const lease = this.lease;
+    const ledger = this.ledger;
+    if (!lease || !ledger) return;
+    const store = this.store();
+    const now = (this.now ?? Date.now)();
+    try {
+      if (await store.renewLedgerWriter(ledger.writer, lease.holder, now, lease.ttlMs)) return;
+      this.logger.error({ writer: ledger.writer }, 'this process lost its audit chain to another (it paused longer than the writer lease); moving to a new chain');
+      await this.checkpointer?.stop();
+      await this.openWriter(await store.claimLedgerWriter(lease.holder, newId('rep', now), now, lease.ttlMs));
+    } catch (err) {
+      this.logger.error({ err }, 'could not renew the audit writer lease; retrying');
+    }
+  }
+
+  /** Runs the retention purge now (also scheduled every audit.retention.every); null without audit.retention. */
+  purge(options: { dryRun?: boolean } = {}): Promise<PurgeReport> | null {
+    return this.purger?.run(options) ?? null;
   }
 
   /**
@@ -120,8 +181,15 @@ export class AuditTrail {
 
   /** A last checkpoint covers what was appended until the stop. */
   async stop(): Promise<void> {
+    await this.purger?.stop();
     await this.ledger?.settled();
     await this.checkpointer?.stop();
+    if (this.lease && this.ledger) {
+      clearInterval(this.lease.timer);
+      // Let go only once the last checkpoint signed the head: the next process carries on from there.
+      await this.store().releaseLedgerWriter(this.ledger.writer, this.lease.holder).catch((err: unknown) => this.logger.error({ err }, 'could not release the audit writer lease; it runs out by itself'));
+      this.lease = null;
+    }
   }
 
   private wrapped(): Store {

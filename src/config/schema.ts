@@ -8,6 +8,7 @@ import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
+import { auditRetentionSchema } from './audit-retention.ts';
 
 const duration = durationSchema;
 
@@ -345,13 +346,16 @@ export const configSchema = z
           .object({
             key: z.string().min(1).optional(),
             keyFile: z.string().min(1).optional(),
-            every: duration.default(5 * 60_000),
+            // Entries after the last checkpoint can be cut off unnoticed: a minute bounds that window.
+            every: duration.default(60_000),
             sink: z.string().min(1).optional(),
             trustedKeys: z.array(z.string().min(1)).optional(),
           })
           .strict()
           .refine((c) => (c.key === undefined) !== (c.keyFile === undefined), { message: 'give exactly one of key (a PEM, e.g. ${GATEHOUSE_AUDIT_KEY}) and keyFile' })
           .optional(),
+        /** How long each kind of audit record is kept; the purge that removes the rest (audit/purge.ts, docs/audit.md). */
+        retention: auditRetentionSchema.optional(),
       })
       .strict()
       .optional(),

@@ -1,7 +1,7 @@
 /** The audit ledger and its checkpoints (migration 15): statements and row mappings. */
 import { groupedInsert } from './grouped-write.ts';
 import type { SqlValue } from './rows.ts';
-import type { CheckpointRow, LedgerEntryRow } from './types.ts';
+import type { CheckpointRow, LedgerEntryRow, PeerHead } from './types.ts';
 
 type DbRecord = Record<string, unknown>;
 
@@ -11,7 +11,7 @@ const LEDGER_TYPES = {
   hash: 'TEXT', writer: 'TEXT', seq: 'BIGINT', kind: 'TEXT', ref_id: 'TEXT', event_hash: 'TEXT', prev_hash: 'TEXT', at: 'BIGINT',
 } as const;
 const LEDGER_COLUMNS = Object.keys(LEDGER_TYPES).join(', ');
-const CHECKPOINT_COLUMNS = 'writer, seq, head_hash, at, prev_checkpoint_hash, key_id, signature, hash';
+const CHECKPOINT_COLUMNS = 'writer, seq, head_hash, at, prev_checkpoint_hash, key_id, signature, hash, peers_json';
 
 /** Grouped like the interaction writes it rides with, so both commit in one batch. */
 export const APPEND_LEDGER = groupedInsert('audit_ledger', LEDGER_TYPES);
@@ -20,7 +20,7 @@ export const LEDGER_SQL = {
   page: `SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?`,
   head: `SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE writer = ? ORDER BY seq DESC LIMIT 1`,
   writers: 'SELECT DISTINCT writer FROM audit_ledger UNION SELECT DISTINCT writer FROM audit_checkpoints',
-  insertCheckpoint: `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertCheckpoint: `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   checkpoints: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY writer, seq`,
   lastCheckpoint: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE writer = ? ORDER BY seq DESC LIMIT 1`,
   auditEvent: 'SELECT id, at, replica_id, actor_id, actor_name, actor_kind, credential_id, action, target, outcome, details_json FROM audit_events WHERE id = ?',
@@ -44,7 +44,7 @@ export function toLedgerEntry(r: DbRecord): LedgerEntryRow {
 }
 
 export function checkpointParams(r: CheckpointRow): SqlValue[] {
-  return [r.writer, r.seq, r.headHash, r.at, r.prevCheckpointHash, r.keyId, r.signature, r.hash];
+  return [r.writer, r.seq, r.headHash, r.at, r.prevCheckpointHash, r.keyId, r.signature, r.hash, r.peers ? JSON.stringify(r.peers) : null];
 }
 
 export function toCheckpoint(r: DbRecord): CheckpointRow {
@@ -57,5 +57,7 @@ export function toCheckpoint(r: DbRecord): CheckpointRow {
     keyId: r.key_id as string,
     signature: r.signature as string,
     hash: r.hash as string,
+    // Checkpoints signed before migration 18 read back without peers, as they were signed.
+    ...(typeof r.peers_json === 'string' ? { peers: JSON.parse(r.peers_json) as PeerHead[] } : {}),
   };
 }

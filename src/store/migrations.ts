@@ -477,6 +477,30 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX s3_object_writes_by_key ON s3_object_writes (bucket, object_key, written_at)',
     ],
   },
+  {
+    version: 18,
+    name: 'audit retention: body digests on interactions, cross-linked checkpoints, ledger writer leases',
+    statements: [
+      // What an interaction's seal covers of each body (its digest, and a truncation marker), so
+      // retention can drop the bodies and the row still verifies; when they were dropped.
+      'ALTER TABLE interactions ADD COLUMN body_digests_json TEXT',
+      'ALTER TABLE interactions ADD COLUMN bodies_purged_at BIGINT',
+      // The other writers' heads a checkpoint signed beside its own.
+      'ALTER TABLE audit_checkpoints ADD COLUMN peers_json TEXT',
+      // A purge keeps an event while any ledger entry naming it is younger than its cutoff.
+      'CREATE INDEX audit_ledger_by_ref ON audit_ledger (ref_id, at)',
+      'CREATE INDEX audit_ledger_by_time ON audit_ledger (writer, at)',
+      'CREATE INDEX interactions_by_started_at ON interactions (started_at)',
+      'CREATE INDEX audit_events_by_time ON audit_events (at)',
+      // Which process appends to which writer's chain: a restarted replica carries on a chain
+      // whose holder let go (or went silent) instead of starting one more.
+      `CREATE TABLE audit_writers (
+        writer TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        held_until BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

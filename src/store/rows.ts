@@ -4,6 +4,7 @@
  * no prepared statement's result shape.
  */
 import type {
+  BodyDigests,
   ConnectionRow,
   InteractionRow,
   PrincipalRow,
@@ -32,7 +33,7 @@ export const INTERACTION_TYPES = {
   reason: 'TEXT', method: 'TEXT', target: 'TEXT', model: 'TEXT', summary_json: 'TEXT', request_body: 'TEXT',
   response_status: 'INTEGER', response_body: 'TEXT', error_code: 'TEXT', upstream_code: 'TEXT', bytes_in: 'BIGINT',
   bytes_out: 'BIGINT', started_at: 'BIGINT', completed_at: 'BIGINT', latency_ms: 'DOUBLE PRECISION', prev_hash: 'TEXT',
-  hash: 'TEXT',
+  hash: 'TEXT', body_digests_json: 'TEXT', bodies_purged_at: 'BIGINT',
 } as const satisfies Record<string, SqlType>;
 export const INTERACTION_COLUMNS = Object.keys(INTERACTION_TYPES).join(', ');
 
@@ -145,6 +146,7 @@ export function interactionParams(r: InteractionRow): SqlValue[] {
     r.id, r.sessionId, r.seq, r.kind, r.status, r.decision, r.rule, r.reason, r.method, r.target, r.model,
     json(r.summary), r.requestBody, r.responseStatus, r.responseBody, r.errorCode, r.upstreamCode, r.bytesIn,
     r.bytesOut, r.startedAt, r.completedAt, r.latencyMs, r.prevHash, r.hash,
+    r.bodyDigests ? json(r.bodyDigests) : null, r.bodiesPurgedAt ?? null,
   ];
 }
 
@@ -174,5 +176,8 @@ export function toInteraction(r: DbRecord): InteractionRow {
     latencyMs: nullable(r.latency_ms),
     prevHash: nullable(r.prev_hash),
     hash: nullable(r.hash),
+    // Rows recorded before migration 18 read back without them, as they were sealed.
+    ...(r.body_digests_json === null || r.body_digests_json === undefined ? {} : { bodyDigests: fromJson<BodyDigests>(r.body_digests_json) }),
+    ...(r.bodies_purged_at === null || r.bodies_purged_at === undefined ? {} : { bodiesPurgedAt: Number(r.bodies_purged_at) }),
   };
 }

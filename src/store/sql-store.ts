@@ -41,7 +41,8 @@ import type { ApprovalFilter, ApprovalRow, ApprovalVoteRow } from './types.ts';
 import { approvalsOfKindQuery, GRANT_SQL, grantParams, listGrantsQuery, toGrant } from './grant-rows.ts';
 import type { GrantFilter, GrantRow } from './types.ts';
 import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint, toLedgerEntry } from './ledger-rows.ts';
-import type { CheckpointRow, LedgerEntryRow } from './types.ts';
+import { AUDIT_EVENT_COLUMNS, RETENTION_SQL, byIds, pastParams } from './retention-rows.ts';
+import type { CheckpointRow, LedgerEntryRow, PurgeKind } from './types.ts';
 import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
 import { S3_OBJECT_SQL, s3ObjectParams, toS3Object } from './s3-object-rows.ts';
 import type { S3ObjectRow } from './types.ts';
@@ -181,7 +182,7 @@ const REVOKE_PRINCIPAL_TREES = revokeTreeSql('principal_id = ?');
 const INSERT_INTERACTION = groupedInsert('interactions', INTERACTION_TYPES);
 const COMPLETE_INTERACTION = groupedUpdate('interactions', INTERACTION_TYPES, [
   'status', 'decision', 'rule', 'reason', 'response_status', 'response_body', 'error_code', 'upstream_code', 'bytes_in',
-  'bytes_out', 'completed_at', 'latency_ms', 'prev_hash', 'hash', 'request_body',
+  'bytes_out', 'completed_at', 'latency_ms', 'prev_hash', 'hash', 'request_body', 'body_digests_json',
 ], 'id');
 
 const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ');
@@ -455,7 +456,7 @@ export class SqlStore implements Store {
   async completeInteraction(id: string, f: InteractionCompletion): Promise<void> {
     const changed = await this.runGrouped(COMPLETE_INTERACTION, [
       f.status, f.decision, f.rule, f.reason, f.responseStatus, f.responseBody, f.errorCode, f.upstreamCode, f.bytesIn,
-      f.bytesOut, f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, id,
+      f.bytesOut, f.completedAt, f.latencyMs, f.prevHash, f.hash, f.requestBody, f.bodyDigests ? JSON.stringify(f.bodyDigests) : null, id,
     ]);
     expectRow(changed, 'interaction', id);
   }
@@ -832,6 +833,69 @@ export class SqlStore implements Store {
   async listS3ObjectWrites(bucket: string, key: string, connection?: string, limit = 100): Promise<S3ObjectRow[]> {
     const rows = connection === undefined ? await this.db.all(S3_OBJECT_SQL.list, [bucket, key, limit]) : await this.db.all(S3_OBJECT_SQL.listOnConnection, [bucket, key, connection, limit]);
     return rows.map(toS3Object);
+  }
+
+  async purgeAudit(kind: PurgeKind, cutoff: number, options: { limit: number; dryRun: boolean; at: number }): Promise<number> {
+    if (options.dryRun) return Number((await this.one(RETENTION_SQL.count(kind), pastParams(kind, cutoff)))?.n ?? 0);
+    const params = [...(kind === 'bodies' ? [options.at] : []), ...pastParams(kind, cutoff), options.limit];
+    return this.db.run(RETENTION_SQL.purge(kind), params);
+  }
+
+  async ledgerPurgeBound(writer: string, cutoff: number): Promise<LedgerEntryRow | null> {
+    return orNull(await this.one(RETENTION_SQL.purgeBound, [writer, cutoff, writer, writer, cutoff]), toLedgerEntry);
+  }
+
+  async deleteLedgerPrefix(writer: string, toSeq: number, limit: number): Promise<number> {
+    const deleted = await this.db.run(RETENTION_SQL.deleteLedger, [writer, writer, toSeq, limit]);
+    if (deleted < limit) await this.db.run(RETENTION_SQL.deleteCheckpoints, [writer, toSeq, writer]);
+    return deleted;
+  }
+
+  async ledgerHeads(): Promise<LedgerEntryRow[]> {
+    return (await this.db.all(RETENTION_SQL.heads, [])).map(toLedgerEntry);
+  }
+
+  sessionsByIds(ids: readonly string[]): Promise<SessionRow[]> {
+    return this.rowsByIds('sessions', SESSION_COLUMNS, ids, toSession);
+  }
+
+  interactionsByIds(ids: readonly string[]): Promise<InteractionRow[]> {
+    return this.rowsByIds('interactions', INTERACTION_COLUMNS, ids, toInteraction);
+  }
+
+  auditEventsByIds(ids: readonly string[]): Promise<AuditEventRow[]> {
+    return this.rowsByIds('audit_events', AUDIT_EVENT_COLUMNS, ids, toAuditEvent);
+  }
+
+  async auditEventsOfAction(action: string, limit: number): Promise<AuditEventRow[]> {
+    return (await this.db.all(RETENTION_SQL.ofAction, [action, limit])).map(toAuditEvent);
+  }
+
+  async claimLedgerWriter(holder: string, fresh: string, now: number, ttlMs: number): Promise<string> {
+    for (const r of await this.db.all(RETENTION_SQL.writerCandidates, [now])) {
+      // Compare-and-set: of two processes after the same chain, one changes the row.
+      if ((await this.db.run(RETENTION_SQL.takeWriter, [holder, now + ttlMs, r.writer as string, now])) === 1) return r.writer as string;
+    }
+    await this.db.run(RETENTION_SQL.newWriter, [fresh, holder, now + ttlMs]);
+    return fresh;
+  }
+
+  async renewLedgerWriter(writer: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    return (await this.db.run(RETENTION_SQL.renewWriter, [now + ttlMs, writer, holder])) === 1;
+  }
+
+  async releaseLedgerWriter(writer: string, holder: string): Promise<void> {
+    await this.db.run(RETENTION_SQL.releaseWriter, [writer, holder]);
+  }
+
+  private async rowsByIds<T>(table: 'sessions' | 'interactions' | 'audit_events', columns: string, ids: readonly string[], to: (r: DbRecord) => T): Promise<T[]> {
+    const out: T[] = [];
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += MAX_IDS_PER_STATEMENT) {
+      const chunk = padded(unique.slice(i, i + MAX_IDS_PER_STATEMENT));
+      for (const r of await this.db.all(byIds(table, columns, chunk.length), chunk)) out.push(to(r));
+    }
+    return out;
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

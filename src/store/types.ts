@@ -133,6 +133,34 @@ export interface InteractionRow {
   latencyMs: number | null;
   prevHash: string | null;
   hash: string | null;
+  /**
+   * What the seal covers of each body (migration 18): its digest, and when it was cut to the
+   * recording bound, the original's size and digest. Null on rows recorded before, which seal the
+   * bodies' text itself. audit/retention-bodies.ts reads and describes it.
+   */
+  bodyDigests?: BodyDigests | null;
+  /** When retention removed the bodies (the row, its digests and its seal stay). */
+  bodiesPurgedAt?: number | null;
+}
+
+/** A body cut to `recording.maxBodyBytes`: the stored text is its first keptBytes bytes. */
+export interface TruncationMarker {
+  originalBytes: number;
+  keptBytes: number;
+  /** SHA-256 (hex) of the whole body as it reached the recorder. */
+  sha256: string;
+}
+
+export interface BodyDigest {
+  /** SHA-256 (hex) of the stored text. */
+  sha256: string;
+  bytes: number;
+  truncated?: TruncationMarker;
+}
+
+export interface BodyDigests {
+  request: BodyDigest | null;
+  response: BodyDigest | null;
 }
 
 export type InteractionCompletion = Pick<
@@ -152,6 +180,7 @@ export type InteractionCompletion = Pick<
   | 'prevHash'
   | 'hash'
   | 'requestBody'
+  | 'bodyDigests'
 >;
 
 export interface TokenFilter {
@@ -419,6 +448,26 @@ export interface Store extends LedgerStore, ToolPinStore, S3ObjectStore {
   /** Approvals of kind `kind` (access requests), newest first. */
   listApprovalsOfKind(kind: string, filter: ApprovalFilter): Promise<ApprovalRow[]>;
 
+  // Audit retention and verify in pages (store/retention-rows.ts, audit/purge.ts, migration 18).
+  /** Rows of `kind` past `cutoff`: counted when dryRun (limit ignored), else at most `limit` removed (bodies: emptied at `at`). */
+  purgeAudit(kind: PurgeKind, cutoff: number, options: { limit: number; dryRun: boolean; at: number }): Promise<number>;
+  /** The last entry of the writer's chain such that it and every entry before it are older than `cutoff`; never the head. */
+  ledgerPurgeBound(writer: string, cutoff: number): Promise<LedgerEntryRow | null>;
+  /** Removes at most `limit` of the writer's entries up to `toSeq`, first ones first; with none left, its checkpoints up to `toSeq` but the last. */
+  deleteLedgerPrefix(writer: string, toSeq: number, limit: number): Promise<number>;
+  /** Every writer's head entry, by writer. */
+  ledgerHeads(): Promise<LedgerEntryRow[]>;
+  sessionsByIds(ids: readonly string[]): Promise<SessionRow[]>;
+  interactionsByIds(ids: readonly string[]): Promise<InteractionRow[]>;
+  auditEventsByIds(ids: readonly string[]): Promise<AuditEventRow[]>;
+  /** Audit events of this action, newest first, at most `limit`. */
+  auditEventsOfAction(action: string, limit: number): Promise<AuditEventRow[]>;
+  /** Takes a writer chain no process holds (its lease ran out) until `now + ttlMs`, or registers `fresh`; returns the writer. */
+  claimLedgerWriter(holder: string, fresh: string, now: number, ttlMs: number): Promise<string>;
+  /** false when `holder` no longer holds it. */
+  renewLedgerWriter(writer: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  releaseLedgerWriter(writer: string, holder: string): Promise<void>;
+
   // Audit search and session replay (store/search-rows.ts, migration 21).
   /** Sessions newest first, filtered, after `before` (the previous page's last session). */
   searchSessions(filter: SessionSearch): Promise<SessionHit[]>;
@@ -619,7 +668,19 @@ export interface CheckpointRow {
   /** base64 Ed25519 signature of the canonical form. */
   signature: string;
   hash: string;
+  /** The other writers' heads this writer saw when it signed (migration 18); absent on older checkpoints. */
+  peers?: readonly PeerHead[] | null;
 }
+
+/** Another writer's chain head as a checkpoint saw it: deleting that chain or its tail is then detected. */
+export interface PeerHead {
+  writer: string;
+  seq: number;
+  hash: string;
+}
+
+/** What a retention purge removes: bodies of interactions (the row stays), interactions, sessions, audit events. */
+export type PurgeKind = 'bodies' | 'interactions' | 'sessions' | 'events';
 
 /** The audit ledger (migration 15); appended through audit/ledger.ts only. */
 export interface LedgerStore {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { entryHash } from '../../src/audit/canonical.ts';
 import { sealInteraction } from '../../src/audit/hash-chain.ts';
+import { sha256Hex } from '../../src/audit/retention-bodies.ts';
 import { verifyTrail, type TrailBreak } from '../../src/audit/verify-trail.ts';
 import type { Store } from '../../src/store/types.ts';
 import { ENGINES, type EngineHarness } from '../store/fixtures.ts';
@@ -158,9 +159,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const { first } = await tampered(async (t) => {
         // The attacker knows the formulas: the interaction is resealed and every later entry rebuilt.
         const row = (await store.getInteraction(t.interactions[0]!))!;
-        const forged = { ...row, responseBody: 'forged' };
+        const bodyDigests = { ...row.bodyDigests!, response: { sha256: sha256Hex('forged'), bytes: 6 } };
+        const forged = { ...row, responseBody: 'forged', bodyDigests };
         const hash = sealInteraction(forged, row.prevHash);
-        await db.exec('UPDATE interactions SET response_body = ?, hash = ? WHERE id = ?', ['forged', hash, row.id]);
+        await db.exec('UPDATE interactions SET response_body = ?, body_digests_json = ?, hash = ? WHERE id = ?', ['forged', JSON.stringify(bodyDigests), hash, row.id]);
         let prev: string | null = (await store.listLedger(t.writer, 0, 1))[0]!.hash;
         for (const e of await store.listLedger(t.writer, 1, 100)) {
           const base = { ...e, prevHash: prev, eventHash: e.refId === row.id ? hash : e.eventHash };

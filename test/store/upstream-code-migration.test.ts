@@ -46,8 +46,8 @@ async function buildOldRelease(harness: EngineHarness): Promise<void> {
   for (const row of [OLD_FIRST, OLD_SECOND]) await harness.exec(insert, oldParams(row));
 }
 
-it('the old release’s column list is migration 1’s, and the current one adds only upstream_code', () => {
-  assert.deepEqual(Object.keys(INTERACTION_TYPES).filter((c) => !OLD_COLUMNS.includes(c)), ['upstream_code']);
+it('the old release’s column list is migration 1’s, and the current one adds upstream_code (then migration 18’s body digests)', () => {
+  assert.deepEqual(Object.keys(INTERACTION_TYPES).filter((c) => !OLD_COLUMNS.includes(c)), ['upstream_code', 'body_digests_json', 'bodies_purged_at']);
   assert.deepEqual(OLD_COLUMNS.filter((c) => !(c in INTERACTION_TYPES)), []);
   assert.ok(MIGRATIONS.some((m) => m.version === ADDED_IN && m.statements.some((s) => /upstream_code/.test(s))));
 });
