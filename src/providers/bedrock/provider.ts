@@ -14,7 +14,7 @@ import type { LlmProvider, ProviderRoute, TokenUsage, UsageMeter } from '../type
 import { createUsageMeter } from '../usage.ts';
 import { classifyBedrockRequest } from './classify.ts';
 import { parseBedrockRoute, type BedrockRoute } from './route.ts';
-import { forwardedHeaders, signRequest } from './sign.ts';
+import { type AwsCredential, forwardedHeaders, signRequest } from './sign.ts';
 import { BedrockStreamMasker } from './stream-masker.ts';
 import { converseUsage, nativeUsage } from './usage.ts';
 
@@ -113,11 +113,13 @@ export const bedrockProvider: LlmProvider = {
   async applyCredential(headers, credential, ctx) {
     for (const name of Object.keys(headers)) if (isClientSigning(name)) delete headers[name];
     if (credential === undefined) return;
-    if (credential.type !== 'aws') throw new ConfigError(`connection "${ctx.connection}" is a bedrock connection: its credential must be { type: aws, accessKeyId, secretAccessKey, region }`);
+    // Read through the signer's own type: the aws form is shared with s3 connections (config/schema.ts).
+    const aws = credential as { readonly type: string } as AwsCredential;
+    if (aws.type !== 'aws') throw new ConfigError(`connection "${ctx.connection}" is a bedrock connection: its credential must be { type: aws, accessKeyId, secretAccessKey, region }`);
     // Sent as signed: a header given twice goes as the one value that was signed.
     const signable = forwardedHeaders(headers);
     Object.assign(headers, signable);
-    const signed = await signRequest(credential, { method: ctx.method, url: ctx.url, headers: signable, body: ctx.body ?? new Uint8Array(0) });
+    const signed = await signRequest(aws, { method: ctx.method, url: ctx.url, headers: signable, body: ctx.body ?? new Uint8Array(0) });
     Object.assign(headers, signed);
   },
 
