@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics for one gateway. Label values are connection names and codes, never identities or secrets. */
 export function createMetrics() {
@@ -31,6 +31,13 @@ export function createMetrics() {
       labelNames: ['connection', 'code'] as const,
       registers: [registry],
     }),
+    /** Audit export (audit/outbox.ts): per sink. */
+    auditSinks: {
+      lag: new Gauge({ name: 'gatehouse_audit_sink_lag_events', help: 'Audit events not yet delivered to the sink, as of its last pass', labelNames: ['sink'] as const, registers: [registry] }),
+      delivered: new Counter({ name: 'gatehouse_audit_sink_delivered_total', help: 'Audit events delivered to the sink (a re-delivery counts again)', labelNames: ['sink'] as const, registers: [registry] }),
+      failures: new Counter({ name: 'gatehouse_audit_sink_failures_total', help: 'Failed deliveries of a batch to the sink', labelNames: ['sink'] as const, registers: [registry] }),
+      lastSuccess: new Gauge({ name: 'gatehouse_audit_sink_last_success_timestamp_seconds', help: 'When the sink last took a batch (Unix time)', labelNames: ['sink'] as const, registers: [registry] }),
+    },
   };
 }
 

@@ -25,6 +25,8 @@ import { buildRuntimeState, RuntimeStateHolder, type RuntimeState } from './runt
 import type { ConnectionInfo } from './interaction.ts';
 import { Recorder } from './audit/recorder.ts';
 import { AuditTrail } from './audit/trail.ts';
+import { startAuditExport } from './audit/outbox-start.ts';
+import type { AuditDeliverer } from './audit/outbox.ts';
 import { Pipeline } from './pipeline.ts';
 import { Approvals, type Timers } from './approvals/index.ts';
 import { createApprovalNotifier } from './approvals/notify/index.ts';
@@ -52,6 +54,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Tests: the clock and wake-ups held requests and approval expiry use. */
   readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
+  /** Tests: the audit export's clock; schedule false delivers only on gateway.auditExport.flush(). */
+  readonly auditExport?: { readonly now?: () => number; readonly schedule?: boolean };
   /** Tests: the clock S3 signatures and presigned URLs are checked against. */
   readonly s3?: { readonly now?: () => number };
 }
@@ -66,6 +70,8 @@ export interface Gateway {
   readonly postgresUrl: string | null;
   readonly store: Store;
   readonly bootstrap: BootstrapResult;
+  /** The audit export sinks' deliverer (audit/outbox.ts); null when no sink is configured. */
+  readonly auditExport: AuditDeliverer | null;
   readonly logger: Logger;
   /** Issues a gth_ token for the admin identity (demo banner, tests); returns the secret. */
   issueAgentToken(input: { connections: readonly string[]; ttlMs: number; name: string }): Promise<string>;
@@ -195,6 +201,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
     const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, Date.now, coordination.replicaId);
     const metrics = createMetrics();
+    const auditExport = await startAuditExport({ sinks: config.audit?.sinks, store, holder: coordination.replicaId, logger, metrics: metrics.auditSinks, baseDir, ...options.auditExport });
+    if (auditExport) closers.push(() => auditExport.stop());
     // On PostgreSQL several replicas may serve the same agents: their limits must count together.
     const counters = store.postgres
       ? createPostgresCounters({ ...store.postgres, onError: (err, what) => logger.warn({ err }, `limit counters: ${what} failed`) })
@@ -465,6 +473,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       postgresUrl: postgres?.url ?? null,
       store,
       bootstrap,
+      auditExport,
       logger,
       issueAgentToken: async (input) => {
         const { secret } = await credentials.issue({ principal: toPrincipal(bootstrap.principal), kind: 'agent', ...input });

@@ -8,6 +8,7 @@ import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
+import { auditSinksSchema } from './audit-sinks.ts';
 import { auditRetentionSchema } from './audit-retention.ts';
 
 const duration = durationSchema;
@@ -342,6 +343,8 @@ export const configSchema = z
     /** The tamper-evident trail's signed checkpoints (audit/trail.ts, docs/audit.md). */
     audit: z
       .object({
+        /** Export sinks: every audit event delivered at least once, in order (audit/outbox.ts, docs/audit-export.md). */
+        sinks: auditSinksSchema.optional(),
         checkpoints: z
           .object({
             key: z.string().min(1).optional(),

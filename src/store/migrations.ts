@@ -443,6 +443,26 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 17,
+    name: 'audit export: a delivery cursor per sink over the ledger, and which replica delivers each sink',
+    statements: [
+      // The outbox is the ledger itself: a sink has delivered a writer's entries up to seq.
+      `CREATE TABLE sink_cursors (
+        sink TEXT NOT NULL,
+        writer TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (sink, writer)
+      )`,
+      // One replica delivers a sink at a time: it holds the lease until expires_at and renews it.
+      `CREATE TABLE sink_leases (
+        sink TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+    ],
+  },
+  {
     version: 21,
     name: 'audit search and session replay: indexes for the filters',
     statements: [

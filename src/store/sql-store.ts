@@ -44,6 +44,7 @@ import { APPEND_LEDGER, LEDGER_SQL, checkpointParams, ledgerParams, toCheckpoint
 import { AUDIT_EVENT_COLUMNS, RETENTION_SQL, byIds, pastParams } from './retention-rows.ts';
 import type { CheckpointRow, LedgerEntryRow, PurgeKind } from './types.ts';
 import { TOOL_PIN_SQL, toolPinParams, toToolPin } from './tool-pin-rows.ts';
+import { SINK_SQL } from './sink-cursor-rows.ts';
 import { S3_OBJECT_SQL, s3ObjectParams, toS3Object } from './s3-object-rows.ts';
 import type { S3ObjectRow } from './types.ts';
 import type { ToolPinRow } from './types.ts';
@@ -824,6 +825,22 @@ export class SqlStore implements Store {
 
   async deleteToolPin(connection: string, tool: string): Promise<boolean> {
     return (await this.db.run(TOOL_PIN_SQL.delete, [connection, tool])) > 0;
+  }
+
+  async sinkCursors(sink: string): Promise<Map<string, number>> {
+    return new Map((await this.db.all(SINK_SQL.cursors, [sink])).map((r) => [r.writer as string, Number(r.seq)]));
+  }
+
+  async advanceSinkCursor(sink: string, writer: string, seq: number, at: number): Promise<void> {
+    await this.db.run(SINK_SQL.advance, [sink, writer, seq, at]);
+  }
+
+  async takeSinkLease(sink: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    return (await this.db.run(SINK_SQL.takeLease, [sink, holder, now + ttlMs, now])) > 0;
+  }
+
+  async releaseSinkLease(sink: string, holder: string): Promise<void> {
+    await this.db.run(SINK_SQL.releaseLease, [sink, holder]);
   }
 
   async insertS3Object(row: S3ObjectRow): Promise<void> {

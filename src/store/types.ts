@@ -264,7 +264,7 @@ export interface AuditEventFilter {
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
-export interface Store extends LedgerStore, ToolPinStore, S3ObjectStore {
+export interface Store extends LedgerStore, ToolPinStore, S3ObjectStore, SinkCursorStore {
   readonly engine: 'sqlite' | 'postgres';
   /**
    * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
@@ -695,6 +695,17 @@ export interface LedgerStore {
   listCheckpoints(): Promise<CheckpointRow[]>;
   lastCheckpoint(writer: string): Promise<CheckpointRow | null>;
   getAuditEvent(id: string): Promise<AuditEventRow | null>;
+}
+
+/** Audit export (migration 17, audit/outbox.ts): how far each sink has delivered each writer's chain. */
+export interface SinkCursorStore {
+  /** The sink's cursor per writer: the highest seq delivered (writers it never delivered are absent). */
+  sinkCursors(sink: string): Promise<Map<string, number>>;
+  /** Moves the cursor forward to `seq`; a lower seq than the stored one changes nothing. */
+  advanceSinkCursor(sink: string, writer: string, seq: number, at: number): Promise<void>;
+  /** Takes or renews the sink's lease until `now + ttlMs`; false while another holder's lease is unexpired at `now`. */
+  takeSinkLease(sink: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  releaseSinkLease(sink: string, holder: string): Promise<void>;
 }
 
 /** Where a newest-first page ended: the last row's start time and id (audit search, session lists). */
