@@ -6,7 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { request as httpRequest } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { pollUntil } from '../support/poll.ts';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -236,5 +240,74 @@ describe('S3 through the gateway with the AWS SDK and s3rver', () => {
     }
     const tampered = getUrl.replace('shared.txt', 'uploaded.txt');
     assert.equal((await fetch(tampered)).headers.get('x-gatehouse-error'), 'auth_invalid');
+  });
+
+  it('aborts an upload in flight when its credential is revoked; nothing is stored', async () => {
+    const carol = await b.person('carol', ['engineering']);
+    const key = await b.credential('store', { who: carol });
+    const s3 = b.client('store', key);
+    const body = new PassThrough();
+    body.write('first part of a long trace revoked-marker ');
+    const upload = s3.send(new PutObjectCommand({ Bucket: 'traces', Key: 'traces/carol/long.txt', Body: body, ContentLength: 10 * 1024 * 1024, ContentType: 'text/plain' }));
+    const outcome = upload.then(
+      () => 'stored',
+      (err: Error) => err.name,
+    );
+    let interactionId = '';
+    await pollUntil(async () => {
+      for (const session of await b.store.listSessions({ limit: 50, principalName: 'carol' })) {
+        const open = (await b.store.listInteractions(session.id)).find((i) => i.status === 'open');
+        if (open) interactionId = open.id;
+      }
+      return interactionId !== '';
+    }, 'the upload is under way');
+    assert.equal((await b.api('DELETE', `/tokens/${key.tokenId}`)).status, 200);
+    assert.notEqual(await outcome, 'stored');
+    body.destroy();
+    assert.ok(!(await storedUpstream(b.upstream.dir)).includes('revoked-marker'));
+    await pollUntil(async () => (await b.store.getInteraction(interactionId))?.status !== 'open', 'the interaction is completed');
+    const recorded = await b.store.getInteraction(interactionId);
+    assert.equal(recorded?.errorCode, 'auth_revoked');
+    // The credential stays refused afterwards.
+    assert.equal((await refusal(s3.send(new GetObjectCommand({ Bucket: 'traces', Key: 'traces/ada/run-1.json' })))).gatehouse, 'auth_revoked');
+  });
+
+  /** A request signed here with the SDK's own signer, then sent raw so its headers can be bent. */
+  async function raw(method: string, path: string, headers: Record<string, string>, body = '', bend?: (h: [string, string][]) => [string, string][]): Promise<{ status: number; code: string | null }> {
+    const url = new URL(`${b.url}/s3/store${path}`);
+    const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: adaKey, sha256: Sha256, uriEscapePath: false });
+    const signed = await signer.sign(
+      { method, protocol: 'http:', hostname: url.host, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers } },
+      { signingDate: new Date(b.clock.at) },
+    );
+    let list = Object.entries(signed.headers) as [string, string][];
+    if (bend) list = bend(list);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method, headers: list.flat() as unknown as Record<string, string> }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (res.headers['x-gatehouse-error'] as string | undefined) ?? null }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('refuses bent raw requests: a second Authorization, a second x-amz-date, gatehouse metadata from the client', async () => {
+    assert.equal((await raw('GET', '/traces/traces/ada/run-1.json', {})).status, 200, 'the raw helper signs correctly');
+    const twice = await raw('GET', '/traces/traces/ada/run-1.json', {}, '', (h) => [...h, ['Authorization', h.find(([k]) => k === 'authorization')![1]]]);
+    assert.equal(twice.code, 'bad_request');
+    const dates = await raw('GET', '/traces/traces/ada/run-1.json', {}, '', (h) => [...h, ['x-amz-date', '20200101T000000Z']]);
+    assert.equal(dates.code, 'bad_request');
+    const meta = await raw('PUT', '/traces/traces/ada/meta.txt', { 'x-amz-meta-gatehouse-principal': 'someone-else', 'content-length': '2' }, 'hi');
+    assert.equal(meta.code, 'bad_request');
+    const unsignedHeader = await raw('GET', '/traces/traces/ada/run-1.json', {}, '', (h) => h.map(([k, v]) => [k, k === 'x-amz-content-sha256' ? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' : v]));
+    assert.equal(unsignedHeader.code, 'auth_invalid');
+  });
+
+  it('refuses a signed body hash that does not match what arrives, and a CRC32 header that does not', async () => {
+    const wrong = 'a'.repeat(64);
+    assert.equal((await raw('PUT', '/traces/traces/ada/hash.txt', { 'x-amz-content-sha256': wrong, 'content-length': '5' }, 'hello')).code, 'bad_request');
+    assert.equal((await raw('PUT', '/traces/traces/ada/crc.txt', { 'x-amz-checksum-crc32': 'AAAAAA==', 'content-length': '5' }, 'hello')).code, 'bad_request');
+    assert.ok(!(await storedUpstream(b.upstream.dir)).includes('traces/ada/hash.txt'));
   });
 });

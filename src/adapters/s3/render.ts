@@ -28,6 +28,8 @@ const S3_CODE: Partial<Record<ErrorCode, string>> = {
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function writeS3Error(res: ServerResponse, error: GatewayError, requestId: string): void {
+  // Cut already (a revoked credential, a client gone): nobody reads an answer.
+  if (res.destroyed) return;
   if (res.headersSent) {
     res.destroy();
     return;
