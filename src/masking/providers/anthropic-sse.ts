@@ -10,9 +10,8 @@ import { GatewayError, MaskingError } from '../../errors.ts';
 import { SseParser, type SseSink } from '../sse-parser.ts';
 import { ChannelKind } from '../stream-events.ts';
 import { StreamTranscript } from '../stream-transcript.ts';
-import type { StreamResponseMasker } from '../response-maskers.ts';
 import type { MaskProfile, TextStreamMasker } from '../types.ts';
-import { Channels, isObject, parseEventJson, wrapMasking, type Json } from './common.ts';
+import { Channels, isObject, parseEventJson, wrapMasking, type Json, type ProviderStreamMasker } from './common.ts';
 
 interface Block {
   readonly masker: TextStreamMasker;
@@ -34,7 +33,7 @@ export function anthropicErrorEvent(error: Error, eol = '\n'): string {
   return `${eol}event: error${eol}data: ${body}${eol}${eol}`;
 }
 
-export class AnthropicSseMasker implements StreamResponseMasker, SseSink {
+export class AnthropicSseMasker implements ProviderStreamMasker, SseSink {
   readonly mode = 'stream';
   readonly decodes = false;
   private readonly parser: SseParser;

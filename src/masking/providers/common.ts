@@ -4,6 +4,31 @@ import type { Finding, MaskProfile, TextStreamMasker } from '../types.ts';
 
 export type Json = Record<string, unknown>;
 
+/**
+ * The stream masker shape response-maskers.ts declares (StreamResponseMasker), restated here so
+ * that the registry can import these maskers without an import cycle.
+ */
+export interface ProviderStreamMasker {
+  readonly mode: 'stream';
+  readonly decodes: boolean;
+  push(chunk: Buffer): Buffer | string;
+  end(): Buffer | string;
+  failure(error: Error): Buffer | string;
+  transcript(): string;
+}
+
+/** The limits a provider masker reads (response-maskers.ts ResponseMaskerLimits). */
+export interface ProviderLimits {
+  readonly transcriptBytes: number;
+}
+
+/** What a provider masker factory reads of the response (response-maskers.ts ResponseTarget). */
+export interface ProviderResponse {
+  readonly connectionType: string;
+  readonly contentType: string;
+  readonly streamFormat?: string;
+}
+
 export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -11,9 +11,8 @@ import { GatewayError, MaskingError } from '../../errors.ts';
 import { SseParser, type SseSink } from '../sse-parser.ts';
 import { ChannelKind } from '../stream-events.ts';
 import { StreamTranscript } from '../stream-transcript.ts';
-import type { StreamResponseMasker } from '../response-maskers.ts';
 import type { MaskProfile, TextStreamMasker } from '../types.ts';
-import { Channels, isObject, parseEventJson, wrapMasking, type Json } from './common.ts';
+import { Channels, isObject, parseEventJson, wrapMasking, type Json, type ProviderStreamMasker } from './common.ts';
 import { JsonArraySplitter } from './json-array.ts';
 
 interface Part {
@@ -92,7 +91,7 @@ class ChunkMasker {
 }
 
 /** `?alt=sse`: `data: {chunk}` events. */
-export class GeminiSseMasker implements StreamResponseMasker, SseSink {
+export class GeminiSseMasker implements ProviderStreamMasker, SseSink {
   readonly mode = 'stream';
   readonly decodes = false;
   private readonly parser: SseParser;
@@ -163,7 +162,7 @@ export class GeminiSseMasker implements StreamResponseMasker, SseSink {
 }
 
 /** The default framing: `[{chunk}\n,\r\n{chunk}\n]`, each element masked as soon as it is whole. */
-export class GeminiArrayMasker implements StreamResponseMasker {
+export class GeminiArrayMasker implements ProviderStreamMasker {
   readonly mode = 'stream';
   readonly decodes = false;
   private readonly splitter: JsonArraySplitter;

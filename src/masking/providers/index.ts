@@ -4,17 +4,17 @@
  * masker for the content type fits (a JSON body read whole, Azure OpenAI's OpenAI-shaped stream).
  */
 import { parseMediaType } from '../content-type.ts';
-import type { ResponseMaskerLimits, ResponseTarget, StreamResponseMasker } from '../response-maskers.ts';
 import type { MaskProfile } from '../types.ts';
 import { AnthropicSseMasker } from './anthropic-sse.ts';
 import { GeminiArrayMasker, GeminiSseMasker } from './gemini-stream.ts';
+import type { ProviderLimits, ProviderResponse, ProviderStreamMasker } from './common.ts';
 
-export type ProviderMaskerFactory = (profile: MaskProfile, target: ResponseTarget, limits: ResponseMaskerLimits) => StreamResponseMasker | null;
+export type ProviderMaskerFactory = (profile: MaskProfile, target: ProviderResponse, limits: ProviderLimits) => ProviderStreamMasker | null;
 
 // An event may be large (a long tool input in one delta), but not unbounded.
 const MAX_EVENT_CHARS = 8 * 1024 * 1024;
 
-const isSse = (target: ResponseTarget) => parseMediaType(target.contentType).essence === 'text/event-stream';
+const isSse = (target: ProviderResponse) => parseMediaType(target.contentType).essence === 'text/event-stream';
 
 export const PROVIDER_RESPONSE_MASKERS: Readonly<Record<string, ProviderMaskerFactory>> = {
   anthropic: (profile, target, limits) => (isSse(target) ? new AnthropicSseMasker(profile, MAX_EVENT_CHARS, limits.transcriptBytes) : null),
