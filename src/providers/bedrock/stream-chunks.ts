@@ -63,7 +63,7 @@ export class ChunkEvents {
 
   private anthropic(inner: Json): unknown {
     const type = inner.type as string;
-    if (!ANTHROPIC_EVENTS.has(type)) throw unknownShape(`a model chunk of type "${type.slice(0, 64)}"`);
+    if (!ANTHROPIC_EVENTS.has(type)) throw unknownShape('a model chunk of a type');
     switch (type) {
       case 'message_start': {
         const usage = isObject(inner.message) ? nativeUsage(inner.message) : null;

@@ -165,13 +165,13 @@ export class BedrockStreamMasker implements StreamContext {
     if (messageType === 'event') return this.event(headers, message.body);
     if (messageType === 'exception') return this.exception(headers, message.body);
     if (messageType === 'error') return this.error(headers);
-    throw unknownShape(`a message of type "${String(messageType).slice(0, 64)}"`);
+    throw unknownShape('a message of a type');
   }
 
   private event(headers: EventHeaders, body: Uint8Array): void {
     const eventType = stringHeader(headers, ':event-type');
     if (eventType === null) throw unknownShape('an event without an event type');
-    const payload = jsonPayload(headers, body, `the "${eventType.slice(0, 64)}" event`);
+    const payload = jsonPayload(headers, body, 'an event');
     if (this.converse === null && this.chunks === null) {
       if (eventType === 'chunk') this.chunks = new ChunkEvents(this);
       else this.converse = new ConverseEvents(this, (_type, event) => event);
@@ -180,7 +180,7 @@ export class BedrockStreamMasker implements StreamContext {
       this.emit(jsonEventHeaders(eventType), this.converse.event(eventType, payload));
       return;
     }
-    if (eventType !== 'chunk') throw unknownShape(`a "${eventType.slice(0, 64)}" event`);
+    if (eventType !== 'chunk') throw unknownShape('an event of a type');
     const { bytes, ...rest } = payload;
     if (typeof bytes !== 'string' || !BASE64.test(bytes)) throw unknownShape('a chunk without base64 bytes');
     let inner: unknown;
@@ -197,7 +197,7 @@ export class BedrockStreamMasker implements StreamContext {
   private exception(headers: EventHeaders, body: Uint8Array): void {
     const exceptionType = stringHeader(headers, ':exception-type');
     if (exceptionType === null || !EXCEPTION_TYPE.test(exceptionType)) throw unknownShape('an exception without a plain exception type');
-    const masked = this.maskJson(jsonPayload(headers, body, `the ${exceptionType} exception`)) as Json;
+    const masked = this.maskJson(jsonPayload(headers, body, 'an exception')) as Json;
     this.record.note(`[error] ${exceptionType}: ${typeof masked.message === 'string' ? masked.message : JSON.stringify(masked)}`);
     this.emit(
       {
@@ -257,7 +257,7 @@ export class BedrockStreamMasker implements StreamContext {
 
 function jsonPayload(headers: EventHeaders, body: Uint8Array, what: string): Json {
   const contentType = stringHeader(headers, ':content-type');
-  if (contentType !== null && contentType !== 'application/json') throw unknownShape(`${what} as ${contentType.slice(0, 64)}`);
+  if (contentType !== null && contentType !== 'application/json') throw unknownShape(`${what} of a content type`);
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(body));
