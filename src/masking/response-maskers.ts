@@ -5,7 +5,7 @@ import { canDecode, decodeBody } from './decode-body.ts';
 import { maskForm } from './form.ts';
 import { createOpenAiSseMasker, type OpenAiSseMasker, sseErrorEvent } from './openai-sse.ts';
 import { SseTranscriber } from './sse-transcriber.ts';
-import { PROVIDER_RESPONSE_MASKERS } from './providers/index.ts';
+import { PROVIDER_FRAMED_STREAMS, PROVIDER_RESPONSE_MASKERS } from './providers/index.ts';
 import type { MaskProfile } from './types.ts';
 
 export interface ResponseTarget {
@@ -237,6 +237,8 @@ export function responseMaskerFor(profile: MaskProfile | null, target: ResponseT
   const media = parseMediaType(target.contentType);
   const kind = bodyKindOf(media.essence);
   const codings = parseEncodings(target.contentEncoding);
+  const framed = codings.length === 0 ? PROVIDER_FRAMED_STREAMS[target.connectionType]?.(profile, target, limits) : null;
+  if (framed) return framed;
   if (profile === null) {
     const shape = codings.length > 0 ? 'opaque' : kind === 'sse' ? 'sse' : kind === 'binary' ? 'opaque' : 'text';
     return new PassThrough(shape, target.contentType.trim() || 'body', codings.length > 0, limits.transcriptBytes);

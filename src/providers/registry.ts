@@ -7,6 +7,7 @@ import type { LlmProvider, ProviderType } from './types.ts';
 import { anthropicProvider } from './anthropic.ts';
 import { geminiProvider } from './gemini.ts';
 import { azureOpenAiProvider } from './azure-openai.ts';
+import { bedrockProvider } from './bedrock/provider.ts';
 
 const PROVIDERS = new Map<ConnectionType, LlmProvider>();
 
@@ -18,6 +19,7 @@ export function registerProvider(provider: LlmProvider): void {
 registerProvider(anthropicProvider);
 registerProvider(geminiProvider);
 registerProvider(azureOpenAiProvider);
+registerProvider(bedrockProvider);
 
 /** The provider behind a connection type, or null for the types that are not inference providers. */
 export function providerFor(type: ConnectionType): LlmProvider | null {
