@@ -8,7 +8,6 @@ import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
-import { inventorySchema } from './inventory.ts';
 import { auditSinksSchema } from './audit-sinks.ts';
 import { auditRetentionSchema } from './audit-retention.ts';
 
@@ -151,6 +150,10 @@ export function checkConnectionShape(
   }
   if (c.credential?.type === 'entra' && c.type !== 'azure-openai') {
     ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an entra credential is for azure-openai connections only' });
+  }
+  // A provider key goes in the provider's header (providers/): a username and password have nowhere to go.
+  if ((c.type === 'anthropic' || c.type === 'gemini' || c.type === 'azure-openai') && c.credential?.type === 'basic') {
+    ctx.addIssue({ code: 'custom', path: ['credential'], message: `a ${c.type} connection takes its API key (a string, or { type: header, header, value })${c.type === 'azure-openai' ? ' or an entra credential' : ''}` });
   }
 }
 
@@ -364,8 +367,6 @@ export const configSchema = z
       .strict()
       .optional(),
     connections: z.array(connectionSchema).default([]),
-    /** Agent inventory: staleness and the scheduled report of findings (src/inventory/, docs/agents.md). */
-    inventory: inventorySchema.optional(),
     policy: policyConfigSchema.prefault({}),
     approvals: z
       .object({
