@@ -21,6 +21,16 @@ export interface CredentialInfo {
   readonly connections: readonly string[] | null;
   readonly issuedAt: number;
   readonly expiresAt: number | null;
+  /** The agent the credential belongs to (src/inventory/); null or absent when it has none. */
+  readonly agent?: AgentFacts | null;
+}
+
+/** What policy reads of an agent (`agent.name`, `agent.owner`, `agent.labels`). */
+export interface AgentFacts {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export type ConnectionType = 'openai' | 'http' | 'postgres' | 'mcp' | 'anthropic' | 'gemini' | 'azure-openai' | 'bedrock' | 's3';

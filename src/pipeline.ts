@@ -144,6 +144,7 @@ export class Pipeline {
       protocol,
       clientAddr,
       ...(startup ? { startup } : {}),
+      ...(auth.credential.agent ? { agentId: auth.credential.agent.id } : {}),
     });
     const controller = new AbortController();
     const slots = this.sessionSlots;

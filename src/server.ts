@@ -39,6 +39,7 @@ import { createMcpGateway, MCP_PREFIX } from './adapters/mcp/server.ts';
 import { createS3Gateway, S3_PREFIX } from './adapters/s3/server.ts';
 import { loadS3CredentialKey } from './api/s3-credentials.ts';
 import { ToolPins } from './adapters/mcp/pins.ts';
+import { startInventory, type InventoryOptions } from './inventory/wiring.ts';
 import { createMcpPinAdmin } from './adapters/mcp/pin-admin.ts';
 import { authorizeCaller, registerApi } from './api/server.ts';
 import { registerScim } from './api/scim/index.ts';
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Tests: the clock and wake-ups held requests and approval expiry use. */
   readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
+  /** Tests: the clock agent findings are judged at, the report's timer and webhook fetch. */
+  readonly inventory?: InventoryOptions;
   /** Tests: the audit export's clock; schedule false delivers only on gateway.auditExport.flush(). */
   readonly auditExport?: { readonly now?: () => number; readonly schedule?: boolean };
   /** Tests: the clock S3 signatures and presigned URLs are checked against. */
@@ -198,6 +201,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     watch.start();
     closers.push(async () => watch.stop());
     const serviceAccounts = new ServiceAccounts(store, credentials, config.identity.serviceAccounts.maxExpiry);
+    const agents = await startInventory(config, { store, credentials, serviceAccounts, coordination, logger, policy: () => runtime.current.policy, connections: () => connections.list().map((c) => c.name) }, options.inventory);
+    closers.push(async () => agents.stop());
     const bootstrap = await bootstrapAdmin(store, credentials, env.GATEHOUSE_ADMIN_TOKEN || undefined);
     const recorder = new Recorder(store, logger, config.recording.maxBodyBytes, Date.now, coordination.replicaId);
     const metrics = createMetrics();
@@ -261,6 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const next = await loadConfigFile(file, env);
         const built = await compileState(next, masterKey, baseDir, connections.list(), version);
         roleGrants = next.identity.roles;
+        await agents.configure(next);
         accessConfig = next.approvals.access;
         return built;
       });
@@ -355,7 +361,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const federation = createFederation({ oidc: config.identity.oidc, workload: config.identity.workload, store, credentials, logger });
     const saml = createSamlServiceProvider(config.identity.saml, { store, credentials, logger, masterKey });
-    const apiDeps = { store, s3Key, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, saml, approvals, grants, auditTrail, mcpPins, ...federation };
+    const apiDeps = { store, s3Key, credentials, serviceAccounts, coordination, connections, roleGrants: () => roleGrants, logger, inventory: agents.inventory, saml, approvals, grants, auditTrail, mcpPins, ...federation };
     const buildAdminApp = async (serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server) => {
       const app: FastifyInstance = Fastify({
         logger: false,

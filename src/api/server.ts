@@ -12,6 +12,7 @@ import { registerOpenApi } from './openapi.ts';
 import { registerMetaRoutes } from './meta.ts';
 import { registerConnectionRoutes } from './connections.ts';
 import { registerTokenRoutes } from './tokens.ts';
+import { registerAgentRoutes } from './agents.ts';
 import { registerS3CredentialRoutes } from './s3-credentials.ts';
 import { registerServiceAccountRoutes } from './service-accounts.ts';
 import { registerPrincipalRoutes } from './principals.ts';
@@ -106,6 +107,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerMetaRoutes(api, deps);
       registerConnectionRoutes(api, deps);
       registerTokenRoutes(api, deps);
+      registerAgentRoutes(api, deps);
       if (deps.s3Key) registerS3CredentialRoutes(api, { ...deps, s3Key: deps.s3Key });
       registerServiceAccountRoutes(api, deps);
       registerPrincipalRoutes(api, deps);

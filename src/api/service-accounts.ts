@@ -29,6 +29,7 @@ const serviceAccountView = z
     createdAt: epochMs,
     expiresAt: epochMs,
     disabledAt: epochMs.nullable(),
+    agentId: z.string().nullable().optional().describe('The agent the account is (gatehouse agents list)'),
   } satisfies Record<keyof ServiceAccountRow, z.ZodType>)
   .meta({ id: 'ServiceAccount' });
 

@@ -27,6 +27,7 @@ const sessionFields = {
     .nullable()
     .optional()
     .describe('PostgreSQL: the startup parameters the client sent (user, application_name, options …), values that look like a secret replaced'),
+  agentId: z.string().nullable().optional().describe('The agent whose credential opened the session (gatehouse agents list)'),
 } satisfies Record<keyof SessionRow, z.ZodType>;
 
 const sessionView = z.object(sessionFields).meta({ id: 'Session' });

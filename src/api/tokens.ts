@@ -8,6 +8,7 @@ import { newId } from '../identity/token-format.ts';
 import type { Api, ApiDeps, Caller } from './types.ts';
 import { bearerOf, durationField } from './request.ts';
 import { epochMs, errorResponses, revokedIds, SERVICE_ACCOUNT_SECRET } from './schemas.ts';
+import { agentForToken } from './agent-of-token.ts';
 
 const connectionNames = z.array(z.string().min(1)).min(1, 'name at least one connection');
 
@@ -21,6 +22,7 @@ const createToken = z
       .strict()
       .optional()
       .describe('Issue for this user instead of the caller; the user is created on first use'),
+    agent: z.string().min(1).max(300).optional().describe("The agent it belongs to: an agent id, or a name of the principal's agents (created when new); left out, the agent named after the token"),
   })
   .strict();
 
@@ -44,6 +46,7 @@ const tokenView = z
     expiresAt: epochMs.nullable(),
     revokedAt: epochMs.nullable(),
     parentId: z.string().nullable().describe('The token it was exchanged from'),
+    agentId: z.string().nullable().describe('The agent it belongs to (gatehouse agents list)'),
   })
   .meta({ id: 'Token' });
 
@@ -60,6 +63,7 @@ function viewToken(row: TokenRow, principalName: string): z.output<typeof tokenV
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
     parentId: row.parentId,
+    agentId: row.agentId ?? null,
   };
 }
 
@@ -121,7 +125,8 @@ export function registerTokenRoutes(api: Api, deps: ApiDeps): void {
       requireConnections(body.connections);
       const principal = own ?? (body.for ? await userPrincipal(body.for.user, body.for.groups) : caller.auth.principal);
       const ttlMs = credentials.resolveTtl(body.ttl, principal.groups);
-      const { secret, token } = await credentials.issue({ principal, kind: 'agent', name: body.name, connections: body.connections, ttlMs });
+      const agentId = body.agent === undefined ? undefined : await agentForToken(store, body.agent, principal, caller);
+      const { secret, token } = await credentials.issue({ principal, kind: 'agent', name: body.name, connections: body.connections, ttlMs, agentId });
       noteAction(request, { target: token.id, details: { principal: principal.name, connections: token.connections, expiresAt: token.expiresAt } });
       return reply.code(201).send({ token: secret, ...viewToken(token, principal.name) });
     },

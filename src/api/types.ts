@@ -37,6 +37,8 @@ export interface ApiDeps {
   readonly grants?: Grants;
   /** The tamper-evident trail: verify, checkpoints, the public key (audit/trail.ts). */
   readonly auditTrail?: import('../audit/trail.ts').AuditTrail;
+  /** The agent inventory (inventory/); its routes exist only when set. */
+  readonly inventory?: import('../inventory/service.ts').Inventory;
   /** Derives S3 secrets from access key ids (api/s3-credentials.ts); its routes exist only when set. */
   readonly s3Key?: import('../adapters/s3/credential-key.ts').S3CredentialKey;
   /** Pinning an MCP connection's tools directly, and reading its pins (adapters/mcp/pin-admin.ts). */

@@ -64,9 +64,10 @@ export function adminCommands(print: Print): Command[] {
     .option('--name <name>', 'a label to recognise the token by', 'agent token')
     .option('--for <user>', 'issue for this user instead of yourself')
     .option('--groups <groups>', 'groups of the --for user when first created (comma-separated)', collect, [])
+    .option('--agent <name|id>', 'the agent it belongs to (created when new); default: the agent named after --name')
     .action(
-      action(print, async (opts: { connection: string[]; ttl?: string; name: string; for?: string; groups: string[] }) => {
-        const body = { connections: opts.connection, name: opts.name, ...(opts.ttl ? { ttl: opts.ttl } : {}), ...(opts.for ? { for: { user: opts.for, groups: opts.groups } } : {}) };
+      action(print, async (opts: { connection: string[]; ttl?: string; name: string; for?: string; groups: string[]; agent?: string }) => {
+        const body = { connections: opts.connection, name: opts.name, ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.ttl ? { ttl: opts.ttl } : {}), ...(opts.for ? { for: { user: opts.for, groups: opts.groups } } : {}) };
         const created = await callApi<{ token: string; id: string; expiresAt: number }>(await clientSettings(), 'POST', '/tokens', body);
         return { json: created, human: `${created.token}\n(id ${created.id}, expires ${time(created.expiresAt)}; shown once)` };
       }),

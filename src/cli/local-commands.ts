@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { agentFlags } from './agents-commands.ts';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { ConfigError, InvalidArgument } from '../errors.ts';
@@ -130,6 +131,9 @@ export function localCommands(print: Print): Command[] {
     .option('--mcp-tool <name>', 'an MCP tool call to this tool')
     .option('--mcp-arguments <json>', "the MCP tool call's arguments, as JSON")
     .option('--grant <reason>', 'a live just-in-time grant the identity holds for the connection, with this reason (repeatable)', (value: string, all: string[]) => [...all, value], [])
+    .option('--agent-name <name>', 'the agent the credential belongs to (agent.name)')
+    .option('--agent-owner <owner>', "the agent's owner (agent.owner)")
+    .option('--agent-label <key=value>', 'a label of the agent (agent.labels; repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-c, --config <file>', 'config file (default ./gatehouse.yaml if present)')
     .action(async (opts: Record<string, any>, command: Command) => {
       const config = await optionalConfig(opts.config);
@@ -156,6 +160,7 @@ export function localCommands(print: Print): Command[] {
           mcpTool: opts.mcpTool,
           mcpArguments: opts.mcpArguments === undefined ? undefined : jsonFlag('--mcp-arguments', opts.mcpArguments),
           grants: opts.grant,
+          ...agentFlags(opts),
         },
         { classifySql: sql?.classifySql, detectEntities: (text) => detector.detectEntities(text) },
       );

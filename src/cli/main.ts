@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { GatewayError } from '../errors.ts';
 import { adminCommands } from './admin-commands.ts';
+import { agentsCommands } from './agents-commands.ts';
 import { s3Commands } from './s3-commands.ts';
 import { approvalsCommands } from './approvals-commands.ts';
 import { accessCommands } from './access-commands.ts';
@@ -32,7 +33,7 @@ export function buildProgram(print: (text: string) => void = (text) => process.s
     // Loaded only to start: the gateway's modules cost the other commands a second of start-up.
     .action(async (opts: { config?: string; demo?: boolean }) => (await import('./start.ts')).runStart(opts));
 
-  for (const command of [...loginCommands(print), ...adminCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...mcpCommands(print), ...localCommands(print), ...configCommands(print), ...offlineCommands(print), ...s3Commands(print)]) program.addCommand(command);
+  for (const command of [...loginCommands(print), ...adminCommands(print), ...agentsCommands(print), ...approvalsCommands(print), ...accessCommands(print), ...mcpCommands(print), ...localCommands(print), ...configCommands(print), ...offlineCommands(print), ...s3Commands(print)]) program.addCommand(command);
   return program;
 }
 

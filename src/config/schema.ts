@@ -8,6 +8,7 @@ import { oidcConfigSchema, workloadConfigSchema } from './identity-oidc.ts';
 import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
+import { inventorySchema } from './inventory.ts';
 import { auditSinksSchema } from './audit-sinks.ts';
 import { auditRetentionSchema } from './audit-retention.ts';
 
@@ -367,6 +368,8 @@ export const configSchema = z
       .strict()
       .optional(),
     connections: z.array(connectionSchema).default([]),
+    /** Agent inventory: staleness and the scheduled report of findings (src/inventory/, docs/agents.md). */
+    inventory: inventorySchema.optional(),
     policy: policyConfigSchema.prefault({}),
     approvals: z
       .object({

@@ -1,7 +1,8 @@
 import { AuthError, ForbiddenError, InvalidArgument } from '../errors.ts';
 import type { CredentialInfo, Principal } from '../interaction.ts';
 import { hashToken } from '../store/secret-box.ts';
-import type { PrincipalRow, Store, TokenKind, TokenRow } from '../store/types.ts';
+import type { AgentRow, PrincipalRow, Store, TokenKind, TokenRow } from '../store/types.ts';
+import { agentForIssue } from '../inventory/attach.ts';
 import { formatDuration } from '../util/durations.ts';
 import { newId } from '../util/ids.ts';
 import { generateSecret, secretKind, TOKEN_PREFIX } from './token-format.ts';
@@ -30,7 +31,7 @@ export function toPrincipal(row: PrincipalRow): Principal {
   return Object.freeze({ id: row.id, kind: row.kind, name: row.name, groups: Object.freeze([...row.groups]) });
 }
 
-export function toCredentialInfo(row: TokenRow): CredentialInfo {
+export function toCredentialInfo(row: TokenRow, agent: AgentRow | null = null): CredentialInfo {
   return Object.freeze({
     tokenId: row.id,
     kind: row.kind,
@@ -38,6 +39,7 @@ export function toCredentialInfo(row: TokenRow): CredentialInfo {
     connections: row.connections ? Object.freeze([...row.connections]) : null,
     issuedAt: row.createdAt,
     expiresAt: row.expiresAt,
+    agent: agent ? Object.freeze({ id: agent.id, name: agent.name, owner: agent.owner, labels: Object.freeze({ ...agent.labels }) }) : null,
   });
 }
 
@@ -84,7 +86,8 @@ export class Credentials {
     if (!principalRow || principalRow.disabledAt !== null) {
       throw new AuthError('auth_revoked', `the identity behind token ${row.id} is disabled`);
     }
-    const auth: AuthContext = { principal: toPrincipal(principalRow), credential: toCredentialInfo(row) };
+    const agent = row.agentId ? await this.store.getAgent(row.agentId) : null;
+    const auth: AuthContext = { principal: toPrincipal(principalRow), credential: toCredentialInfo(row, agent) };
     this.cache.set(hash, { auth, revokedCheckAt: now + this.limits.cacheTtlMs });
     if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
     return this.checkLive(auth, now);
@@ -129,10 +132,13 @@ export class Credentials {
     connections: readonly string[] | null;
     ttlMs: number | null;
     parentId?: string | null;
+    /** The agent (`--agent`); left out, agentForIssue picks it. */
+    agentId?: string | null;
   }): Promise<{ secret: string; token: TokenRow }> {
     const prefix = TOKEN_PREFIX[input.kind];
     const secret = generateSecret(prefix);
     const now = this.now();
+    const agent = await agentForIssue(this.store, input, now);
     const token: TokenRow = {
       id: newId('tok'),
       hash: hashToken(secret),
@@ -144,6 +150,7 @@ export class Credentials {
       expiresAt: input.ttlMs === null ? null : now + input.ttlMs,
       revokedAt: null,
       parentId: input.parentId ?? null,
+      ...(agent ? { agentId: agent.id } : {}),
     };
     await this.store.insertToken(token);
     // Agent tokens are the ones PostgreSQL logins take; a verifier that fails to store leaves the token cleartext-only.

@@ -26,6 +26,7 @@ export class ConditionBindings {
   #request: CelMap | undefined;
   #time: ReturnType<typeof timestampFromMs> | undefined;
   #grants: CelMap[] | undefined;
+  #agent: CelMap | undefined;
 
   constructor(input: PolicyInput) {
     this.#input = input;
@@ -56,6 +57,15 @@ export class ConditionBindings {
 
   get time(): ReturnType<typeof timestampFromMs> {
     return (this.#time ??= timestampFromMs(this.#input.time.getTime()));
+  }
+
+  get agent(): CelMap {
+    const a = this.#input.credential.agent;
+    return (this.#agent ??= map([
+      ['name', a?.name ?? ''],
+      ['owner', a?.owner ?? ''],
+      ['labels', record(a?.labels ?? {})],
+    ]));
   }
 
   /** Read by a condition: the decision now depends on these grants (the pipeline records their ids). */

@@ -21,6 +21,8 @@ export interface TestInputFlags {
   readonly time?: Date;
   /** Reasons of live just-in-time grants the identity holds for the connection (`--grant`), one grant each. */
   readonly grants?: readonly string[];
+  /** The agent the credential belongs to (`--agent-name`, `--agent-owner`, `--agent-label`). */
+  readonly agent?: { readonly name: string; readonly owner: string; readonly labels: Readonly<Record<string, string>> };
 }
 
 /** How long a grant given to a dry run lasts from its `time`. */
@@ -97,6 +99,7 @@ export function buildTestInput(flags: TestInputFlags, deps: TestInputDeps = {}):
       connections: null,
       issuedAt: time.getTime(),
       expiresAt: null,
+      agent: flags.agent ? { id: 'policy-test', ...flags.agent } : null,
     },
     connection: { name: flags.connection, type: flags.connectionType ?? defaultType, tags: [...(flags.connectionTags ?? [])] },
     kind,

@@ -33,6 +33,8 @@ export const VARIABLES: FieldTree = {
     s3: { operation: 'leaf', bucket: 'leaf', key: 'leaf', prefix: 'leaf', size: 'leaf', content_type: 'leaf' },
   },
   time: 'leaf',
+  /** The agent the credential belongs to (agents.md); empty strings and an empty map when none. */
+  agent: { name: 'leaf', owner: 'leaf', labels: 'map' },
   /** The caller's live just-in-time grants for this connection: a list of maps (policy.md). */
   grants: 'leaf',
 };

@@ -521,6 +521,52 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 19,
+    name: 'agent inventory: agents with owners, credentials and sessions linked to them, indexes for usage',
+    statements: [
+      // owner_key makes a name unique per owner: the owning principal's id, or "group:<name>" for a team.
+      `CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        owner_id TEXT,
+        owner_key TEXT NOT NULL,
+        purpose TEXT,
+        labels_json TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        created_by TEXT,
+        revoked_at BIGINT,
+        revoked_by TEXT,
+        UNIQUE (owner_key, name)
+      )`,
+      'ALTER TABLE tokens ADD COLUMN agent_id TEXT',
+      'ALTER TABLE service_accounts ADD COLUMN agent_id TEXT',
+      'ALTER TABLE sessions ADD COLUMN agent_id TEXT',
+      // Backfilled here rather than on first use: the credentials nobody uses any more are exactly
+      // the ones the inventory must show, and they would never reach a first use.
+      `INSERT INTO agents (id, name, owner, owner_id, owner_key, purpose, labels_json, created_at, created_by, revoked_at, revoked_by)
+        SELECT 'agt_' || sa.id, sa.name, sa.owner, sa.owner_id, 'sa:' || sa.id, NULL, '{}', sa.created_at, 'migration 19', NULL, NULL
+        FROM service_accounts sa`,
+      "UPDATE service_accounts SET agent_id = 'agt_' || id",
+      'UPDATE tokens SET agent_id = (SELECT sa.agent_id FROM service_accounts sa WHERE sa.id = tokens.principal_id) WHERE agent_id IS NULL',
+      `INSERT INTO agents (id, name, owner, owner_id, owner_key, purpose, labels_json, created_at, created_by, revoked_at, revoked_by)
+        SELECT 'agt_' || MIN(t.id), t.name, COALESCE(p.name, t.principal_id), t.principal_id, t.principal_id, NULL, '{}', MIN(t.created_at), 'migration 19', NULL, NULL
+        FROM tokens t LEFT JOIN principals p ON p.id = t.principal_id
+        WHERE t.kind = 'agent' AND t.agent_id IS NULL
+        GROUP BY t.principal_id, t.name, p.name`,
+      `UPDATE tokens SET agent_id = (SELECT a.id FROM agents a WHERE a.owner_key = tokens.principal_id AND a.name = tokens.name)
+        WHERE kind = 'agent' AND agent_id IS NULL`,
+      'UPDATE sessions SET agent_id = (SELECT t.agent_id FROM tokens t WHERE t.id = sessions.token_id) WHERE token_id IS NOT NULL',
+      'CREATE INDEX tokens_by_agent ON tokens (agent_id)',
+      'CREATE INDEX service_accounts_by_agent ON service_accounts (agent_id)',
+      // Usage is read from what the recorder writes anyway (no counter updated per request).
+      'CREATE INDEX sessions_by_agent ON sessions (agent_id, started_at)',
+      'CREATE INDEX sessions_live_by_agent ON sessions (agent_id) WHERE ended_at IS NULL',
+      'CREATE INDEX sessions_live_by_principal ON sessions (principal_id) WHERE ended_at IS NULL',
+      'CREATE INDEX interactions_by_session_start ON interactions (session_id, started_at)',
+    ],
+  },
 ];
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {

@@ -18,11 +18,11 @@ type DbRecord = Record<string, unknown>;
 
 export const PRINCIPAL_COLUMNS = 'id, kind, name, groups_json, created_at, disabled_at';
 export const TOKEN_COLUMNS =
-  'id, hash, kind, principal_id, name, connections_json, created_at, expires_at, revoked_at, parent_id';
+  'id, hash, kind, principal_id, name, connections_json, created_at, expires_at, revoked_at, parent_id, agent_id';
 export const SERVICE_ACCOUNT_COLUMNS = 'id, name, owner, connections_json, created_at, expires_at, disabled_at';
 export const CONNECTION_COLUMNS = 'name, type, upstream, tags_json, credential, options_json, created_at, updated_at';
 export const SESSION_COLUMNS =
-  'id, principal_id, principal_name, token_id, connection, protocol, client_addr, started_at, ended_at, end_reason, replica_id, startup_json';
+  'id, principal_id, principal_name, token_id, connection, protocol, client_addr, started_at, ended_at, end_reason, replica_id, startup_json, agent_id';
 
 /** A column's type as the migrations declare it. */
 export type SqlType = 'TEXT' | 'INTEGER' | 'BIGINT' | 'DOUBLE PRECISION';
@@ -64,7 +64,7 @@ export function toPrincipal(r: DbRecord): PrincipalRow {
 export function tokenParams(r: TokenRow): SqlValue[] {
   return [
     r.id, r.hash, r.kind, r.principalId, r.name, r.connections === null ? null : json(r.connections),
-    r.createdAt, r.expiresAt, r.revokedAt, r.parentId,
+    r.createdAt, r.expiresAt, r.revokedAt, r.parentId, r.agentId ?? null,
   ];
 }
 
@@ -80,6 +80,8 @@ export function toToken(r: DbRecord): TokenRow {
     expiresAt: nullable(r.expires_at),
     revokedAt: nullable(r.revoked_at),
     parentId: nullable(r.parent_id),
+    // Rows written without an agent read back without one (as with a session's startup).
+    ...(typeof r.agent_id === 'string' ? { agentId: r.agent_id } : {}),
   };
 }
 
@@ -119,7 +121,7 @@ export function toConnection(r: DbRecord): ConnectionRow {
 export function sessionParams(r: SessionRow): SqlValue[] {
   return [
     r.id, r.principalId, r.principalName, r.tokenId, r.connection, r.protocol, r.clientAddr,
-    r.startedAt, r.endedAt, r.endReason, r.replicaId, r.startup ? json(r.startup) : null,
+    r.startedAt, r.endedAt, r.endReason, r.replicaId, r.startup ? json(r.startup) : null, r.agentId ?? null,
   ];
 }
 
@@ -138,6 +140,7 @@ export function toSession(r: DbRecord): SessionRow {
     replicaId: nullable(r.replica_id),
     // Only PostgreSQL sessions carry it: other rows read back as they were written.
     ...(r.startup_json === null || r.startup_json === undefined ? {} : { startup: fromJson<Record<string, string>>(r.startup_json) }),
+    ...(typeof r.agent_id === 'string' ? { agentId: r.agent_id } : {}),
   };
 }
 

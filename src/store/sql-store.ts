@@ -48,6 +48,8 @@ import { SINK_SQL } from './sink-cursor-rows.ts';
 import { S3_OBJECT_SQL, s3ObjectParams, toS3Object } from './s3-object-rows.ts';
 import type { S3ObjectRow } from './types.ts';
 import type { ToolPinRow } from './types.ts';
+import { AGENT_SQL, agentParams, foldUsage, toAgent, toLiveSession, userAgentOf } from './agent-rows.ts';
+import type { AgentRow, AgentUsageRow, LiveSessionRow } from './types.ts';
 import type { SealedValue } from './types.ts';
 import type {
   AuditEventCompletion,
@@ -75,11 +77,12 @@ type DbRecord = Record<string, unknown>;
 
 // owner_id (migration 11) rides beside the columns rows.ts names; accounts made before it have
 // none, and read back without ownerId.
-const ACCOUNT_COLUMNS = `${SERVICE_ACCOUNT_COLUMNS}, owner_id`;
-const accountParams = (row: ServiceAccountRow): SqlValue[] => [...serviceAccountParams(row), row.ownerId ?? null];
+const ACCOUNT_COLUMNS = `${SERVICE_ACCOUNT_COLUMNS}, owner_id, agent_id`;
+const accountParams = (row: ServiceAccountRow): SqlValue[] => [...serviceAccountParams(row), row.ownerId ?? null, row.agentId ?? null];
 const toAccount = (r: DbRecord): ServiceAccountRow => {
   const row = toServiceAccount(r);
-  return typeof r.owner_id === 'string' ? { ...row, ownerId: r.owner_id } : row;
+  const owned = typeof r.owner_id === 'string' ? { ...row, ownerId: r.owner_id } : row;
+  return typeof r.agent_id === 'string' ? { ...owned, agentId: r.agent_id } : owned;
 };
 
 /** Ids bound per statement: below SQLite's default limit of 32,766 variables, with room for the rest. */
@@ -235,7 +238,7 @@ export class SqlStore implements Store {
     // A child of a revoked token is born revoked; the lock makes a concurrent revokeToken
     // either see the new child or finish first, so no child escapes its parent's revocation.
     this.insertTokenSql = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
-      COALESCE(?, (SELECT revoked_at FROM tokens WHERE id = ?${db.lockShared})), ?)`;
+      COALESCE(?, (SELECT revoked_at FROM tokens WHERE id = ?${db.lockShared})), ?, ?)`;
   }
 
   migrate(): Promise<void> {
@@ -296,8 +299,9 @@ export class SqlStore implements Store {
   }
 
   async insertToken(row: TokenRow): Promise<void> {
-    // tokenParams ends with revokedAt, parentId; the parent's id is bound twice.
-    await this.db.run(this.insertTokenSql, [...tokenParams(row), row.parentId]);
+    // tokenParams ends with revokedAt, parentId, agentId; the parent's id is bound twice.
+    const params = tokenParams(row);
+    await this.db.run(this.insertTokenSql, [...params.slice(0, 9), row.parentId, ...params.slice(9)]);
   }
 
   async getToken(id: string): Promise<TokenRow | null> {
@@ -913,6 +917,63 @@ export class SqlStore implements Store {
       for (const r of await this.db.all(byIds(table, columns, chunk.length), chunk)) out.push(to(r));
     }
     return out;
+  }
+
+  async insertAgent(row: AgentRow, ownerKey: string): Promise<void> {
+    await this.db.run(AGENT_SQL.insert, agentParams(row, ownerKey));
+  }
+
+  async ensureAgent(row: AgentRow, ownerKey: string): Promise<AgentRow> {
+    await this.db.run(AGENT_SQL.insertIfAbsent, agentParams(row, ownerKey));
+    const stored = await this.findAgent(ownerKey, row.name);
+    if (stored === null) throw new InternalError(`agent ${row.name} vanished while being created`);
+    return stored;
+  }
+
+  async getAgent(id: string): Promise<AgentRow | null> {
+    return orNull(await this.one(AGENT_SQL.get, [id]), toAgent);
+  }
+
+  async findAgent(ownerKey: string, name: string): Promise<AgentRow | null> {
+    return orNull(await this.one(AGENT_SQL.find, [ownerKey, name]), toAgent);
+  }
+
+  async listAgents(): Promise<AgentRow[]> {
+    return (await this.db.all(AGENT_SQL.list, [])).map(toAgent);
+  }
+
+  async revokeAgent(id: string, at: number, by: string): Promise<boolean> {
+    return (await this.db.run(AGENT_SQL.revoke, [at, by, id])) > 0;
+  }
+
+  async setServiceAccountAgent(accountId: string, agentId: string): Promise<void> {
+    expectRow(await this.db.run(AGENT_SQL.setAccountAgent, [agentId, accountId]), 'service account', accountId);
+  }
+
+  async agentTokens(agentIds: readonly string[] | 'all'): Promise<TokenRow[]> {
+    if (agentIds === 'all') return (await this.db.all(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE agent_id IS NOT NULL ORDER BY created_at, id`, [])).map(toToken);
+    const rows: TokenRow[] = [];
+    for (let i = 0; i < agentIds.length; i += MAX_IDS_PER_STATEMENT) {
+      const ids = padded(agentIds.slice(i, i + MAX_IDS_PER_STATEMENT));
+      const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE agent_id IN (${ids.map(() => '?').join(', ')}) ORDER BY created_at, id`;
+      rows.push(...(await this.db.all(sql, ids)).map(toToken));
+    }
+    return rows;
+  }
+
+  async agentUsage(now: number, windowMs: number): Promise<AgentUsageRow[]> {
+    const since = now - windowMs;
+    const [requests, latest] = await Promise.all([this.db.all(AGENT_SQL.requests, [now - 86_400_000, since, since]), this.db.all(AGENT_SQL.latest, [])]);
+    const userAgents = new Map<string, string | null>();
+    for (const r of latest) {
+      const summary = r.startup_json ? undefined : (await this.one(AGENT_SQL.lastSummary, [r.id as string]))?.summary_json;
+      userAgents.set(r.id as string, userAgentOf(r.startup_json, summary));
+    }
+    return foldUsage(requests, latest, userAgents);
+  }
+
+  async liveSessions(): Promise<LiveSessionRow[]> {
+    return (await this.db.all(AGENT_SQL.live, [])).map(toLiveSession);
   }
 
   private async one(sql: string, params: readonly SqlValue[]): Promise<DbRecord | undefined> {

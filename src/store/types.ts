@@ -27,6 +27,8 @@ export interface TokenRow {
   expiresAt: number | null;
   revokedAt: number | null;
   parentId: string | null;
+  /** The agent it belongs to (migration 19); absent on rows written without one. */
+  agentId?: string | null;
 }
 
 export interface PostgresAccess {
@@ -68,6 +70,8 @@ export interface ServiceAccountRow {
   createdAt: number;
   expiresAt: number;
   disabledAt: number | null;
+  /** The agent the account is (migration 19). */
+  agentId?: string | null;
 }
 
 export interface ConnectionRow {
@@ -97,6 +101,8 @@ export interface SessionRow {
   replicaId: string | null;
   /** What a PostgreSQL client sent at startup (user, application_name, options …), secret-looking values replaced; null elsewhere. */
   startup?: Readonly<Record<string, string>> | null;
+  /** The agent whose credential opened it (migration 19); absent when none. */
+  agentId?: string | null;
 }
 
 export type InteractionStatus = 'open' | 'complete' | 'interrupted';
@@ -264,7 +270,7 @@ export interface AuditEventFilter {
  * key throws Conflict (`conflict`); a row naming a missing parent (token parentId, interaction
  * sessionId) throws `invalid_argument`; updating a missing row throws `not_found`.
  */
-export interface Store extends LedgerStore, ToolPinStore, S3ObjectStore, SinkCursorStore {
+export interface Store extends LedgerStore, ToolPinStore, AgentStore, S3ObjectStore, SinkCursorStore {
   readonly engine: 'sqlite' | 'postgres';
   /**
    * PostgreSQL only: the engine's pool, for the parts that speak PostgreSQL themselves (limit
@@ -696,6 +702,65 @@ export interface LedgerStore {
   lastCheckpoint(writer: string): Promise<CheckpointRow | null>;
   getAuditEvent(id: string): Promise<AuditEventRow | null>;
 }
+
+/** An agent of the inventory (migration 19, src/inventory/): who runs it and what for. */
+export interface AgentRow {
+  id: string;
+  name: string;
+  /** The owner's name: a person's principal name, or a team (group) name. */
+  owner: string;
+  /** The owning principal's id; null when a team owns it. */
+  ownerId: string | null;
+  purpose: string | null;
+  labels: Record<string, string>;
+  createdAt: number;
+  createdBy: string | null;
+  revokedAt: number | null;
+  revokedBy: string | null;
+}
+
+/** Usage of one agent's sessions, read from the recorded sessions and interactions. */
+export interface AgentUsageRow {
+  agentId: string;
+  /** Latest session start or interaction start. */
+  lastUsedAt: number | null;
+  requests24h: number;
+  requests30d: number;
+  /** Connections it sent requests to in the window. */
+  connectionsUsed: string[];
+  lastClientAddr: string | null;
+  lastUserAgent: string | null;
+}
+
+/** A session still open, for live counts and the client addresses a credential is used from. */
+export interface LiveSessionRow {
+  id: string;
+  agentId: string | null;
+  tokenId: string | null;
+  principalId: string | null;
+  connection: string;
+  clientAddr: string | null;
+}
+
+/** The agent inventory (migration 19). */
+export interface AgentStore {
+  /** Throws Conflict when the owner has an agent of that name. */
+  insertAgent(row: AgentRow, ownerKey: string): Promise<void>;
+  /** The owner's agent of that name, inserted from `row` first when absent (racing callers agree on one). */
+  ensureAgent(row: AgentRow, ownerKey: string): Promise<AgentRow>;
+  getAgent(id: string): Promise<AgentRow | null>;
+  findAgent(ownerKey: string, name: string): Promise<AgentRow | null>;
+  listAgents(): Promise<AgentRow[]>;
+  /** Sets revokedAt once; false when it was revoked already. */
+  revokeAgent(id: string, at: number, by: string): Promise<boolean>;
+  setServiceAccountAgent(accountId: string, agentId: string): Promise<void>;
+  /** Tokens of these agents (revoked and expired ones included). */
+  agentTokens(agentIds: readonly string[] | 'all'): Promise<TokenRow[]>;
+  /** Usage since `since` (requests) and over all time (last used), per agent with any session. */
+  agentUsage(now: number, windowMs: number): Promise<AgentUsageRow[]>;
+  liveSessions(): Promise<LiveSessionRow[]>;
+}
+
 
 /** Audit export (migration 17, audit/outbox.ts): how far each sink has delivered each writer's chain. */
 export interface SinkCursorStore {

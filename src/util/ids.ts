@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 /** What a record id says it names: token, service account, user, admin, session, interaction, replica, event, audit event, approval. */
-export type IdKind = 'tok' | 'sa' | 'usr' | 'adm' | 'ses' | 'int' | 'rep' | 'evt' | 'aud' | 'apr';
+export type IdKind = 'tok' | 'sa' | 'usr' | 'adm' | 'ses' | 'int' | 'rep' | 'evt' | 'aud' | 'apr' | 'agt';
 
 /**
  * Record ids are not secrets, only unique: the creation time in milliseconds (12 hex digits) then

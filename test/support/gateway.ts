@@ -52,6 +52,8 @@ export interface TestGatewayOptions {
   };
   /** The clock and wake-ups of held requests (approvals/), moved by the test. */
   readonly approvals?: GatewayOptions['approvals'];
+  /** The clock agent findings are judged at, and the report's timer (inventory/). */
+  readonly inventory?: GatewayOptions['inventory'];
 }
 
 function postgresYaml(pg: NonNullable<TestGatewayOptions['postgres']>): string {
@@ -110,7 +112,7 @@ ${options.postgres ? postgresYaml(options.postgres) : ''}`;
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const gateway = await startGateway({ config, masterKey, env, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
+  const gateway = await startGateway({ config, masterKey, env, logger, ...(options.approvals ? { approvals: options.approvals } : {}), ...(options.inventory ? { inventory: options.inventory } : {}) });
 
   const api: TestGateway['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
     const response = await fetch(`${gateway.url}/api/v1${path}`, {

@@ -43,6 +43,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/providers.md › Gemini › 2': { runBy: 'providers-doc.test.ts' },
   'docs/providers.md › Azure OpenAI › 3': { runBy: 'providers-doc.test.ts' },
   'docs/troubleshooting.md › Lost admin token › 1': { runBy: 'troubleshooting-doc.test.ts' },
+  'docs/agents.md › Commands › 1': {
+    allow: 'needs a gateway with agents of every state; the same commands run through the CLI module against a real gateway in ../e2e/agents.test.ts (list --state, revoke --stale dry run and the API --yes uses)',
+  },
   'docs/troubleshooting.md › Wrong master key › 1': { sampleCheckedBy: 'troubleshooting-doc.test.ts' },
   'docs/troubleshooting.md › Rotating the master key › 1': { runBy: 'troubleshooting-doc.test.ts' },
   'docs/troubleshooting.md › Port in use › 1': { sampleCheckedBy: 'troubleshooting-doc.test.ts' },
