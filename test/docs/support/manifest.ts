@@ -31,6 +31,11 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'README.md › Connections › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Tokens and service accounts › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Recordings › 1': { runBy: 'readme-cli.test.ts' },
+  // A gateway before a real PostgreSQL, a session with a denial and a database error; the commands run with bash, the sample compared (times and ids normalised).
+  'README.md › Recordings › 2': { runBy: '../audit/replay-doc.test.ts' },
+  'docs/audit.md › Replaying a session › 1': { runBy: '../audit/replay-doc.test.ts' },
+  'docs/audit.md › Replaying a session › 2': { sampleCheckedBy: '../audit/replay-doc.test.ts' },
+  'docs/audit.md › Searching the record › 1': { runBy: '../audit/replay-doc.test.ts' },
   'README.md › Signing in with `gatehouse login` › 2': { runBy: 'readme-login.test.ts' },
   'README.md › PostgreSQL › 2': { runBy: 'postgres-doc.test.ts' },
   'README.md › Policy › 2': { runBy: 'local-cli.test.ts' },
