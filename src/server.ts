@@ -406,7 +406,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (req.url?.startsWith(S3_PREFIX)) return s3.handle(req, res);
         if (req.url?.startsWith(MCP_PREFIX)) return mcp.handle(req, res);
         if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found on the data-plane listener', code: 'not_found' } }));
+        // The CLI shows this message as is: it tells whoever pointed GATEHOUSE_URL here where to point it.
+        const message = req.url?.startsWith('/api/')
+          ? 'this is the data-plane listener; the admin API is on the admin listener (admin.listen in gatehouse.yaml): point GATEHOUSE_URL there'
+          : 'not found on the data-plane listener';
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message, code: 'not_found' } }));
       });
       url = await listen(dataPlane, config.http.listen.host, config.http.listen.port);
       closers.push(async () => {

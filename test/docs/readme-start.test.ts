@@ -79,6 +79,10 @@ const CASES: Record<string, () => Promise<void>> = {
     assert.equal((await fetch(`${admin}/readyz`)).status, 200);
     assert.equal((await fetch(`${admin}/api/v1/whoami`)).status, 401);
     assert.equal((await fetch(`${data}/api/v1/whoami`)).status, 404);
+    // The CLI pointed at the data plane says where the admin API is instead of a bare "not found".
+    const misdirected = await runBash('npx gatehouse token list', { cwd, env: shellEnv(shims, { GATEHOUSE_URL: data, GATEHOUSE_TOKEN: `gta_${'0'.repeat(48)}` }) });
+    assert.notEqual(misdirected.code, 0);
+    assert.match(misdirected.stderr, /the admin API is on the admin listener \(admin\.listen in gatehouse\.yaml\): point GATEHOUSE_URL there/);
     // The store went where the config said: ./data/gatehouse.db under the folder it was started in.
     assert.ok(existsSync(join(cwd, 'data', 'gatehouse.db')));
   },
