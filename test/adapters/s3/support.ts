@@ -72,7 +72,7 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-export async function startBench(options: { policyYaml: string; extraYaml?: string; buckets?: readonly string[] }): Promise<Bench> {
+export async function startBench(options: { policyYaml: string; extraYaml?: string; extraConnections?: (upstreamUrl: string) => string; buckets?: readonly string[] }): Promise<Bench> {
   const upstream = await startS3rver(options.buckets ?? ['traces', 'team.shared.bucket']);
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-s3-test-'));
   const clock = new Clock(Date.now());
@@ -97,6 +97,7 @@ connections:
     upstream: ${upstream.url}
     credential: ${aws}
     s3: { allowUnmaskedRanges: true }
+${options.extraConnections?.(upstream.url) ?? ''}
 ${options.policyYaml}
 ${options.extraYaml ?? ''}`;
   const env = { ...process.env, GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN, GATEHOUSE_DATABASE_URL: '' };
