@@ -105,3 +105,11 @@ test('config: secrets from the environment, defaults filled', () => {
   assert.equal(sink.type === 'webhook' && sink.token, 'tok-from-env');
   assert.deepEqual([sink.schema, sink.batchSize, sink.retry.min, sink.retry.max, sink.includeBodies], ['gatehouse', 100, 1_000, 300_000, false]);
 });
+
+test('the example event in docs/audit-export.md validates against the schema', async () => {
+  const { docBlock } = await import('../../docs/support/markdown.ts');
+  const example = JSON.parse(docBlock('docs/audit-export.md › The event: gatehouse.audit.v1 › 1').text) as Record<string, unknown>;
+  const keys = Object.keys(example);
+  assert.ok(validate(example), ajv.errorsText(validate.errors));
+  for (const key of keys) assert.ok(key in schema.properties);
+});

@@ -61,6 +61,8 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'docs/troubleshooting.md › Port in use › 1': { sampleCheckedBy: 'troubleshooting-doc.test.ts' },
   // The key is made, a gateway runs with the page's YAML, and verify runs online and offline (the README's is the page's offline command).
   'docs/audit.md › Checkpoints and keys › 1': { runBy: '../e2e/audit-doc.test.ts' },
+  // The example event is validated against docs/schema/audit-event-v1.json.
+  'docs/audit-export.md › The event: gatehouse.audit.v1 › 1': { runBy: '../audit/sinks/schema.test.ts' },
   'docs/audit.md › Verifying › 1': { runBy: '../e2e/audit-doc.test.ts' },
   'docs/audit.md › Verifying › 2': { runBy: '../e2e/audit-doc.test.ts' },
   'README.md › Tamper-evident audit trail › 1': { runBy: '../e2e/audit-doc.test.ts' },

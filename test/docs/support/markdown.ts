@@ -19,7 +19,7 @@ export interface DocBlock {
 }
 
 /** The documents whose snippets the tests in test/docs exercise. */
-export const DOC_FILES = ['README.md', 'docs/agents.md', 'docs/approvals.md', 'docs/audit.md', 'docs/deployment.md', 'docs/identity.md', 'docs/masking.md', 'docs/mcp.md', 'docs/policy.md', 'docs/postgres.md', 'docs/providers.md', 'docs/s3.md', 'docs/troubleshooting.md'] as const;
+export const DOC_FILES = ['README.md', 'docs/agents.md', 'docs/approvals.md', 'docs/audit.md', 'docs/audit-export.md', 'docs/deployment.md', 'docs/identity.md', 'docs/masking.md', 'docs/mcp.md', 'docs/policy.md', 'docs/postgres.md', 'docs/providers.md', 'docs/s3.md', 'docs/troubleshooting.md'] as const;
 
 /**
  * Other documents under docs/ and why their snippets are exercised elsewhere; a new document that is
