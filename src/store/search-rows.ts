@@ -14,8 +14,9 @@ type DbRecord = Record<string, unknown>;
  * What "agent" means in a filter and in a hit: today the name of the token the session came with.
  * When agents become rows of their own (sessions.agent_id), these two lines are what changes.
  */
-const AGENT_MATCH = 's.token_id IN (SELECT id FROM tokens WHERE name = ?)';
-const AGENT_NAME = '(SELECT name FROM tokens WHERE id = s.token_id)';
+// Sessions carry their agent (migration 19); one recorded without it is matched by its token's name.
+const AGENT_MATCH = '(s.agent_id IN (SELECT id FROM agents WHERE name = ?) OR (s.agent_id IS NULL AND s.token_id IN (SELECT id FROM tokens WHERE name = ?)))';
+const AGENT_NAME = 'COALESCE((SELECT name FROM agents WHERE id = s.agent_id), (SELECT name FROM tokens WHERE id = s.token_id))';
 
 const S = (columns: string) => columns.split(', ').map((c) => `s.${c}`).join(', ');
 const I = (columns: string) => columns.split(', ').map((c) => `i.${c}`).join(', ');
@@ -56,7 +57,7 @@ function sessionConditions(w: Where, f: SessionSearch | InteractionSearch): void
   }
   if (f.agent !== undefined) {
     w.where.push(AGENT_MATCH);
-    w.params.push(f.agent);
+    w.params.push(f.agent, f.agent);
   }
   if (f.connection !== undefined) {
     w.where.push('s.connection = ?');

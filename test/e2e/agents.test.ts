@@ -272,7 +272,7 @@ inventory:
     all = await findings();
     assert.ok(kindsOf(all, 'idle-bot').includes('unused'));
     assert.match(all.find((f) => f.agent === 'idle-bot' && f.kind === 'unused')!.reason, /never used in the 30 days/);
-    assert.match(all.find((f) => f.agent === 'chat-bot' && f.kind === 'unused')!.reason, /not used for 31 days/);
+    assert.match(all.find((f) => f.agent === 'chat-bot' && f.kind === 'unused')!.reason, /not used for 30 days/);
     assert.deepEqual(kindsOf(all, 'short-bot'), [], 'its token expired at 20 days: nothing left to judge');
     at(t0);
   });

@@ -87,16 +87,16 @@ describe('agent inventory: hostile inputs', () => {
   });
 
   for (const [what, body, status] of [
-    ['ids as a string', { ids: 'agt_x' }, 400],
-    ['dryRun as the text "false"', { ids: [bobAgent], dryRun: 'false' }, 400],
-    ['1001 ids', { ids: Array.from({ length: 1001 }, (_, i) => `agt_${i}`) }, 400],
-    ['nothing named', {}, 400],
-    ['an unknown field', { ids: [bobAgent], force: true }, 400],
-    ['an SQL-shaped id', { ids: ["' OR 1=1 --"] }, 404],
+    ['ids as a string', () => ({ ids: 'agt_x' }), 400],
+    ['dryRun as the text "false"', () => ({ ids: [bobAgent], dryRun: 'false' }), 400],
+    ['1001 ids', () => ({ ids: Array.from({ length: 1001 }, (_, i) => `agt_${i}`) }), 400],
+    ['nothing named', () => ({}), 400],
+    ['an unknown field', () => ({ ids: [bobAgent], force: true }), 400],
+    ['an SQL-shaped id', () => ({ ids: ["' OR 1=1 --"] }), 404],
   ] as const) {
     test(`revoke with ${what} is refused (${status})`, async () => {
       const before = await revokedTokens();
-      assert.equal((await gw.api('POST', '/agents/revoke', body)).status, status);
+      assert.equal((await gw.api('POST', '/agents/revoke', body())).status, status);
       assert.equal(await revokedTokens(), before);
     });
   }
