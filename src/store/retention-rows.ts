@@ -53,8 +53,15 @@ export const RETENTION_SQL = {
   // The last checkpoint stays: the next one links to it.
   deleteCheckpoints: `DELETE FROM audit_checkpoints WHERE writer = ? AND seq <= ?
     AND seq < (SELECT MAX(seq) FROM audit_checkpoints WHERE writer = ?)`,
-  heads: `SELECT ${LEDGER_COLUMNS} FROM audit_ledger l
-    WHERE seq = (SELECT MAX(seq) FROM audit_ledger m WHERE m.writer = l.writer) ORDER BY writer`,
+  // Taken at every checkpoint: the writers are found by stepping through the primary key (one seek
+  // per writer, not a scan of the ledger), then each one's head by its last seq.
+  heads: `WITH RECURSIVE w (writer) AS (
+      SELECT MIN(writer) FROM audit_ledger
+      UNION ALL
+      SELECT (SELECT MIN(writer) FROM audit_ledger x WHERE x.writer > w.writer) FROM w WHERE w.writer IS NOT NULL
+    )
+    SELECT ${LEDGER_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ')} FROM w JOIN audit_ledger l ON l.writer = w.writer
+    WHERE l.seq = (SELECT MAX(seq) FROM audit_ledger m WHERE m.writer = w.writer) ORDER BY l.writer`,
   ofAction: `SELECT ${AUDIT_EVENT_COLUMNS} FROM audit_events WHERE action = ? ORDER BY at DESC, id DESC LIMIT ?`,
   writerCandidates: 'SELECT writer FROM audit_writers WHERE held_until < ? ORDER BY writer LIMIT 20',
   takeWriter: 'UPDATE audit_writers SET holder = ?, held_until = ? WHERE writer = ? AND held_until < ?',
