@@ -167,6 +167,23 @@ describe('MCP gateway with the official SDK on both sides', () => {
     }
   });
 
+  test('a session replays in order: the masked call and answer, and the denied call with its rule', async () => {
+    const issued = await f.t.token({ user: 'replayer', groups: ['engineering'], connections: ['tools'] });
+    const agent = await connectClient(f.t.url, 'tools', issued);
+    await agent.client.callTool({ name: 'echo', arguments: { text: `mail ${TOOL_EMAIL}` } });
+    await agent.client.callTool({ name: 'delete_records', arguments: { table: 'users' } });
+    await disconnect(agent);
+    const [session] = (await f.t.api('GET', '/sessions?connection=tools&principal=replayer')).json.sessions as any[];
+    const { status, json } = await f.t.api('GET', `/sessions/${session.id}/replay`);
+    assert.equal(status, 200, JSON.stringify(json));
+    const calls = (json.entries as any[]).filter((e) => e.kind === 'mcp.tool_call');
+    assert.deepEqual(calls.map((e) => [e.request.tool, e.decision, e.rule]), [['echo', 'allow', 'mask-customers'], ['delete_records', 'deny', 'no-deletes']]);
+    assert.equal(calls[0].request.type, 'mcp');
+    assert.match(JSON.stringify(calls[0].response), /echo: mail/, 'the answer is replayed');
+    assert.ok(!JSON.stringify(json).includes(TOOL_EMAIL), 'the email is masked in the replay, arguments and answer alike');
+    assert.ok((json.entries as any[]).every((e: any, i: number, all: any[]) => i === 0 || e.seq > all[i - 1].seq), 'in order');
+  });
+
   test('under a profile, an image the masker cannot read fails closed', async () => {
     const { client } = await connectClient(f.t.url, 'tools', ada);
     try {

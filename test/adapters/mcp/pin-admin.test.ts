@@ -36,6 +36,7 @@ describe('MCP pins by default, and pinned directly by an admin', () => {
   let fresh: PinToolServer;
   let tofu: PinToolServer;
   let auditor: Person;
+  let approver: Person;
   let user: Person;
   let ada: string;
 
@@ -66,6 +67,7 @@ describe('MCP pins by default, and pinned directly by an admin', () => {
 `,
     });
     auditor = await personWithToken(t.gateway.store, 'aude', ['audit']);
+    approver = await personWithToken(t.gateway.store, 'bob', ['security']);
     user = await personWithToken(t.gateway.store, 'uma', ['engineering']);
     ada = await t.token({ user: 'ada', groups: ['engineering'], connections: ['fresh', 'tofu'] });
   });
@@ -94,6 +96,14 @@ describe('MCP pins by default, and pinned directly by an admin', () => {
       assert.match(textOf(refused), new RegExp(`gatehouse approvals approve ${ask.id}`));
       assert.match(textOf(refused), /gatehouse mcp pin fresh/, 'and names what an admin can do instead');
       assert.deepEqual(fresh.calls, [], 'the tool never ran');
+
+      // The existing approvals service decides it: a member of the approver group pins the list shown.
+      const approved = await t.api('POST', `/approvals/${ask.id}/approve`, {}, approver.token);
+      assert.equal(approved.status, 200, JSON.stringify(approved.json));
+      assert.deepEqual(await names(agent.client), ['deploy', 'echo']);
+      assert.equal(textOf(await agent.client.callTool({ name: 'echo', arguments: { text: 'x' } })), 'ran echo');
+      const pins = (await t.api('GET', '/connections/fresh/mcp/pins')).json.pins as any[];
+      assert.deepEqual(pins.map((p) => [p.tool, p.approvalId, p.approvedBy, p.pinnedBy]), [['deploy', ask.id, ['bob'], null], ['echo', ask.id, ['bob'], null]]);
     } finally {
       await disconnect(agent);
     }

@@ -68,7 +68,9 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   'README.md › Tamper-evident audit trail › 1': { runBy: '../e2e/audit-doc.test.ts' },
   // The SDK snippet run with tsx against a gateway before an SDK-built tool server; README shows the same text.
   'docs/mcp.md › Connecting an agent › 1': { runBy: '../adapters/mcp/doc.test.ts' },
+  'docs/mcp.md › Connecting an agent › 2': { runBy: '../adapters/mcp/doc.test.ts' },
   'README.md › MCP › 2': { runBy: '../adapters/mcp/doc.test.ts' },
+  'README.md › MCP › 3': { runBy: '../adapters/mcp/doc.test.ts' },
   // The SDK agent and the approver's commands run together against a gateway configured with the page's own YAML.
   'docs/approvals.md › The flow with the OpenAI SDK › 1': { runBy: '../e2e/approvals-doc.test.ts' },
   'docs/approvals.md › The flow with the OpenAI SDK › 2': { runBy: '../e2e/approvals-doc.test.ts' },
