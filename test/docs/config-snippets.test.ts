@@ -39,6 +39,8 @@ const SNIPPET_ENV: Readonly<Record<string, string>> = {
   GEMINI_API_KEY: 'placeholder-gemini-key',
   AZURE_OPENAI_KEY: 'placeholder-azure-openai-key',
   AZURE_CLIENT_SECRET: 'placeholder-azure-client-secret',
+  BEDROCK_ACCESS_KEY_ID: 'AKIDPLACEHOLDERBEDROCK',
+  BEDROCK_SECRET_ACCESS_KEY: 'placeholder-bedrock-secret-access-key',
   S3_SECRET_ACCESS_KEY: 'placeholder-s3-secret-access-key',
   // identity.saml parses its IdP certificate, so this one is real: self-signed, its key thrown away.
   SAML_IDP_CERT: 'MIIBhDCCASmgAwIBAgIUOK+o7vWA/GexkZpEChDrvmTM59EwCgYIKoZIzj0EAwIwFjEUMBIGA1UEAwwLaWRwLmV4YW1wbGUwIBcNMjYxMjA3MTcwODAwWhgPMjEyNjExMTMxNzA4MDBaMBYxFDASBgNVBAMMC2lkcC5leGFtcGxlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAET1ZBP0M8/+6CVKvSkULtGaE+z6kfjfmWtLEyd5MJBQ03GpsMP8irR7/Rp0j4L3fkMHtNIth7nDkzbDa6qjjAmaNTMFEwHQYDVR0OBBYEFFgtub8xdPjivGJ9Nl1jny29g0jMMB8GA1UdIwQYMBaAFFgtub8xdPjivGJ9Nl1jny29g0jMMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAIkeNqMdbovVvKTJQ/SizLk9wMZT0d2t3hHaN07ubsXyAiEA6dyQN8VV+uJRBCAxngtAE8b3tHemXuS+mOhIJbJHU38=',

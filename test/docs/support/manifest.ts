@@ -52,6 +52,7 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   },
   'docs/providers.md › Gemini › 2': { runBy: 'providers-doc.test.ts' },
   'docs/providers.md › Azure OpenAI › 3': { runBy: 'providers-doc.test.ts' },
+  'docs/providers.md › Bedrock › 2': { runBy: '../providers/bedrock/doc.test.ts' },
   'docs/troubleshooting.md › Lost admin token › 1': { runBy: 'troubleshooting-doc.test.ts' },
   'docs/agents.md › Commands › 1': {
     allow: 'needs a gateway with agents of every state; the same commands run through the CLI module against a real gateway in ../e2e/agents.test.ts (list --state, revoke --stale dry run and the API --yes uses)',
