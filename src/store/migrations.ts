@@ -21,7 +21,9 @@ export const SELECT_APPLIED_VERSIONS = 'SELECT version FROM schema_migrations';
 
 export const INSERT_APPLIED_VERSION = 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)';
 
-export const MIGRATIONS: readonly Migration[] = [
+// Kept in version order whatever order entries were appended in (work landing in parallel appends
+// out of order); pending ones then run lowest first on every engine.
+export const MIGRATIONS: readonly Migration[] = ([
   {
     version: 1,
     name: 'initial schema',
@@ -567,7 +569,7 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX interactions_by_session_start ON interactions (session_id, started_at)',
     ],
   },
-];
+] satisfies Migration[]).sort((a, b) => a.version - b.version);
 
 export function pendingMigrations(applied: Iterable<number>): Migration[] {
   const done = new Set(applied);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
@@ -73,7 +73,9 @@ policy:
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-test-')));
   const demo = options.demo ?? (await startDemoModel({ apiKey: UPSTREAM_KEY, slowMs: 3000 }));
-  const masterKey = options.masterKey ?? randomBytes(32);
+  // The store keeps the key it was first opened with: gateways started on one folder or one database
+  // share a key unless the test says otherwise (a stranger's key is refused at start).
+  const masterKey = options.masterKey ?? (options.dir || options.databaseUrl ? createHash('sha256').update(`test master key\0${options.dir ?? ''}\0${options.databaseUrl ?? ''}`).digest() : randomBytes(32));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     UPSTREAM_KEY,
