@@ -322,6 +322,10 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
 
   return {
     handle: (req, res) => {
+      // A request cut on revocation or by its client may still be written to by a stream under way:
+      // that error has nobody to reach and must not end the process.
+      req.on('error', ignore);
+      res.on('error', ignore);
       const requestId = pipeline.requestId();
       res.setHeader('x-amz-request-id', requestId);
       res.setHeader('x-request-id', requestId);

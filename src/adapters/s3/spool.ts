@@ -53,6 +53,10 @@ export function spoolPath(): string {
 export async function spool(source: AsyncIterable<Buffer>, options: SpoolOptions): Promise<SpooledBody> {
   const path = spoolPath();
   const out = createWriteStream(path, { mode: 0o600 });
+  // A failure surfaces through the write being awaited (once() rejects on 'error'); a write to a
+  // file destroyed after an abort has nobody left to tell.
+  let failed: Error | null = null;
+  out.on('error', (err) => void (failed ??= err));
   const sent = createHash('sha256');
   const md5 = createHash('md5');
   const forward: RunningChecksum | null = options.forwardChecksum === null ? null : runningChecksum(options.forwardChecksum);
@@ -109,6 +113,7 @@ export async function spool(source: AsyncIterable<Buffer>, options: SpoolOptions
     }
     out.end();
     await once(out, 'close');
+    if (failed) throw failed;
     return {
       path,
       size,
