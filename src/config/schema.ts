@@ -143,6 +143,9 @@ export function checkConnectionShape(
   } else if (protocol !== 'http:' && protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'expected an http:// or https:// URL' });
   }
+  if (c.type === 'bedrock' && c.credential !== undefined && c.credential.type !== 'aws') {
+    ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a bedrock connection signs with an AWS key: { type: aws, accessKeyId, secretAccessKey, region }' });
+  }
   if (c.type === 's3' && c.credential?.type !== 'aws') {
     ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an s3 connection needs { type: aws, accessKeyId, secretAccessKey, region }' });
   }
