@@ -20,7 +20,10 @@ const FAIL_ON = ['denied', 'allowed', 'held', 'unheld', 'inexact'] as const;
 type FailOn = (typeof FAIL_ON)[number];
 const DEFAULT_SINCE = '7d';
 const PAGE_SIZE = 500;
-const CONNECTION_TYPES: ReadonlySet<string> = new Set<ConnectionType>(['openai', 'http', 'postgres', 'mcp']);
+// Keyed by ConnectionType, so a type added later fails to compile here until it is listed.
+const CONNECTION_TYPES: ReadonlySet<string> = new Set(
+  Object.keys({ openai: true, http: true, postgres: true, mcp: true, anthropic: true, gemini: true, 'azure-openai': true, bedrock: true, s3: true } satisfies Record<ConnectionType, true>),
+);
 
 export interface ReplayRangeFlags {
   readonly since?: string;
