@@ -7,11 +7,11 @@
  * Anthropic's own `error` event: under a profile nothing unrecognised reaches the client.
  */
 import { GatewayError, MaskingError } from '../../errors.ts';
-import { SseParser, type SseSink } from '../sse-parser.ts';
 import { ChannelKind } from '../stream-events.ts';
 import { StreamTranscript } from '../stream-transcript.ts';
 import type { MaskProfile, TextStreamMasker } from '../types.ts';
-import { Channels, isObject, parseEventJson, wrapMasking, type Json, type ProviderStreamMasker } from './common.ts';
+import { Channels, isObject, parseEventJson, type Json } from './common.ts';
+import { SseProviderMasker } from './sse-provider-masker.ts';
 
 interface Block {
   readonly masker: TextStreamMasker;
@@ -33,56 +33,26 @@ export function anthropicErrorEvent(error: Error, eol = '\n'): string {
   return `${eol}event: error${eol}data: ${body}${eol}${eol}`;
 }
 
-export class AnthropicSseMasker implements ProviderStreamMasker, SseSink {
-  readonly mode = 'stream';
-  readonly decodes = false;
-  private readonly parser: SseParser;
+export class AnthropicSseMasker extends SseProviderMasker {
   private readonly channels: Channels<Block>;
   private readonly record: StreamTranscript;
-  private out = '';
-  private done = false;
 
   constructor(profile: MaskProfile, maxEventChars: number, transcriptBytes: number) {
-    this.parser = new SseParser(this, maxEventChars);
+    super(maxEventChars);
     this.channels = new Channels(profile);
     this.record = new StreamTranscript(transcriptBytes);
   }
 
-  push(chunk: Buffer): string {
-    if (this.done) throw new MaskingError('stream masker used after its end');
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      this.done = true;
-      throw wrapMasking(err);
-    }
-    return this.take();
+  protected finish(): void {
+    this.closeBlocks();
   }
 
-  end(): string {
-    if (this.done) throw new MaskingError('stream masker used after its end');
-    this.done = true;
-    try {
-      this.parser.end();
-      this.closeBlocks();
-    } catch (err) {
-      throw wrapMasking(err);
-    }
-    return this.take();
-  }
-
-  failure(error: Error): string {
-    this.done = true;
-    this.out = '';
-    return anthropicErrorEvent(error, this.parser.eol);
+  protected errorEvent(error: Error, eol: string): string {
+    return anthropicErrorEvent(error, eol);
   }
 
   transcript(): string {
     return this.record.toString();
-  }
-
-  onComment(): void {
-    this.out += `:${this.parser.eol}`;
   }
 
   onEvent(name: string | null, data: string | null): void {
@@ -164,12 +134,6 @@ export class AnthropicSseMasker implements ProviderStreamMasker, SseSink {
   private emit(type: string, event: Json): void {
     const eol = this.parser.eol;
     this.out += `event: ${type}${eol}data: ${JSON.stringify(event)}${eol}${eol}`;
-  }
-
-  private take(): string {
-    const out = this.out;
-    this.out = '';
-    return out;
   }
 }
 

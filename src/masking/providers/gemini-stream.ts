@@ -8,12 +8,12 @@
  * Google's shape, which @google/genai raises as an ApiError.
  */
 import { GatewayError, MaskingError } from '../../errors.ts';
-import { SseParser, type SseSink } from '../sse-parser.ts';
 import { ChannelKind } from '../stream-events.ts';
 import { StreamTranscript } from '../stream-transcript.ts';
 import type { MaskProfile, TextStreamMasker } from '../types.ts';
 import { Channels, isObject, parseEventJson, wrapMasking, type Json, type ProviderStreamMasker } from './common.ts';
 import { JsonArraySplitter } from './json-array.ts';
+import { SseProviderMasker } from './sse-provider-masker.ts';
 
 interface Part {
   readonly masker: TextStreamMasker;
@@ -91,55 +91,24 @@ class ChunkMasker {
 }
 
 /** `?alt=sse`: `data: {chunk}` events. */
-export class GeminiSseMasker implements ProviderStreamMasker, SseSink {
-  readonly mode = 'stream';
-  readonly decodes = false;
-  private readonly parser: SseParser;
+export class GeminiSseMasker extends SseProviderMasker {
   private readonly chunks: ChunkMasker;
-  private out = '';
-  private done = false;
 
   constructor(profile: MaskProfile, maxEventChars: number, transcriptBytes: number) {
-    this.parser = new SseParser(this, maxEventChars);
+    super(maxEventChars);
     this.chunks = new ChunkMasker(profile, transcriptBytes);
   }
 
-  push(chunk: Buffer): string {
-    if (this.done) throw new MaskingError('stream masker used after its end');
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      this.done = true;
-      throw wrapMasking(err);
-    }
-    return this.take();
+  protected finish(): void {
+    for (const chunk of this.chunks.flush()) this.data(chunk);
   }
 
-  end(): string {
-    if (this.done) throw new MaskingError('stream masker used after its end');
-    this.done = true;
-    try {
-      this.parser.end();
-      for (const chunk of this.chunks.flush()) this.data(chunk);
-    } catch (err) {
-      throw wrapMasking(err);
-    }
-    return this.take();
-  }
-
-  failure(error: Error): string {
-    this.done = true;
-    this.out = '';
-    const eol = this.parser.eol;
+  protected errorEvent(error: Error, eol: string): string {
     return `${eol}data: ${geminiErrorChunk(error)}${eol}${eol}`;
   }
 
   transcript(): string {
     return this.chunks.record.toString();
-  }
-
-  onComment(): void {
-    this.out += `:${this.parser.eol}`;
   }
 
   onEvent(name: string | null, data: string | null): void {
@@ -152,12 +121,6 @@ export class GeminiSseMasker implements ProviderStreamMasker, SseSink {
   private data(json: string): void {
     const eol = this.parser.eol;
     this.out += `data: ${json}${eol}${eol}`;
-  }
-
-  private take(): string {
-    const out = this.out;
-    this.out = '';
-    return out;
   }
 }
 
