@@ -55,7 +55,11 @@ test('the OpenAPI document holds no secret-looking value, and nothing under a cr
     for (const [key, value] of Object.entries(node)) {
       // `token_type` and `issued_token_type` (RFC 8693) name a kind of token, fixed by the RFC: not a token.
       const secretField = underSecret || (path.at(-1) === 'properties' && /credential|token|secret|password/i.test(key) && !/_type$/.test(key));
-      if (secretField && ['example', 'examples', 'default', 'const'].includes(key)) offending.push([...path, key].join('.'));
+      // Inside a credential, a default of a field that holds no secret (an Entra scope, an AWS region) is
+      // documentation; one of the secret itself, or of any field named like a secret, is not allowed.
+      const holder = path.at(-1) ?? '';
+      const secretHolder = /credential|token|secret|password|value|key/i.test(holder) || path.at(-2) !== 'properties';
+      if (secretField && ['example', 'examples', 'default', 'const'].includes(key) && secretHolder) offending.push([...path, key].join('.'));
       walk(value, [...path, key], secretField);
     }
   };
