@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { InFlight } from './util/in-flight.ts';
 import type { AddressInfo } from 'node:net';
 import { hkdfSync } from 'node:crypto';
@@ -10,6 +10,7 @@ import { loadConfigFile } from './config/load.ts';
 import { ConnectionRegistry } from './connections/registry.ts';
 import { openCoordination, openStore } from './store/index.ts';
 import { checkMasterKey } from './store/master-key-check.ts';
+import { createListener, TlsReloader, type ListenerTls } from './tls-listener.ts';
 import { createSecretBox } from './store/secret-box.ts';
 import type { Store } from './store/types.ts';
 import { Credentials, toPrincipal } from './identity/credentials.ts';
@@ -55,10 +56,10 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Tests: the clock and wake-ups held requests and approval expiry use. */
   readonly approvals?: { readonly now?: () => number; readonly timers?: Timers };
-  /** Tests: the clock agent findings are judged at, the report's timer and webhook fetch. */
-  readonly inventory?: InventoryOptions;
   /** Tests: the audit export's clock; schedule false delivers only on gateway.auditExport.flush(). */
   readonly auditExport?: { readonly now?: () => number; readonly schedule?: boolean };
+  /** Tests: the clock agent findings are judged at, the report's timer and webhook fetch. */
+  readonly inventory?: InventoryOptions;
   /** Tests: the clock S3 signatures and presigned URLs are checked against. */
   readonly s3?: { readonly now?: () => number };
 }
@@ -152,7 +153,7 @@ async function compileState(
   );
 }
 
-async function listen(server: Server, host: string, port: number): Promise<string> {
+async function listen(server: Server, host: string, port: number, tls: ListenerTls | undefined): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -162,7 +163,7 @@ async function listen(server: Server, host: string, port: number): Promise<strin
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${shownHost}:${address.port}`;
+  return `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -259,7 +260,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => pipeline.closeSessions(GATEWAY_STOPPED));
     // identity.roles: read by the API on every call; a reload swaps it with the state it compiled.
     let roleGrants = config.identity.roles;
+    // Certificates renewed on disk (cert-manager, a secret mount) apply without a restart; a reload re-reads them too.
+    const tlsReloaders: TlsReloader[] = [];
+    const followTls = (server: Server, tls: ListenerTls | undefined, where: string) => {
+      if (!tls) return;
+      const reloader = new TlsReloader(server, tls, where, logger);
+      reloader.watch();
+      tlsReloaders.push(reloader);
+      closers.push(async () => reloader.close());
+    };
     const reload = async () => {
+      for (const reloader of tlsReloaders) reloader.reload();
       if (!options.configFile) throw new InvalidArgument('this gateway was not started from a config file');
       const file = options.configFile;
       const state = await runtime.reload(async (version) => {
@@ -401,7 +412,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let url: string;
     let adminUrl: string;
     if (config.admin.listen) {
-      const dataPlane = createServer((req, res) => {
+      const dataPlane = createListener((req, res) => {
         if (req.url?.startsWith(PROXY_PREFIX)) return proxy(req, res);
         if (req.url?.startsWith(S3_PREFIX)) return s3.handle(req, res);
         if (req.url?.startsWith(MCP_PREFIX)) return mcp.handle(req, res);
@@ -411,8 +422,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ? 'this is the data-plane listener; the admin API is on the admin listener (admin.listen in gatehouse.yaml): point GATEHOUSE_URL there'
           : 'not found on the data-plane listener';
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message, code: 'not_found' } }));
-      });
-      url = await listen(dataPlane, config.http.listen.host, config.http.listen.port);
+      }, config.http.tls, 'http.tls');
+      followTls(dataPlane, config.http.tls, 'http.tls');
+      url = await listen(dataPlane, config.http.listen.host, config.http.listen.port, config.http.tls);
       closers.push(async () => {
         const stopped = new Promise((resolve) => (dataPlane.listening ? dataPlane.close(resolve) : resolve(undefined)));
         dataPlane.closeAllConnections();
@@ -421,17 +433,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stopAccepting.push(() => dataPlane.close());
       trackRequests(dataPlane);
       dataPlane.keepAliveTimeout = 65_000;
-      const admin = await buildAdminApp();
-      adminUrl = await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
-      closers.push(() => admin.close());
+      const admin = await buildAdminApp((handler) => createListener(handler, config.admin.tls, 'admin.tls'));
+      await admin.ready();
+      followTls(admin.server, config.admin.tls, 'admin.tls');
+      adminUrl = await listen(admin.server, config.admin.listen.host, config.admin.listen.port, config.admin.tls);
+      closers.push(async () => {
+        await admin.close();
+        // Started with server.listen, as the single listener is: fastify does not close it itself.
+        const stopped = new Promise((resolve) => (admin.server.listening ? admin.server.close(resolve) : resolve(undefined)));
+        admin.server.closeAllConnections();
+        await stopped;
+      });
       stopAccepting.push(() => admin.server.close());
       trackRequests(admin.server);
     } else {
       const app = await buildAdminApp((handler) =>
-        createServer((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : req.url?.startsWith(S3_PREFIX) ? s3.handle(req, res) : req.url?.startsWith(MCP_PREFIX) ? mcp.handle(req, res) : handler(req, res))),
+        createListener((req, res) => (req.url?.startsWith(PROXY_PREFIX) ? proxy(req, res) : req.url?.startsWith(S3_PREFIX) ? s3.handle(req, res) : req.url?.startsWith(MCP_PREFIX) ? mcp.handle(req, res) : handler(req, res)), config.http.tls, 'http.tls'),
       );
       await app.ready();
-      url = await listen(app.server, config.http.listen.host, config.http.listen.port);
+      followTls(app.server, config.http.tls, 'http.tls');
+      url = await listen(app.server, config.http.listen.host, config.http.listen.port, config.http.tls);
       app.server.keepAliveTimeout = 65_000;
       stopAccepting.push(() => app.server.close());
       trackRequests(app.server);

@@ -140,7 +140,9 @@ export async function checkConfigFile(file: string, env: NodeJS.ProcessEnv, chec
     else if (busy === 'EADDRNOTAVAIL') findings.push({ level: 'error', key: l.key, message: `${l.host} is not an address of this machine` });
     else if (busy === 'EACCES') findings.push({ level: 'error', key: l.key, message: `port ${l.port} needs privileges; use 1024 or more` });
   }
-  if (config.postgres?.tls) findings.push(...tlsFindings('postgres.tls', resolve(config.postgres.tls.cert), resolve(config.postgres.tls.key), now));
+  for (const [key, tls] of [['http.tls', config.http.tls], ['admin.tls', config.admin.tls], ['postgres.tls', config.postgres?.tls]] as const) {
+    if (tls) findings.push(...tlsFindings(key, resolve(tls.cert), resolve(tls.key), now));
+  }
   const keyFile = config.audit?.checkpoints?.keyFile;
   if (keyFile) {
     const path = isAbsolute(keyFile) ? keyFile : resolve(dirname(file), keyFile);

@@ -9,8 +9,8 @@ import { approvalNotifySchema } from './approval-notify.ts';
 import { approvalAccessSchema } from './approval-access.ts';
 import { checkMcpShape, mcpOptionsSchema } from './mcp.ts';
 import { inventorySchema } from './inventory.ts';
-import { auditSinksSchema } from './audit-sinks.ts';
 import { auditRetentionSchema } from './audit-retention.ts';
+import { auditSinksSchema } from './audit-sinks.ts';
 
 const duration = durationSchema;
 
@@ -253,6 +253,8 @@ const roleGrants = z
     }
   });
 
+const listenerTls = z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict();
+
 export const configSchema = z
   .object({
     http: z
@@ -262,11 +264,13 @@ export const configSchema = z
         upstreamTimeout: duration.default(60_000),
         /** Take the client address from X-Forwarded-For: only behind a load balancer you run. */
         trustProxy: z.boolean().default(false),
+        /** HTTPS on this listener: certificate and key files, re-read when they change. */
+        tls: listenerTls.optional(),
       })
       .strict()
       .default({ listen: { host: '127.0.0.1', port: 8080 }, bodyLimit: 10 * 1024 * 1024, upstreamTimeout: 60_000, trustProxy: false }),
     admin: z
-      .object({ listen: listenAddress.optional() })
+      .object({ listen: listenAddress.optional(), tls: listenerTls.optional() })
       .strict()
       .default({}),
     /** The PostgreSQL listener; started when this section sets `listen` or any postgres connection exists. */

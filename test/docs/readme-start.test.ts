@@ -31,16 +31,16 @@ after(async () => {
 });
 
 const CASES: Record<string, () => Promise<void>> = {
-  'README.md › Running it for real › 4': async () => {
+  'README.md › Running it for real › 5': async () => {
     await writeFile(join(cwd, 'gatehouse.yaml'), docBlock('README.md › Running it for real › 2').text);
     const env = shellEnv(shims, { OPENAI_API_KEY: 'sk-from-env', BILLING_KEY: 'billing-from-env' });
-    const result = await runBash(docBlock('README.md › Running it for real › 4').text, { cwd, env });
+    const result = await runBash(docBlock('README.md › Running it for real › 5').text, { cwd, env });
     assert.equal(result.code, 0, describe('config check', result));
     // 8080 or 9090 may be taken on this machine; that is a warning, never an error.
     assert.match(result.stdout, new RegExp(`config OK: ${cwd}/gatehouse\\.yaml \\(\\d+ warning\\(s\\)\\)`));
     assert.match(result.stdout, /^\d+\.\d+\.\d+$/m, 'the version');
     // The check alone (the block's last command, --version, sets the script's exit status).
-    const unset = await runBash(commandsOf(docBlock('README.md › Running it for real › 4').text)[0]!, { cwd, env: shellEnv(shims) });
+    const unset = await runBash(commandsOf(docBlock('README.md › Running it for real › 5').text)[0]!, { cwd, env: shellEnv(shims) });
     assert.equal(unset.code, 1, 'without the variables the check fails');
     assert.match(unset.stdout, /connections\[0\]\.credential: environment variable OPENAI_API_KEY is not set/);
     assert.match(unset.stdout, /connections\[1\]\.credential\.value: environment variable BILLING_KEY is not set/);

@@ -27,7 +27,7 @@ export const BLOCKS: Readonly<Record<string, Handling>> = {
   },
   'README.md › Running it for real › 1': { runBy: 'readme-start.test.ts' },
   'README.md › Running it for real › 3': { sampleCheckedBy: 'readme-cli.test.ts' },
-  'README.md › Running it for real › 4': { runBy: 'readme-start.test.ts' },
+  'README.md › Running it for real › 5': { runBy: 'readme-start.test.ts' },
   'README.md › Connections › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Tokens and service accounts › 1': { runBy: 'readme-cli.test.ts' },
   'README.md › Recordings › 1': { runBy: 'readme-cli.test.ts' },
