@@ -5,22 +5,11 @@
  */
 import { z } from 'zod';
 import { durationSchema } from '../util/duration-schema.ts';
+import { outboundUrl } from './outbound-url.ts';
 import { parseByteSize } from './byte-size.ts';
 
 /** The ledger's kinds of entry (audit/canonical.ts LEDGER_KINDS; event-schema.ts checks the two agree). */
 export const EXPORT_KINDS = ['session.start', 'session.end', 'interaction', 'audit.open', 'audit.event', 'audit.complete'] as const;
-
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
-const sinkUrl = z
-  .string()
-  .refine((value) => URL.canParse(value), 'expected an absolute URL')
-  .refine((value) => {
-    if (!URL.canParse(value)) return true;
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  }, 'use https:// (plain http is accepted only for a loopback address, e.g. a local collector)')
-  .refine((value) => !URL.canParse(value) || (new URL(value).username === '' && new URL(value).password === ''), 'must not hold a user name or password');
 
 const size = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
   try {
@@ -76,7 +65,7 @@ const webhookSink = z
   .object({
     ...common,
     type: z.literal('webhook'),
-    url: sinkUrl,
+    url: outboundUrl,
     /** `gatehouse`: a JSON array signed with HMAC-SHA256; `splunk-hec`: Splunk's HTTP Event Collector envelope. */
     format: z.enum(['gatehouse', 'splunk-hec']).default('gatehouse'),
     /** The HMAC-SHA256 key (format gatehouse). */
@@ -125,7 +114,7 @@ const otlpSink = z
     ...common,
     type: z.literal('otlp'),
     /** The collector's OTLP/HTTP logs endpoint, e.g. https://collector:4318/v1/logs. */
-    url: sinkUrl,
+    url: outboundUrl,
     /** Sent with every export (an API key: give it as ${ENV}). */
     headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a header name'), z.string()).default({}),
     serviceName: z.string().min(1).default('gatehouse'),
