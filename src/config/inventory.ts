@@ -1,18 +1,8 @@
 import { z } from 'zod';
 import { durationSchema } from '../util/duration-schema.ts';
+import { outboundUrl } from './outbound-url.ts';
 
 const DAY = 86_400_000;
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
-// Messages never repeat the address: a webhook address can itself be a credential.
-const reportUrl = z
-  .string()
-  .refine((value) => URL.canParse(value), 'expected an absolute URL')
-  .refine((value) => {
-    if (!URL.canParse(value)) return true;
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  }, 'use https:// (plain http is accepted only for a loopback address, e.g. a local test receiver)');
 
 /** `inventory`: when an agent counts as stale, and the scheduled report of new findings (src/inventory/, docs/agents.md). */
 export const inventorySchema = z
@@ -30,7 +20,7 @@ export const inventorySchema = z
         /** How often new findings are written to the audit trail (and posted to the webhook); 0 turns it off. */
         every: durationSchema.default(DAY),
         webhook: z
-          .object({ url: reportUrl, secret: z.string().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 32)') })
+          .object({ url: outboundUrl, secret: z.string().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 32)') })
           .strict()
           .optional(),
       })
