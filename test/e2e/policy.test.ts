@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -120,7 +119,7 @@ describe('policy reload', () => {
     const write = (policy: string) => writeFile(file, t.configText.replace(/\npolicy:[\s\S]*$/, policy));
     await write('\npolicy:\n  rules:\n    - name: allow-all\n      action: allow\n');
     const config = parseConfig(t.configText, file, t.env);
-    const gateway: Gateway = await startGateway({ config, configFile: file, masterKey: randomBytes(32), env: t.env, logger: (await import('pino')).default({ level: 'silent' }) });
+    const gateway: Gateway = await startGateway({ config, configFile: file, masterKey: t.masterKey, env: t.env, logger: (await import('pino')).default({ level: 'silent' }) });
     try {
       const token = await gateway.issueAgentToken({ connections: ['openai'], ttlMs: 60_000, name: 'reload' });
       assert.equal((await chat(gateway, token, 'a')).status, 200);
@@ -208,7 +207,7 @@ describe('gatehouse start reloads policy when the file changes', () => {
     const withPolicy = (policy: string) => t.configText.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`).replace(/\npolicy:[\s\S]*$/, policy);
     await writeFile(file, withPolicy('\npolicy:\n  rules:\n    - name: allow-all\n      action: allow\n'));
     const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli/main.ts'), 'start', '--config', file], {
-      env: { ...t.env, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex') },
+      env: { ...t.env, GATEHOUSE_MASTER_KEY: t.masterKey.toString('hex') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {

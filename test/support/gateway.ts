@@ -114,7 +114,16 @@ ${options.postgres ? postgresYaml(options.postgres) : ''}`;
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const gateway = await startGateway({ config, masterKey, env, logger, ...(options.approvals ? { approvals: options.approvals } : {}), ...(options.inventory ? { inventory: options.inventory } : {}) });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({ config, masterKey, env, logger, ...(options.approvals ? { approvals: options.approvals } : {}), ...(options.inventory ? { inventory: options.inventory } : {}) });
+  } catch (err) {
+    // A start the test expects to be refused must not leave the demo model or the folder behind
+    // (an open server would keep the test process alive).
+    if (!options.demo) await demo.close();
+    if (!options.dir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const api: TestGateway['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
     const response = await fetch(`${gateway.url}/api/v1${path}`, {
