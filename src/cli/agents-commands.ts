@@ -1,28 +1,13 @@
 import { Command } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
 import { table, time } from './output.ts';
+// Type only (erased at run time): the CLI reads what the API answers, as the inventory defines it.
+import type { AgentView } from '../inventory/service.ts';
 
 type Print = (text: string) => void;
 
 /** Names and labels are data: control and formatting characters would forge lines or columns in a terminal. */
 const safe = (text: unknown) => (typeof text === 'string' ? text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '?') : text);
-
-interface AgentView {
-  id: string;
-  name: string;
-  owner: string;
-  state: string;
-  authenticates: string[];
-  connections: string[] | null;
-  createdAt: number;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  lastClientAddr: string | null;
-  lastUserAgent: string | null;
-  requests24h: number;
-  requests30d: number;
-  liveSessions: number;
-}
 
 interface Finding {
   kind: string;
