@@ -3,7 +3,7 @@
  * steps the test scripts, byte for byte (the provider's real wire format, written by the test).
  * A step that is a promise is waited for, so a test drives a stream by events, never by time.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -29,6 +29,30 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
+/** Sends the headers at once, then each step as scripted: bytes are written, a promise is waited for. */
+export async function writeReply(res: ServerResponse, reply: Reply): Promise<void> {
+  res.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'application/json' });
+  res.flushHeaders();
+  for (const step of reply.steps) {
+    if (typeof step === 'string' || Buffer.isBuffer(step)) res.write(step);
+    else await step;
+  }
+  res.end();
+}
+
+/** Listens on a free loopback port; close() also cuts the connections still open. */
+export async function listenLoopback(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: Received[] = [];
   const self = {
@@ -43,25 +67,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     req.on('end', () => {
       const request: Received = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       received.push(request);
-      const reply = self.respond(request);
-      res.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'application/json' });
-      res.flushHeaders();
-      void (async () => {
-        for (const step of reply.steps) {
-          if (typeof step === 'string' || Buffer.isBuffer(step)) res.write(step);
-          else await step;
-        }
-        res.end();
-      })().catch(() => res.destroy());
+      void writeReply(res, self.respond(request)).catch(() => res.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  self.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  self.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const listening = await listenLoopback(server);
+  self.url = listening.url;
+  self.close = listening.close;
   return self;
 }
 

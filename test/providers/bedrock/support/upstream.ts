@@ -6,9 +6,9 @@
  * is a promise is waited for, so a test drives a stream by events, never by time.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { listenLoopback, writeReply, type Reply } from '../../support/fake-upstream.ts';
 
 export interface AwsKey {
   readonly accessKeyId: string;
@@ -25,13 +25,7 @@ export interface Received {
   readonly signatureValid: boolean;
 }
 
-export type Step = string | Buffer | Promise<unknown>;
-
-export interface Reply {
-  readonly status?: number;
-  readonly headers?: Record<string, string>;
-  readonly steps: readonly Step[];
-}
+export type { Reply, Step } from '../../support/fake-upstream.ts';
 
 export interface BedrockUpstream {
   readonly url: string;
@@ -96,22 +90,12 @@ export async function startBedrockUpstream(key: AwsKey): Promise<BedrockUpstream
         const reply = signatureValid
           ? self.respond(request)
           : bedrockError(403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
-        res.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'application/json' });
-        res.flushHeaders();
-        for (const step of reply.steps) {
-          if (typeof step === 'string' || Buffer.isBuffer(step)) res.write(step);
-          else await step;
-        }
-        res.end();
+        await writeReply(res, reply);
       })().catch(() => res.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  (self as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  self.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const listening = await listenLoopback(server);
+  (self as { url: string }).url = listening.url;
+  self.close = listening.close;
   return self;
 }
