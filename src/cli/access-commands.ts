@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { callApi, clientSettings, type ClientSettings } from './api-client.ts';
-import { table, time } from './output.ts';
+import { action, table, time } from './output.ts';
 
 type Print = (text: string) => void;
 
@@ -60,15 +60,6 @@ async function waitForDecision(settings: ClientSettings, first: Access): Promise
 }
 
 export function accessCommands(print: Print): Command[] {
-  const run =
-    <A extends unknown[]>(fn: (...args: A) => Promise<{ json: unknown; human: string; failed?: boolean }>) =>
-    async (...args: A) => {
-      const command = args[args.length - 1] as Command;
-      const { json, human, failed } = await fn(...args);
-      print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
-      if (failed) process.exitCode = 3;
-    };
-
   const access = new Command('access').description('just-in-time access: ask for a connection for a while; list, show and revoke grants');
   access
     .command('request')
@@ -78,7 +69,7 @@ export function accessCommands(print: Print): Command[] {
     .requiredOption('--reason <text>', 'why, for the approvers and the record')
     .option('--wait', 'wait until approvers decide; exits 3 unless access was granted')
     .action(
-      run(async (opts: { connection: string; for: string; reason: string; wait?: boolean }) => {
+      action(print, async (opts: { connection: string; for: string; reason: string; wait?: boolean }) => {
         const settings = await clientSettings();
         let result = await callApi<Access>(settings, 'POST', '/access/requests', { connection: opts.connection, for: opts.for, reason: opts.reason });
         if (opts.wait) result = await waitForDecision(settings, result);
@@ -90,7 +81,7 @@ export function accessCommands(print: Print): Command[] {
     .description('list access requests and their grants, newest first (your own, unless you approve or audit)')
     .option('--status <status>', `only requests in this state (${STATUSES.join(', ')})`)
     .action(
-      run(async (opts: { status?: string }) => {
+      action(print, async (opts: { status?: string }) => {
         const query = opts.status ? `?status=${encodeURIComponent(opts.status)}` : '';
         const { requests } = await callApi<{ requests: Access[] }>(await clientSettings(), 'GET', `/access/requests${query}`);
         const view = requests.map((a) => ({
@@ -106,7 +97,7 @@ export function accessCommands(print: Print): Command[] {
       }),
     );
   access.command('show <id>').description('show one access request (by its id or its grant id), its votes and its grant').action(
-    run(async (id: string) => {
+    action(print, async (id: string) => {
       const result = await callApi<Access>(await clientSettings(), 'GET', requestPath(id));
       return { json: result, human: describe(result) };
     }),
@@ -116,7 +107,7 @@ export function accessCommands(print: Print): Command[] {
     .description('end a grant early (approvers and admins; the holder may give up their own): sessions relying on it end')
     .requiredOption('--reason <text>', 'why, for the holder and the record')
     .action(
-      run(async (id: string, opts: { reason: string }) => {
+      action(print, async (id: string, opts: { reason: string }) => {
         const result = await callApi<Access>(await clientSettings(), 'POST', `/access/grants/${encodeURIComponent(id)}/revoke`, { reason: opts.reason });
         return { json: result, human: describe(result) };
       }),

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { InvalidArgument } from '../errors.ts';
 import { callApi, clientSettings } from './api-client.ts';
-import { table, time } from './output.ts';
+import { action, table, time } from './output.ts';
 import { addTrailCommands } from './audit-commands.ts';
 import { addSearchCommand, sessionsCommand } from './sessions-commands.ts';
 
@@ -15,15 +15,6 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').trim();
-}
-
-/** Runs an API call and prints JSON (--json) or a human view. */
-function action<A extends unknown[]>(print: Print, run: (...args: A) => Promise<{ json: unknown; human: string }>) {
-  return async (...args: A) => {
-    const command = args[args.length - 1] as Command;
-    const { json, human } = await run(...args);
-    print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
-  };
 }
 
 export const ADDABLE_TYPES = 'openai, http, postgres, mcp, anthropic, gemini, azure-openai, bedrock, s3';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
-import { table, time } from './output.ts';
+import { action, table, time } from './output.ts';
 
 type Print = (text: string) => void;
 
@@ -46,21 +46,13 @@ function describe(a: Approval): string {
 const path = (id: string, action = '') => `/approvals/${encodeURIComponent(id)}${action}`;
 
 export function approvalsCommands(print: Print): Command[] {
-  const run =
-    <A extends unknown[]>(fn: (...args: A) => Promise<{ json: unknown; human: string }>) =>
-    async (...args: A) => {
-      const command = args[args.length - 1] as Command;
-      const { json, human } = await fn(...args);
-      print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
-    };
-
   const approvals = new Command('approvals').description('requests held for human approval: list, show, approve, deny');
   approvals
     .command('list')
     .description('list approvals, newest first (pending ones by default)')
     .addOption(new Option('--status <status>', 'only approvals in this state').choices([...STATUSES, 'all']).default('pending'))
     .action(
-      run(async (opts: { status: string }) => {
+      action(print, async (opts: { status: string }) => {
         const query = opts.status === 'all' ? '' : `?status=${opts.status}`;
         const { approvals: rows } = await callApi<{ approvals: Approval[] }>(await clientSettings(), 'GET', `/approvals${query}`);
         const view = rows.map((a) => ({
@@ -76,7 +68,7 @@ export function approvalsCommands(print: Print): Command[] {
       }),
     );
   approvals.command('show <id>').description('show one approval: the masked request, who may decide, the votes').action(
-    run(async (id: string) => {
+    action(print, async (id: string) => {
       const approval = await callApi<Approval>(await clientSettings(), 'GET', path(id));
       return { json: approval, human: describe(approval) };
     }),
@@ -86,7 +78,7 @@ export function approvalsCommands(print: Print): Command[] {
     .description('approve a held request (you must be in one of its approver groups, and not its requester)')
     .option('--comment <text>', 'why, for the record')
     .action(
-      run(async (id: string, opts: { comment?: string }) => {
+      action(print, async (id: string, opts: { comment?: string }) => {
         const approval = await callApi<Approval>(await clientSettings(), 'POST', path(id, '/approve'), opts.comment ? { comment: opts.comment } : {});
         return { json: approval, human: describe(approval) };
       }),
@@ -96,7 +88,7 @@ export function approvalsCommands(print: Print): Command[] {
     .description('deny a held request: it can never run')
     .requiredOption('--reason <text>', 'why, shown to the requester')
     .action(
-      run(async (id: string, opts: { reason: string }) => {
+      action(print, async (id: string, opts: { reason: string }) => {
         const approval = await callApi<Approval>(await clientSettings(), 'POST', path(id, '/deny'), { reason: opts.reason });
         return { json: approval, human: describe(approval) };
       }),

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { callApi, clientSettings } from './api-client.ts';
-import { table, time } from './output.ts';
+import { action, table, time } from './output.ts';
 
 type Print = (text: string) => void;
 
@@ -37,20 +37,12 @@ function describePinned(result: PinnedList): string {
 }
 
 export function mcpCommands(print: Print): Command[] {
-  const run =
-    <A extends unknown[]>(fn: (...args: A) => Promise<{ json: unknown; human: string }>) =>
-    async (...args: A) => {
-      const command = args[args.length - 1] as Command;
-      const { json, human } = await fn(...args);
-      print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
-    };
-
   const mcp = new Command('mcp').description('MCP connections: pin their tool definitions, show the pins');
   mcp
     .command('pin <connection>')
     .description("pin the connection's tools as its server lists them now (the gateway reads the list itself); recorded as your admin action")
     .action(
-      run(async (connection: string) => {
+      action(print, async (connection: string) => {
         const result = await callApi<PinnedList>(await clientSettings(), 'POST', pinsPath(connection), {});
         return { json: result, human: describePinned(result) };
       }),
@@ -59,7 +51,7 @@ export function mcpCommands(print: Print): Command[] {
     .command('pins <connection>')
     .description("show the connection's pinned tools: hash, when, and who pinned or approved each")
     .action(
-      run(async (connection: string) => {
+      action(print, async (connection: string) => {
         const result = await callApi<Pins>(await clientSettings(), 'GET', pinsPath(connection));
         const rows = result.pins.map((p) => ({
           tool: printable(p.tool),

@@ -1,3 +1,17 @@
+import type { Command } from 'commander';
+
+type Print = (text: string) => void;
+
+/** A command's action: runs, then prints JSON (--json) or the human view; `failed` exits 3 after printing. */
+export function action<A extends unknown[]>(print: Print, run: (...args: A) => Promise<{ json: unknown; human: string; failed?: boolean }>) {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const { json, human, failed } = await run(...args);
+    print(command.optsWithGlobals().json ? JSON.stringify(json, null, 2) : human);
+    if (failed) process.exitCode = 3;
+  };
+}
+
 /** Fixed-width table for terminals; `--json` prints the API's JSON instead. */
 export function table(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
   if (rows.length === 0) return '(none)';
